@@ -1,0 +1,40 @@
+# Siamese Gallery. `make serve` and `make test` work on a fresh machine with Python 3.11.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EXTRAS ?= cpu
+SG_DATA_ROOT ?= ../shared/data
+export SG_DATA_ROOT
+
+.PHONY: serve test lint venv venv-dev venv-train bench models model-omniglot model-faces model-defects model-bodyparts clean
+
+$(VENV)/.created:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	touch $@
+
+$(VENV)/.serve-$(EXTRAS): $(VENV)/.created pyproject.toml
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.created pyproject.toml
+	$(PY) -m pip install -q -e ".[cpu,train,dev]"
+	touch $@
+
+venv: $(VENV)/.serve-$(EXTRAS)
+venv-dev: $(VENV)/.dev
+venv-train: $(VENV)/.dev
+
+serve: $(VENV)/.serve-$(EXTRAS)
+	$(PY) -m app
+
+test: $(VENV)/.dev
+	$(PY) -m pytest -q
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

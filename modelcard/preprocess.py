@@ -1,0 +1,56 @@
+"""Turn a decoded PIL image into the encoder's input array, from an `InputSpec` alone.
+
+Training and the service both call this, so what the model saw in training is what it sees in serving.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from modelcard.card import InputSpec
+
+
+def _resize(img: Image.Image, spec: InputSpec) -> Image.Image:
+    size = (spec.width, spec.height)
+    if spec.resize == "stretch":
+        return img.resize(size, Image.Resampling.BILINEAR)
+    if spec.resize == "center_crop":
+        return ImageOps.fit(img, size, Image.Resampling.BILINEAR)
+    fill = 0 if spec.channels == 1 else (0, 0, 0)
+    return ImageOps.pad(img, size, Image.Resampling.BILINEAR, color=fill)
+
+
+def to_mode(img: Image.Image, spec: InputSpec) -> Image.Image:
+    """EXIF-transpose and convert to the card's colour mode ("L" or "RGB")."""
+    img = ImageOps.exif_transpose(img)
+    mode = "L" if spec.channels == 1 else "RGB"
+    if img.mode == mode:
+        return img
+    if img.mode in ("RGBA", "LA", "P") and mode == "L":
+        img = img.convert("RGBA")
+        background = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, img)
+    return img.convert(mode)
+
+
+def preprocess(img: Image.Image, spec: InputSpec) -> np.ndarray:
+    """Return a float32 CHW array for one image."""
+    img = _resize(to_mode(img, spec), spec)
+    arr = np.asarray(img, dtype=np.float32) / 255.0
+    if arr.ndim == 2:
+        arr = arr[None, :, :]
+    else:
+        arr = arr.transpose(2, 0, 1)
+    if spec.invert:
+        arr = 1.0 - arr
+    mean = np.asarray(spec.mean, dtype=np.float32)[:, None, None]
+    std = np.asarray(spec.std, dtype=np.float32)[:, None, None]
+    return np.ascontiguousarray((arr - mean) / std, dtype=np.float32)
+
+
+def preprocess_batch(images: Sequence[Image.Image], spec: InputSpec) -> np.ndarray:
+    """Return a float32 NCHW batch."""
+    return np.stack([preprocess(img, spec) for img in images]).astype(np.float32, copy=False)

@@ -1,0 +1,53 @@
+"""An image dataset is a list of `Record`s: where the image lives, its class, and its group.
+
+Every loader returns `list[Record]`; splits, samplers and evaluation work on records and labels alone.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+from functools import lru_cache
+
+from PIL import Image
+
+ZIP_SEP = "::"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One image.
+
+    source: a file path, or "<zip path>::<member>" for an image inside a zip archive,
+            or "<idx path>::<index>" for an image inside an MNIST IDX file.
+    label:  the class, unique across the whole dataset (e.g. "Greek/character01", "celeba/7303").
+    group:  the super-class used by group splits and within-group tasks
+            (the Omniglot alphabet, or the source set such as "neu" / "magnetic_tile").
+    """
+
+    source: str
+    label: str
+    group: str = ""
+
+
+@lru_cache(maxsize=8)
+def _zip(path: str) -> zipfile.ZipFile:
+    return zipfile.ZipFile(path)
+
+
+def open_image(record: Record) -> Image.Image:
+    """Decode a record's image fully (the file is closed before returning)."""
+    if ZIP_SEP in record.source:
+        container, member = record.source.split(ZIP_SEP, 1)
+        if container.endswith(".zip"):
+            data = _zip(container).read(member)
+            img = Image.open(io.BytesIO(data))
+            img.load()
+            return img
+        from training.data.mnist import read_idx_image  # IDX containers
+
+        return read_idx_image(container, int(member))
+    with Image.open(record.source) as img:
+        img.load()
+        return img.copy()
