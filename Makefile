@@ -38,3 +38,11 @@ lint: $(VENV)/.dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# The shipped models: each trains, tunes its threshold, evaluates, and writes models/<name>.{onnx,json,report/}.
+# Extra options go in TRAIN_ARGS, e.g. `make model-faces TRAIN_ARGS="--time-budget 30 --device cuda"`.
+TRAIN_ARGS ?=
+model-omniglot model-faces model-defects model-bodyparts: model-%: $(VENV)/.dev
+	$(PY) -m training train --recipe $* --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
+
+models: model-defects model-bodyparts model-faces model-omniglot

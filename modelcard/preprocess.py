@@ -40,10 +40,7 @@ def preprocess(img: Image.Image, spec: InputSpec) -> np.ndarray:
     """Return a float32 CHW array for one image."""
     img = _resize(to_mode(img, spec), spec)
     arr = np.asarray(img, dtype=np.float32) / 255.0
-    if arr.ndim == 2:
-        arr = arr[None, :, :]
-    else:
-        arr = arr.transpose(2, 0, 1)
+    arr = arr[None, :, :] if arr.ndim == 2 else arr.transpose(2, 0, 1)
     if spec.invert:
         arr = 1.0 - arr
     mean = np.asarray(spec.mean, dtype=np.float32)[:, None, None]

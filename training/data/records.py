@@ -40,7 +40,7 @@ def open_image(record: Record) -> Image.Image:
     """Decode a record's image fully (the file is closed before returning)."""
     if ZIP_SEP in record.source:
         container, member = record.source.split(ZIP_SEP, 1)
-        if container.endswith(".zip"):
+        if container.lower().endswith(".zip"):
             data = _zip(container).read(member)
             img = Image.open(io.BytesIO(data))
             img.load()

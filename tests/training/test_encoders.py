@@ -1,0 +1,118 @@
+"""Encoders: shapes, unit-norm output, rebuilding from `.config`, and ONNX export parity under onnxruntime."""
+
+import json
+import warnings
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+import torch.nn.functional as F
+
+from training.encoders import ENCODERS, build_encoder, count_parameters
+from training.encoders.base import GridPool
+
+SIZES = ((1, 28, 28), (3, 64, 48))
+
+
+def _encoder(name: str, channels: int = 1, height: int = 28, width: int = 28, **kwargs) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_encoder(name, in_channels=channels, height=height, width=width, embedding_dim=16, **kwargs)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("name", ENCODERS)
+def test_build_encoder_gives_unit_norm_embeddings_of_requested_size(name, size):
+    model = _encoder(name, *size).eval()
+    with torch.no_grad():
+        out = model(torch.randn(3, *size))
+    assert out.shape == (3, 16) and out.dtype == torch.float32
+    assert torch.allclose(out.norm(dim=1), torch.ones(3), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ENCODERS)
+def test_build_encoder_from_json_config_rebuilds_same_shapes(name):
+    model = _encoder(name, 3, 64, 48)
+    config = json.loads(json.dumps(model.config))
+    rebuilt = build_encoder(**config)
+    assert config["name"] == name and rebuilt.config == model.config
+    shapes = {k: v.shape for k, v in model.state_dict().items()}
+    assert {k: v.shape for k, v in rebuilt.state_dict().items()} == shapes
+    rebuilt.load_state_dict(model.state_dict())
+
+
+def test_build_encoder_encoder_options_reach_config():
+    koch = _encoder("koch", width_mult=0.25, pool=2)
+    resnet = _encoder("resnet-small", base_width=8, blocks=[2, 1, 1, 1], bn_neck=True)
+    assert (koch.config["width_mult"], koch.config["pool"]) == (0.25, 2)
+    assert resnet.config["blocks"] == [2, 1, 1, 1] and resnet.config["stem_stride"] == 1
+    assert count_parameters(resnet) < count_parameters(_encoder("resnet-small"))
+
+
+def test_build_encoder_unknown_name_raises_value_error():
+    with pytest.raises(ValueError, match="unknown encoder"):
+        build_encoder("vgg", in_channels=1, height=28, width=28)
+
+
+def test_build_encoder_unknown_option_raises_value_error():
+    with pytest.raises(ValueError, match="bad options"):
+        build_encoder("koch", in_channels=1, height=28, width=28, base_width=8)
+
+
+def test_build_encoder_input_too_small_raises_value_error():
+    with pytest.raises(ValueError, match="too small"):
+        build_encoder("notebook-cnn", in_channels=1, height=12, width=12)
+
+
+def test_build_encoder_over_size_budget_raises_value_error():
+    with pytest.raises(ValueError, match="20 MB"):
+        build_encoder("notebook-cnn", in_channels=1, height=224, width=224)
+
+
+def test_encoder_zero_embedding_stays_finite():
+    model = _encoder("notebook-cnn").eval()
+    for p in model.head.parameters():
+        torch.nn.init.zeros_(p)
+    with torch.no_grad():
+        out = model(torch.randn(2, 1, 28, 28))
+    assert torch.equal(out, torch.zeros(2, 16))
+
+
+@pytest.mark.parametrize(("in_hw", "out_hw"), [((11, 7), (4, 4)), ((12, 8), (4, 2)), ((1, 1), (1, 1))])
+def test_grid_pool_matches_adaptive_avg_pool(in_hw, out_hw):
+    x = torch.randn(2, 3, *in_hw)
+    expected = F.adaptive_avg_pool2d(x, out_hw).flatten(1)
+    assert torch.allclose(GridPool(in_hw, out_hw)(x), expected, atol=1e-6)
+
+
+def _export_and_compare(model: torch.nn.Module, size: tuple[int, int, int], path, *, dynamo: bool) -> float:
+    model.eval()
+    kwargs = (
+        {"dynamic_shapes": {"x": {0: torch.export.Dim("batch")}}}
+        if dynamo
+        else {"dynamic_axes": {"input": {0: "batch"}, "embedding": {0: "batch"}}}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model, (torch.randn(2, *size),), str(path), input_names=["input"], output_names=["embedding"],
+            dynamo=dynamo, **kwargs,
+        )  # fmt: skip
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).standard_normal((5, *size)).astype(np.float32)  # batch differs from export
+    (onnx_out,) = session.run(["embedding"], {session.get_inputs()[0].name: x})
+    with torch.no_grad():
+        torch_out = model(torch.from_numpy(x)).numpy()
+    assert onnx_out.shape == (5, 16)
+    return float(np.abs(onnx_out - torch_out).max())
+
+
+@pytest.mark.parametrize("name", ENCODERS)
+def test_encoder_onnx_export_with_dynamic_batch_matches_torch(name, tmp_path):
+    diff = _export_and_compare(_encoder(name, 1, 64, 56), (1, 64, 56), tmp_path / "m.onnx", dynamo=False)
+    assert diff <= 1e-4
+
+
+def test_encoder_dynamo_onnx_export_matches_torch(tmp_path):
+    diff = _export_and_compare(_encoder("koch", 1, 64, 56), (1, 64, 56), tmp_path / "m.onnx", dynamo=True)
+    assert diff <= 1e-4

@@ -1,0 +1,122 @@
+"""End-to-end smoke: one short training on a generated class-per-folder tree exports a parity-checked ONNX."""
+
+import json
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from PIL import Image, ImageDraw
+
+from modelcard import load_card, preprocess
+from training.cli import main
+
+
+def _shape_image(cls: int, jitter: int, rng: np.random.Generator) -> Image.Image:
+    img = Image.new("L", (32, 32), 0)
+    draw = ImageDraw.Draw(img)
+    x, y = 4 + int(rng.integers(0, jitter + 1)), 4 + int(rng.integers(0, jitter + 1))
+    if cls % 3 == 0:
+        draw.ellipse((x, y, x + 14 + cls, y + 14 + cls), fill=255)
+    elif cls % 3 == 1:
+        draw.rectangle((x, y, x + 10 + cls, y + 18), fill=200)
+    else:
+        draw.line((x, y, 30 - cls, 30), fill=255, width=2 + cls // 3)
+    return img
+
+
+@pytest.fixture(scope="module")
+def shapes_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shapes")
+    rng = np.random.default_rng(0)
+    for cls in range(10):
+        (root / f"c{cls}").mkdir()
+        for n in range(6):
+            _shape_image(cls, 4, rng).save(root / f"c{cls}" / f"{n}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(shapes_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    code = main(
+        [
+            "train",
+            "--data",
+            str(shapes_dir),
+            "--name",
+            "shapes",
+            "--encoder",
+            "notebook-cnn",
+            "--size",
+            "28",
+            "--embedding-dim",
+            "16",
+            "--epochs",
+            "1",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--threads",
+            "1",
+            "--set",
+            f"run_dir={out / 'runs'}",
+            "--set",
+            "optim.batches_per_epoch=3",
+            "--set",
+            "optim.p=4",
+            "--set",
+            "optim.k=2",
+            "--set",
+            "eval.n_tasks=20",
+            "--set",
+            "eval.n_pairs=200",
+            "--set",
+            "eval.n_way=3",
+            "--set",
+            "data.val=0.2",
+            "--set",
+            "data.test=0.3",
+            "--set",
+            "eval.kshot=2",
+        ]
+    )
+    assert code == 0
+    return out
+
+
+def test_train_writes_onnx_card_and_report(trained):
+    assert (trained / "shapes.onnx").is_file()
+    card = load_card(trained / "shapes.json")  # verifies the sha256
+    assert card.embedding_dim == 16 and card.input.height == 28 and card.metric == "l2"
+    assert 0.0 <= card.threshold.value <= 2.0 and card.threshold.target_far == 0.01
+    assert card.training["onnx_parity_max_abs_diff"] <= 1e-4
+    assert "verification" in card.metrics and "pixel_nn_baseline" in card.metrics
+    report = trained / "shapes.report"
+    for name in ("curves.png", "roc.png", "distances.png", "projection.png", "README.md"):
+        assert (report / name).is_file(), name
+
+
+def test_exported_model_embeds_card_preprocessed_images_with_unit_norm(trained, shapes_dir):
+    card = load_card(trained / "shapes.json")
+    session = ort.InferenceSession(str(trained / "shapes.onnx"), providers=["CPUExecutionProvider"])
+    images = [Image.open(p) for p in sorted(shapes_dir.glob("c1/*.png"))[:3]]
+    batch = np.stack([preprocess(im, card.input) for im in images])
+    out = session.run([card.output_name], {card.input.name: batch})[0]
+    assert out.shape == (3, 16)
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+
+
+def test_export_subcommand_rebuilds_from_checkpoint(trained):
+    assert main(["export", "--checkpoint", str(trained / "runs" / "shapes" / "best.pt")]) == 0
+    assert json.loads((trained / "shapes.json").read_text())["name"] == "shapes"
+
+
+def test_cli_rejects_unknown_override(capsys):
+    assert main(["config", "--recipe", "omniglot", "--set", "optim.nope=1"]) == 2
+    assert "unknown config key" in capsys.readouterr().err
+
+
+def test_cli_config_prints_recipe(capsys):
+    assert main(["config", "--recipe", "omniglot"]) == 0
+    cfg = json.loads(capsys.readouterr().out)
+    assert cfg["data"]["split"] == "group" and cfg["eval"]["within_group"] is True

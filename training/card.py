@@ -1,0 +1,65 @@
+"""Write the model card `models/<name>.json` that the service reads (see `modelcard/`)."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from modelcard import InputSpec, ModelCard, Threshold, sha256_file
+from training.config import TrainConfig
+from training.data.splits import Split
+from training.export import OUTPUT_NAME
+
+
+def device_description(device: str) -> str:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"cuda ({torch.cuda.get_device_name(0)})"
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def build_card(
+    *,
+    cfg: TrainConfig,
+    spec: InputSpec,
+    onnx_path: Path,
+    split: Split,
+    threshold: dict[str, Any],
+    metrics: dict[str, Any],
+    baseline: dict[str, Any],
+    training: dict[str, Any],
+) -> ModelCard:
+    t = Threshold(
+        value=float(threshold["value"]),
+        target_far=float(threshold["target_far"]),
+        method=str(threshold.get("method", "far")),
+        eer_threshold=float(threshold["eer_threshold"])
+        if threshold.get("eer_threshold") is not None
+        else None,
+    )
+    return ModelCard(
+        name=cfg.name,
+        onnx_sha256=sha256_file(onnx_path),
+        input=spec,
+        embedding_dim=cfg.model.embedding_dim,
+        metric="l2",
+        threshold=t,
+        output_name=OUTPUT_NAME,
+        metrics={
+            "split": "test",
+            **metrics,
+            "pixel_nn_baseline": baseline,
+            "threshold_tuning": {k: v for k, v in threshold.items() if k != "value"},
+        },
+        dataset={
+            "recipe": cfg.data.recipe,
+            "paths": list(cfg.data.paths),
+            "split": cfg.data.split,
+            "split_seed": cfg.data.seed,
+            "novel_classes": list(cfg.data.novel_classes),
+            **split.summary(),
+        },
+        training=training,
+    )

@@ -1,0 +1,180 @@
+"""Held-out evaluation: tune the threshold on validation identities, then measure everything on the test split.
+
+Returns plain dicts (figures for the card) plus the raw distances the report plots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from training.config import TrainConfig
+from training.data.dataset import ImageDataset
+from training.data.splits import Split
+from training.evaluation.baseline import pixel_embeddings
+from training.evaluation.metrics import (
+    equal_error_rate,
+    kshot_top1,
+    nway_kshot_accuracy,
+    open_set_identification,
+    roc_auc,
+    sample_verification_pairs,
+    tar_at_far,
+    verification_accuracy,
+)
+from training.evaluation.threshold import tune_threshold
+from training.validate import embed, group_array, kshot_from_references
+
+
+@dataclass
+class Evaluation:
+    threshold: dict[str, Any]
+    metrics: dict[str, Any]
+    baseline: dict[str, Any]
+    test_distances: np.ndarray = field(repr=False)
+    test_same: np.ndarray = field(repr=False)
+    test_embeddings: np.ndarray = field(repr=False)
+    test_labels: np.ndarray = field(repr=False)
+
+
+def pair_distances(emb: np.ndarray, labels: np.ndarray, *, n_pairs: int, seed: int):
+    i, j, same = sample_verification_pairs(labels, n_pairs=n_pairs, seed=seed)
+    return np.linalg.norm(emb[i] - emb[j], axis=1), np.asarray(same, dtype=bool)
+
+
+def verification_figures(d: np.ndarray, same: np.ndarray, *, threshold: float) -> dict[str, float]:
+    eer, eer_t = equal_error_rate(d, same)
+    tar2, _ = tar_at_far(d, same, far=1e-2)
+    tar3, _ = tar_at_far(d, same, far=1e-3)
+    accept = d <= threshold
+    return {
+        "pairs": int(len(d)),
+        "roc_auc": roc_auc(d, same),
+        "eer": eer,
+        "tar_at_far_1e-2": tar2,
+        "tar_at_far_1e-3": tar3,
+        "accuracy_at_threshold": verification_accuracy(d, same, threshold=threshold),
+        "far_at_threshold": float(np.mean(accept[~same])) if (~same).any() else float("nan"),
+        "tar_at_threshold": float(np.mean(accept[same])) if same.any() else float("nan"),
+    }
+
+
+def identification_figures(
+    emb: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray | None,
+    cfg: TrainConfig,
+    *,
+    threshold: float | None,
+) -> dict[str, Any]:
+    e = cfg.eval
+    out: dict[str, Any] = {}
+    tasks = [(e.n_way, e.k_shot)] + ([(5, 1)] if (e.n_way, e.k_shot) != (5, 1) else [])
+    for n_way, k_shot in tasks:
+        if len(np.unique(labels)) >= n_way:
+            key = f"{n_way}way_{k_shot}shot" + ("_within_group" if e.within_group else "")
+            out[key] = nway_kshot_accuracy(
+                emb,
+                labels,
+                n_way=n_way,
+                k_shot=k_shot,
+                n_tasks=e.n_tasks,
+                seed=e.seed,
+                groups=groups if e.within_group else None,
+            )
+    for k in sorted({1, e.kshot}):
+        out[f"top1_{k}shot"] = kshot_top1(emb, labels, k=k, seed=e.seed, n_rounds=5)
+    if threshold is not None:
+        out["open_set"] = open_set_identification(emb, labels, k=e.kshot, threshold=threshold, seed=e.seed)
+    return out
+
+
+def evaluate(
+    model: torch.nn.Module,
+    split: Split,
+    cfg: TrainConfig,
+    *,
+    device: torch.device | str,
+    spec,
+    fixed_threshold: float | None = None,
+) -> Evaluation:
+    """Tune the threshold on `split.val` (unless `fixed_threshold` is given), then measure on `split.test`."""
+    e = cfg.eval
+    val_ds, test_ds = ImageDataset(split.val, spec), ImageDataset(split.test, spec)
+    val_emb = embed(model, val_ds, device=device)
+    vd, vsame = pair_distances(val_emb, np.asarray(val_ds.labels), n_pairs=e.n_pairs, seed=e.seed)
+    threshold = tune_threshold(vd, vsame, target_far=e.target_far)
+    if fixed_threshold is not None:
+        threshold = {**threshold, "value": float(fixed_threshold), "method": "fixed (model card)"}
+
+    emb = embed(model, test_ds, device=device)
+    labels = np.asarray([test_ds.classes[y] for y in test_ds.labels])
+    groups = group_array(test_ds)
+    d, same = pair_distances(emb, labels, n_pairs=e.n_pairs, seed=e.seed + 1)
+    metrics = {
+        "verification": verification_figures(d, same, threshold=threshold["value"]),
+        **identification_figures(emb, labels, groups, cfg, threshold=threshold["value"]),
+    }
+    for group in sorted(set(groups)) if len(set(groups)) > 1 and cfg.data.split != "group" else []:
+        sel = groups == group
+        if len(np.unique(labels[sel])) >= 2:
+            gd, gsame = pair_distances(emb[sel], labels[sel], n_pairs=min(e.n_pairs, 4000), seed=e.seed + 2)
+            metrics.setdefault("by_group", {})[group] = {
+                "verification": verification_figures(gd, gsame, threshold=threshold["value"]),
+                f"top1_{e.kshot}shot": kshot_top1(emb[sel], labels[sel], k=e.kshot, seed=e.seed, n_rounds=5),
+            }
+    if cfg.data.split == "image":
+        metrics.update(_train_reference_figures(model, split, cfg, spec, emb, labels, device=device))
+
+    pixels = pixel_embeddings(np.stack([test_ds[i][0].numpy() for i in range(len(test_ds))]))
+    pd_, psame = pair_distances(pixels, labels, n_pairs=e.n_pairs, seed=e.seed + 1)
+    baseline = {
+        "verification": verification_figures(pd_, psame, threshold=float(np.median(pd_))),
+        **identification_figures(pixels, labels, groups, cfg, threshold=None),
+    }
+    return Evaluation(
+        threshold=threshold,
+        metrics=metrics,
+        baseline=baseline,
+        test_distances=d,
+        test_same=same,
+        test_embeddings=emb,
+        test_labels=labels,
+    )
+
+
+def _train_reference_figures(model, split: Split, cfg: TrainConfig, spec, emb, labels, *, device) -> dict:
+    """Image splits: enroll k training images per class, identify held-out test images of those classes."""
+    ref_ds = ImageDataset(split.train, spec)
+    ref_emb = embed(model, ref_ds, device=device)
+    ref_labels = np.asarray([ref_ds.classes[y] for y in ref_ds.labels])
+    known = np.isin(labels, ref_labels)
+    novel = ~known
+    out = {
+        f"top1_{cfg.eval.kshot}shot_train_refs": kshot_from_references(
+            ref_emb, ref_labels, emb, labels, k=cfg.eval.kshot, seed=cfg.eval.seed
+        )
+    }
+    if novel.any() and len(np.unique(labels[novel])) >= 1:
+        # Novel classes: enrolled from k of their own test images, searched among all known + novel references.
+        rng = np.random.default_rng(cfg.eval.seed)
+        pool_emb, pool_labels, probes = [ref_emb], [ref_labels], []
+        for label in np.unique(labels[novel]):
+            idx = rng.permutation(np.flatnonzero(labels == label))
+            pool_emb.append(emb[idx[: cfg.eval.kshot]])
+            pool_labels.append(labels[idx[: cfg.eval.kshot]])
+            probes.extend(idx[cfg.eval.kshot :])
+        probes = np.asarray(probes, dtype=int)
+        out[f"novel_classes_top1_{cfg.eval.kshot}shot"] = kshot_from_references(
+            np.concatenate(pool_emb),
+            np.concatenate(pool_labels),
+            emb[probes],
+            labels[probes],
+            k=cfg.eval.kshot,
+            seed=cfg.eval.seed,
+        )
+        out["novel_classes"] = sorted(np.unique(labels[novel]).tolist())
+    return out

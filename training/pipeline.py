@@ -1,0 +1,119 @@
+"""One dataset in, one finished `models/<name>.{onnx,json}` + `models/<name>.report/` out.
+
+train -> tune the threshold on validation identities -> evaluate on test -> export ONNX (parity-checked)
+-> write the model card -> write the report.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from modelcard import InputSpec, ModelCard
+from training.card import build_card, device_description
+from training.config import TrainConfig
+from training.data.dataset import ImageDataset
+from training.data.splits import Split
+from training.evaluate import Evaluation, evaluate
+from training.export import export_with_parity, onnx_embed
+from training.recipes import load_records, make_split
+from training.report import write_report
+from training.train import TrainResult, input_spec, model_from_checkpoint, train
+
+
+class OnnxModule(torch.nn.Module):
+    """Runs an exported ONNX encoder under ONNX Runtime behind the torch module interface (for evaluation)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = Path(path)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(onnx_embed(self.path, x.cpu().numpy()))
+
+
+def parity_batch(split: Split, spec: InputSpec, n: int = 32) -> np.ndarray:
+    records = (split.test or split.val)[:n]
+    ds = ImageDataset(records, spec)
+    return np.stack([ds[i][0].numpy() for i in range(len(ds))]).astype(np.float32)
+
+
+def finish(
+    cfg: TrainConfig,
+    model: torch.nn.Module,
+    split: Split,
+    *,
+    history: list[dict],
+    seconds: float,
+    device: str,
+) -> ModelCard:
+    """Evaluate, export, and write the card and report for a trained model."""
+    spec = input_spec(cfg)
+    evaluation = evaluate(model, split, cfg, device=device, spec=spec)
+    model = model.cpu().eval()
+    out = Path(cfg.out_dir)
+    onnx_path = out / f"{cfg.name}.onnx"
+    parity = export_with_parity(model, parity_batch(split, spec), onnx_path)
+    training = {
+        "loss": cfg.optim.loss,
+        "encoder": cfg.model.encoder,
+        "sampler": cfg.optim.sampler,
+        "epochs": len(history),
+        "minutes": round(seconds / 60, 2),
+        "device": device_description(device),
+        "best_epoch": int(max(history, key=lambda h: h["val"])["epoch"]) if history else None,
+        "selection_metric": cfg.eval.select,
+        "onnx_parity_max_abs_diff": parity,
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "config": cfg.to_dict(),
+    }
+    card = build_card(
+        cfg=cfg,
+        spec=spec,
+        onnx_path=onnx_path,
+        split=split,
+        threshold=evaluation.threshold,
+        metrics=evaluation.metrics,
+        baseline=evaluation.baseline,
+        training=training,
+    )
+    card.save(out / f"{cfg.name}.json")
+    write_report(
+        out / f"{cfg.name}.report",
+        card=json.loads(json.dumps(card.to_dict())),
+        history=history,
+        evaluation=evaluation,
+        metric_name=cfg.eval.select,
+    )
+    return card
+
+
+def build(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> ModelCard:
+    result: TrainResult = train(cfg, resume=resume, progress=progress)
+    return finish(
+        cfg, result.model, result.split, history=result.history, seconds=result.seconds, device=result.device
+    )
+
+
+def export_checkpoint(checkpoint: Path, *, out_dir: str | None = None) -> ModelCard:
+    """Re-evaluate a checkpoint and export it (e.g. a run stopped before it finished)."""
+    model, cfg, state = model_from_checkpoint(checkpoint)
+    if out_dir is not None:
+        cfg = TrainConfig(**{**cfg.__dict__, "out_dir": out_dir})
+    split = make_split(load_records(cfg.data), cfg.data)
+    history = json.loads(state["history_json"])
+    return finish(cfg, model, split, history=history, seconds=float(state["seconds"]), device="cpu")
+
+
+def evaluate_onnx(onnx_path: Path, cfg: TrainConfig) -> Evaluation:
+    """Evaluate a shipped ONNX model on `cfg`'s test split, preprocessing from its card alone."""
+    from modelcard import load_card
+
+    card = load_card(Path(onnx_path).with_suffix(".json"))
+    split = make_split(load_records(cfg.data), cfg.data)
+    return evaluate(
+        OnnxModule(onnx_path), split, cfg, device="cpu", spec=card.input, fixed_threshold=card.threshold.value
+    )

@@ -1,0 +1,166 @@
+"""The shipped models' recipes (omniglot, faces, defects, bodyparts) and the generic `folder` recipe.
+
+A recipe is a default `TrainConfig` plus how to read its records from the data root.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from pathlib import Path
+
+from training.config import DataConfig, EvalConfig, InputConfig, ModelConfig, OptimConfig, TrainConfig
+from training.data.augment import AugmentConfig
+from training.data.folder import load_folder
+from training.data.omniglot import load_omniglot_zip
+from training.data.records import Record
+from training.data.splits import Split, split_by_class, split_by_group, split_by_image
+
+RECIPES = ("folder", "omniglot", "faces", "defects", "bodyparts")
+
+# (sub-folder of the data root, group name) per recipe; "folder" takes its paths from the config.
+SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
+    "faces": (
+        ("faces/celeba", "celeba"),
+        ("faces/yaleb", "yaleb"),
+        ("faces/orl", "orl"),
+        ("faces/lfw", "lfw"),
+        ("faces/pins", "pins"),
+    ),
+    "defects": (("defects/neu", "neu"), ("defects/magnetic_tile", "magnetic_tile")),
+    "bodyparts": (("bodyparts/unifesp", "unifesp"), ("bodyparts/mednist", "mednist")),
+}
+
+
+def recipe_config(recipe: str) -> TrainConfig:
+    """The default configuration for a recipe."""
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {recipe!r}; choose one of {RECIPES}")
+    return _BUILDERS[recipe]()
+
+
+def _folder() -> TrainConfig:
+    return TrainConfig(name="model", data=DataConfig(recipe="folder", split="class"))
+
+
+def _omniglot() -> TrainConfig:
+    return TrainConfig(
+        name="omniglot",
+        data=DataConfig(recipe="omniglot", split="group", val_groups=4, test_groups=4),
+        input=InputConfig(height=64, width=64, channels=1, mean=(0.0,), std=(1.0,), invert=True),
+        model=ModelConfig(encoder="resnet-small", embedding_dim=128),
+        optim=OptimConfig(loss="multi-similarity", p=32, k=4, epochs=40, batches_per_epoch=100, patience=8),
+        augment=AugmentConfig(rotation=10.0, shear=0.3, scale=(0.85, 1.15), translate=0.1),
+        eval=EvalConfig(select="nway", n_way=20, k_shot=1, within_group=True, n_tasks=400, kshot=1),
+    )
+
+
+def _faces() -> TrainConfig:
+    return TrainConfig(
+        name="faces",
+        data=DataConfig(recipe="faces", split="class", val=0.15, test=0.15),
+        input=InputConfig(height=64, width=64, channels=3, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
+        model=ModelConfig(encoder="resnet-small", embedding_dim=128),
+        optim=OptimConfig(loss="multi-similarity", p=32, k=4, epochs=40, batches_per_epoch=100, patience=8),
+        augment=AugmentConfig(
+            rotation=8.0,
+            shear=0.1,
+            scale=(0.9, 1.1),
+            translate=0.06,
+            hflip=True,
+            crop_jitter=0.1,
+            brightness=0.25,
+            contrast=0.25,
+        ),
+        eval=EvalConfig(select="verification_auc", kshot=1, n_way=5, k_shot=1),
+    )
+
+
+def _image_split(name: str, novel: tuple[str, ...], size: int) -> TrainConfig:
+    return TrainConfig(
+        name=name,
+        data=DataConfig(recipe=name, split="image", val=0.15, test=0.3, novel_classes=novel),
+        input=InputConfig(height=size, width=size, channels=1, mean=(0.5,), std=(0.5,)),
+        model=ModelConfig(encoder="resnet-small", embedding_dim=128),
+        optim=OptimConfig(loss="multi-similarity", p=8, k=8, epochs=30, batches_per_epoch=60, patience=6),
+        augment=AugmentConfig(
+            rotation=10.0,
+            shear=0.1,
+            scale=(0.9, 1.1),
+            translate=0.06,
+            hflip=True,
+            brightness=0.2,
+            contrast=0.2,
+        ),
+        eval=EvalConfig(select="kshot_top1", kshot=5, n_way=5, k_shot=5),
+    )
+
+
+def _defects() -> TrainConfig:
+    cfg = _image_split("defects", ("neu/pitted_surface", "magnetic_tile/uneven"), 64)
+    return dataclasses.replace(cfg, augment=dataclasses.replace(cfg.augment, vflip=True))
+
+
+def _bodyparts() -> TrainConfig:
+    return _image_split("bodyparts", ("unifesp/Shoulder", "mednist/BreastMRI"), 64)
+
+
+_BUILDERS = {
+    "folder": _folder,
+    "omniglot": _omniglot,
+    "faces": _faces,
+    "defects": _defects,
+    "bodyparts": _bodyparts,
+}
+
+
+def _resolve(root: str, path: str) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else Path(root) / p
+
+
+def load_records(data: DataConfig) -> list[Record]:
+    """Read every record a data config names."""
+    if data.recipe == "omniglot":
+        return load_omniglot_zip(_resolve(data.data_root, "omniglot/images_background.zip"))
+    if data.recipe == "folder":
+        if not data.paths:
+            raise ValueError("the folder recipe needs at least one path (--data PATH)")
+        many = len(data.paths) > 1
+        return [r for p in data.paths for r in load_folder(Path(p), group=Path(p).name if many else "")]
+    return [
+        r
+        for sub, group in SOURCES[data.recipe]
+        for r in load_folder(_resolve(data.data_root, sub), group=group)
+    ]
+
+
+def _split_novel(records: list[Record], novel: tuple[str, ...], seed: int) -> tuple[list[Record], Split]:
+    """Hold out whole classes: alternately into val and test (shuffled, seeded)."""
+    unknown = sorted(set(novel) - {r.label for r in records})
+    if unknown:
+        raise ValueError(f"novel classes not in the data: {unknown}")
+    order = list(novel)
+    random.Random(seed).shuffle(order)
+    val_classes, test_classes = set(order[0::2]), set(order[1::2])
+    rest = [r for r in records if r.label not in novel]
+    return rest, Split(
+        train=[],
+        val=[r for r in records if r.label in val_classes],
+        test=[r for r in records if r.label in test_classes],
+    )
+
+
+def make_split(records: list[Record], data: DataConfig) -> Split:
+    """Split records as the data config says (seeded)."""
+    if data.split == "group":
+        return split_by_group(
+            records, val_groups=data.val_groups, test_groups=data.test_groups, seed=data.seed
+        )
+    if data.split == "class":
+        return split_by_class(records, val=data.val, test=data.test, seed=data.seed)
+    if data.split != "image":
+        raise ValueError(f"unknown split {data.split!r}; choose class, image or group")
+    rest, novel = _split_novel(records, data.novel_classes, data.seed)
+    base = split_by_image(rest, val=data.val, test=data.test, seed=data.seed, min_train=2)
+    return Split(train=base.train, val=base.val + novel.val, test=base.test + novel.test)

@@ -1,0 +1,258 @@
+"""The training loop: seed -> data -> model -> optimizer -> loop (lr, step, validate, checkpoint, log, stop).
+
+Run it through the CLI: `python -m training train --recipe omniglot` (see `python -m training train --help`).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from modelcard import InputSpec
+from training.config import TrainConfig, from_dict
+from training.data.dataset import ImageDataset
+from training.data.samplers import BalancedPairSampler, PKSampler
+from training.data.splits import Split
+from training.encoders import build_encoder
+from training.losses import contrastive_pair_loss, make_loss
+from training.recipes import load_records, make_split
+from training.schedule import get_lr, should_stop
+from training.validate import selection_metric
+
+
+@dataclass
+class TrainResult:
+    model: torch.nn.Module
+    split: Split
+    classes: list[str]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_metric: float = float("-inf")
+    seconds: float = 0.0
+    device: str = "cpu"
+    checkpoint: Path | None = None
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def input_spec(cfg: TrainConfig) -> InputSpec:
+    i = cfg.input
+    return InputSpec(
+        height=i.height,
+        width=i.width,
+        channels=i.channels,
+        mean=tuple(i.mean),
+        std=tuple(i.std),
+        resize=i.resize,
+        invert=i.invert,
+    )
+
+
+def encoder_options(cfg: TrainConfig) -> dict[str, Any]:
+    return {
+        "resnet-small": {"base_width": cfg.model.base_width},
+        "koch": {"width_mult": cfg.model.width_mult},
+    }.get(cfg.model.encoder, {})
+
+
+def build_model(cfg: TrainConfig) -> torch.nn.Module:
+    return build_encoder(
+        cfg.model.encoder,
+        in_channels=cfg.input.channels,
+        height=cfg.input.height,
+        width=cfg.input.width,
+        embedding_dim=cfg.model.embedding_dim,
+        **encoder_options(cfg),
+    )
+
+
+def save_checkpoint(path: Path, **state: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a checkpoint (tensors and plain data only) and its config."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state["config"] = from_dict(json.loads(state["config_json"]))
+    return state
+
+
+def model_from_checkpoint(path: Path) -> tuple[torch.nn.Module, TrainConfig, dict[str, Any]]:
+    state = load_checkpoint(path)
+    model = build_encoder(**json.loads(state["model_config_json"]))
+    model.load_state_dict(state["model"])
+    return model.eval(), state["config"], state
+
+
+def _batches(cfg: TrainConfig, ds: ImageDataset, epoch: int):
+    """Yield (x, labels) for P x K training, or (x_a, x_b, same) for pair training."""
+    o = cfg.optim
+    if o.sampler == "pairs":
+        sampler = BalancedPairSampler(
+            ds.labels, pairs_per_epoch=o.batches_per_epoch * o.p * o.k, seed=cfg.seed
+        )
+        sampler.set_epoch(epoch)
+        pairs = list(sampler)
+        size = o.p * o.k
+        for s in range(0, len(pairs), size):
+            chunk = pairs[s : s + size]
+            xa = torch.stack([ds[i][0] for i, _, _ in chunk])
+            xb = torch.stack([ds[j][0] for _, j, _ in chunk])
+            yield xa, xb, torch.tensor([same for _, _, same in chunk], dtype=torch.float32)
+        return
+    sampler = PKSampler(ds.labels, p=o.p, k=o.k, batches_per_epoch=o.batches_per_epoch, seed=cfg.seed)
+    sampler.set_epoch(epoch)
+    for idx in sampler:
+        items = [ds[i] for i in idx]
+        yield torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items], dtype=torch.long)
+
+
+def _step_loss(model, loss_fn, batch, device, margin: float) -> torch.Tensor:
+    if len(batch) == 3:
+        xa, xb, same = (t.to(device) for t in batch)
+        return contrastive_pair_loss(model(xa), model(xb), same, margin=margin)
+    x, y = batch
+    return loss_fn(model(x.to(device)), y.to(device))
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> TrainResult:
+    """Train an encoder as `cfg` says; return the best model (by the validation metric)."""
+    seed_everything(cfg.seed)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    run_dir = Path(cfg.run_dir) / cfg.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    split = make_split(load_records(cfg.data), cfg.data)
+    spec = input_spec(cfg)
+    train_ds = ImageDataset(split.train, spec, augment=cfg.augment, seed=cfg.seed)
+    val_ds = ImageDataset(split.val, spec)
+    ref_ds = ImageDataset(split.train, spec, classes=train_ds.classes) if cfg.data.split == "image" else None
+
+    model = build_model(cfg).to(device)
+    loss_fn = make_loss(
+        cfg.optim.loss,
+        embedding_dim=cfg.model.embedding_dim,
+        num_classes=len(train_ds.classes),
+        margin=cfg.optim.margin,
+    ).to(device)
+    params = list(model.parameters()) + list(loss_fn.parameters())
+    optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    steps_per_epoch = cfg.optim.batches_per_epoch
+    total_steps = cfg.optim.epochs * steps_per_epoch
+    warmup = cfg.optim.warmup_epochs * steps_per_epoch
+    margin = cfg.optim.margin if cfg.optim.margin is not None else 1.0
+
+    result = TrainResult(model=model, split=split, classes=train_ds.classes, device=str(device))
+    start_epoch, elapsed_before = 0, 0.0
+    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
+    if resume and last_path.exists():
+        state = load_checkpoint(last_path)
+        model.load_state_dict(state["model"])
+        loss_fn.load_state_dict(state["loss"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch = int(state["epoch"]) + 1
+        result.history = json.loads(state["history_json"])
+        result.best_metric = float(state["best_metric"])
+        elapsed_before = float(state["seconds"])
+        print(f"resumed {cfg.name} from {last_path} at epoch {start_epoch}")
+
+    started = time.monotonic() - elapsed_before
+    for epoch in range(start_epoch, cfg.optim.epochs):
+        model.train()
+        train_ds.set_epoch(epoch)
+        losses: list[float] = []
+        bar = tqdm(
+            _batches(cfg, train_ds, epoch),
+            total=steps_per_epoch,
+            disable=not progress,
+            desc=f"{cfg.name} epoch {epoch + 1}/{cfg.optim.epochs}",
+            leave=False,
+        )
+        for i, batch in enumerate(bar):
+            step = epoch * steps_per_epoch + i
+            lr = get_lr(
+                step,
+                base_lr=cfg.optim.lr,
+                min_lr=cfg.optim.min_lr,
+                warmup_steps=warmup,
+                total_steps=total_steps,
+            )
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            loss = _step_loss(model, loss_fn, batch, device, margin)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.detach()))
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", lr=f"{lr:.2e}")
+
+        metric = selection_metric(model, val_ds, cfg.eval, device=device, ref_ds=ref_ds)
+        seconds = time.monotonic() - started
+        row = {
+            "epoch": epoch + 1,
+            "loss": float(np.mean(losses)) if losses else float("nan"),
+            "val": metric,
+            "lr": lr,
+            "seconds": round(seconds, 1),
+        }
+        result.history.append(row)
+        improved = metric > result.best_metric
+        if improved:
+            result.best_metric = metric
+        print(
+            f"{cfg.name} epoch {epoch + 1}: loss {row['loss']:.4f} val {cfg.eval.select} {metric:.4f}"
+            f"{' *' if improved else ''} ({seconds / 60:.1f} min)",
+            flush=True,
+        )
+        state = dict(
+            model=model.state_dict(),
+            loss=loss_fn.state_dict(),
+            optimizer=optimizer.state_dict(),
+            epoch=epoch,
+            best_metric=result.best_metric,
+            seconds=seconds,
+            history_json=json.dumps(result.history),
+            config_json=cfg.to_json(),
+            model_config_json=json.dumps(model.config),
+            classes_json=json.dumps(train_ds.classes),
+        )
+        save_checkpoint(last_path, **state)
+        if improved:
+            save_checkpoint(best_path, **state)
+        if should_stop([h["val"] for h in result.history], patience=cfg.optim.patience):
+            print(f"{cfg.name}: early stop after {epoch + 1} epochs (no improvement in {cfg.optim.patience})")
+            break
+        budget = cfg.optim.time_budget_min
+        if budget is not None and seconds > budget * 60:
+            print(f"{cfg.name}: time budget of {budget} min reached after {epoch + 1} epochs")
+            break
+
+    result.seconds = time.monotonic() - started
+    if best_path.exists():
+        model.load_state_dict(load_checkpoint(best_path)["model"])
+        result.checkpoint = best_path
+    model.eval()
+    return result

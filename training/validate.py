@@ -1,0 +1,87 @@
+"""Embedding a dataset with a model, and the validation metric used for model selection."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from training.config import EvalConfig
+from training.data.dataset import ImageDataset
+from training.evaluation.metrics import (
+    kshot_top1,
+    nway_kshot_accuracy,
+    pairwise_l2,
+    roc_auc,
+    sample_verification_pairs,
+)
+
+
+@torch.no_grad()
+def embed(
+    model: torch.nn.Module, ds: ImageDataset, *, device: torch.device | str = "cpu", batch_size: int = 256
+) -> np.ndarray:
+    """Embed every item of a (non-augmented) dataset, in order."""
+    was_training = model.training
+    model.eval()
+    out = []
+    for start in range(0, len(ds), batch_size):
+        x = torch.stack([ds[i][0] for i in range(start, min(len(ds), start + batch_size))])
+        out.append(model(x.to(device)).float().cpu().numpy())
+    model.train(was_training)
+    return np.concatenate(out) if out else np.zeros((0, 1), dtype=np.float32)
+
+
+def group_array(ds: ImageDataset) -> np.ndarray:
+    return np.asarray([r.group for r in ds.records])
+
+
+def reference_top1(
+    ref_emb: np.ndarray, ref_labels: np.ndarray, probe_emb: np.ndarray, probe_labels: np.ndarray
+) -> float:
+    """Top-1 accuracy of nearest-reference identification of probes against a reference set."""
+    if len(probe_emb) == 0:
+        return float("nan")
+    nearest = pairwise_l2(probe_emb, ref_emb).argmin(axis=1)
+    return float(np.mean(ref_labels[nearest] == probe_labels))
+
+
+def kshot_from_references(ref_emb, ref_labels, probe_emb, probe_labels, *, k: int, seed: int) -> float:
+    """k references per class drawn from a reference pool; probes of classes without references are skipped."""
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in np.unique(ref_labels):
+        idx = np.flatnonzero(ref_labels == label)
+        chosen.extend(rng.choice(idx, size=min(k, len(idx)), replace=False))
+    chosen = np.asarray(chosen, dtype=int)
+    keep = np.isin(probe_labels, ref_labels[chosen])
+    return reference_top1(ref_emb[chosen], ref_labels[chosen], probe_emb[keep], probe_labels[keep])
+
+
+def selection_metric(
+    model: torch.nn.Module,
+    val_ds: ImageDataset,
+    cfg: EvalConfig,
+    *,
+    device: torch.device | str,
+    ref_ds: ImageDataset | None = None,
+) -> float:
+    """The validation figure that picks the best epoch (higher is better)."""
+    emb = embed(model, val_ds, device=device)
+    labels = np.asarray(val_ds.labels)
+    if cfg.select == "nway":
+        groups = group_array(val_ds) if cfg.within_group else None
+        return nway_kshot_accuracy(
+            emb, labels, n_way=cfg.n_way, k_shot=cfg.k_shot, n_tasks=cfg.n_tasks, seed=cfg.seed, groups=groups
+        )["accuracy"]
+    if cfg.select == "verification_auc":
+        i, j, same = sample_verification_pairs(labels, n_pairs=cfg.n_pairs, seed=cfg.seed)
+        d = np.linalg.norm(emb[i] - emb[j], axis=1)
+        return roc_auc(d, same)
+    if cfg.select == "kshot_top1":
+        if ref_ds is not None:
+            ref_emb = embed(model, ref_ds, device=device)
+            ref_labels = np.asarray([ref_ds.classes[y] for y in ref_ds.labels])
+            probe_labels = np.asarray([val_ds.classes[y] for y in val_ds.labels])
+            return kshot_from_references(ref_emb, ref_labels, emb, probe_labels, k=cfg.kshot, seed=cfg.seed)
+        return kshot_top1(emb, labels, k=cfg.kshot, seed=cfg.seed)
+    raise ValueError(f"unknown selection metric {cfg.select!r}; choose nway, kshot_top1 or verification_auc")
