@@ -1,0 +1,34 @@
+"""Dependency aliases, declared once: routes take what the lifespan built through these `Annotated` types."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request, UploadFile
+
+from app.imaging import Upload
+from app.metrics import Metrics
+from app.runtime import Runtime
+from gallery.registry import GalleryRegistry
+
+
+def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def get_registry(request: Request) -> GalleryRegistry:
+    return request.app.state.runtime.registry
+
+
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RegistryDep = Annotated[GalleryRegistry, Depends(get_registry)]
+
+
+async def read_upload(file: UploadFile) -> Upload:
+    """The bytes of one uploaded file (the request body cap already bounds them)."""
+    return Upload(filename=file.filename or "upload", data=await file.read())

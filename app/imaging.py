@@ -1,0 +1,69 @@
+"""Safe image decoding: reject empty, non-image, truncated and oversized (decompression bomb) uploads.
+
+Decoded images then go through `modelcard.preprocess`, which applies EXIF orientation and the card's
+colour mode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from app.errors import BadImage, ImageTooLarge
+from modelcard import InputSpec, preprocess
+
+FORMATS = ("JPEG", "PNG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One uploaded file, already read from the request."""
+
+    filename: str
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def _check_pixels(size: tuple[int, int], *, max_pixels: int, filename: str) -> None:
+    pixels = max(1, size[0]) * max(1, size[1])
+    if pixels > max_pixels:
+        raise ImageTooLarge(f"{filename}: {size[0]}x{size[1]} pixels exceeds the cap of {max_pixels}")
+
+
+def decode_image(upload: Upload, *, max_pixels: int) -> Image.Image:
+    """Open and fully decode one upload, checking the pixel cap from the header before decoding."""
+    if not upload.data:
+        raise BadImage(f"{upload.filename}: empty file")
+    try:
+        img = Image.open(io.BytesIO(upload.data), formats=FORMATS)
+        _check_pixels(img.size, max_pixels=max_pixels, filename=upload.filename)
+        img.load()
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge(f"{upload.filename}: {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise BadImage(f"{upload.filename}: not a supported image ({', '.join(FORMATS)})") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise BadImage(f"{upload.filename}: cannot decode image ({exc})") from exc
+    return img
+
+
+def prepare_batch(uploads: Sequence[Upload], spec: InputSpec, *, max_pixels: int) -> np.ndarray:
+    """Decode and preprocess every upload into an (n, C, H, W) float32 batch; fail on the first bad one."""
+    arrays = []
+    for upload in uploads:
+        img = decode_image(upload, max_pixels=max_pixels)
+        try:
+            arrays.append(preprocess(img, spec))
+        except (OSError, ValueError) as exc:
+            raise BadImage(f"{upload.filename}: cannot convert image ({exc})") from exc
+        finally:
+            img.close()
+    return np.stack(arrays).astype(np.float32, copy=False)

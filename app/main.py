@@ -1,0 +1,53 @@
+"""`create_app(settings)`: the FastAPI application, its lifespan, middleware, error handlers and routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.auth import ApiKeyMiddleware
+from app.bodylimit import BodyLimitMiddleware
+from app.errors import install_error_handlers
+from app.metrics import Metrics, RequestMetricsMiddleware
+from app.routes import enroll, galleries, identify, identities, ops, verify
+from app.runtime import Runtime
+from app.schemas import ErrorBody
+from app.settings import Settings
+
+VERSION = "0.1.0"
+ERROR_RESPONSES = {code: {"model": ErrorBody} for code in (401, 404, 409, 413, 422, 429, 503)}
+ROUTERS = (galleries.router, identities.router, enroll.router, identify.router, verify.router, ops.router)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service over `settings.models_dir` and `settings.data_dir`; its lifespan starts and stops all."""
+    settings = settings or Settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime(settings, metrics)
+        app.state.runtime = runtime
+        try:
+            await runtime.start()
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="Siamese Gallery",
+        version=VERSION,
+        summary="Few-shot image recognition: enroll, verify and identify over durable galleries.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys)  # before any body is read
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)  # outermost: counts every answer
+    for router in ROUTERS:
+        app.include_router(router, responses=ERROR_RESPONSES)
+    return app

@@ -1,0 +1,137 @@
+"""Enroll, identify and verify: decode and preprocess off the loop, embed in the batcher, then the gallery.
+
+Every image of a request is decoded and embedded before anything is stored, so a bad input never leaves a
+partial write. Distances are the card's metric: L2 between unit embeddings, in [0, 2]; an identity's
+distance is its nearest reference's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+import anyio
+import numpy as np
+
+from app.encoder import Encoder
+from app.errors import BadIdentity, BadMetadata, InvalidRequest, TooManyImages
+from app.imaging import Upload, prepare_batch
+from app.runtime import Runtime, blocking
+from app.schemas import CandidateOut, EnrollOut, IdentifyOut, VerifyOut
+from gallery import validate
+from gallery.gallery import Gallery
+from gallery.types import Candidate
+
+
+def parse_metadata(raw: str | None) -> dict[str, Any] | None:
+    """The `metadata` form field: absent/empty -> None, else it must be a JSON object."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = json.loads(raw, parse_constant=_reject_constant)
+    except ValueError as exc:
+        raise BadMetadata(f"metadata is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise BadMetadata(f"metadata must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+def check_identity(identity: str) -> str:
+    try:
+        return validate.identity(identity)
+    except ValueError as exc:
+        raise BadIdentity(str(exc)) from exc
+
+
+def check_image_count(count: int, *, limit: int) -> None:
+    if count < 1:
+        raise InvalidRequest("send at least one image")
+    if count > limit:
+        raise TooManyImages(
+            f"{count} images in one request; the limit is {limit} (SG_MAX_IMAGES_PER_REQUEST)"
+        )
+
+
+def threshold_for(gallery: Gallery, encoder: Encoder) -> float:
+    """The gallery's own threshold, else its model card's."""
+    own = gallery.meta.threshold
+    return own if own is not None else encoder.card.threshold.value
+
+
+def decide(candidates: Sequence[Candidate], *, threshold: float, margin: float) -> IdentifyOut:
+    """Nearest identity if within the threshold, else unknown; ambiguous if the runner-up is within margin."""
+    rows = [
+        CandidateOut(identity=c.identity, distance=c.distance, reference_id=c.reference_id)
+        for c in candidates
+    ]
+    if not rows:
+        return IdentifyOut(
+            identity=None, distance=None, threshold=threshold, match=False, ambiguous=False, candidates=[]
+        )
+    best = rows[0]
+    match = best.distance <= threshold
+    ambiguous = len(rows) > 1 and rows[1].distance - best.distance <= margin
+    identity = best.identity if match else None
+    return IdentifyOut(
+        identity=identity,
+        distance=best.distance,
+        threshold=threshold,
+        match=match,
+        ambiguous=ambiguous,
+        candidates=rows,
+    )
+
+
+async def embed_uploads(rt: Runtime, encoder: Encoder, uploads: Sequence[Upload]) -> np.ndarray:
+    """Decode + preprocess on the decode pool (all images first), then embed in the model's batcher."""
+    prepare = partial(prepare_batch, uploads, encoder.card.input, max_pixels=rt.settings.max_image_pixels)
+    batch = await anyio.to_thread.run_sync(prepare, limiter=rt.decode_limiter)
+    return await rt.batcher(encoder.name).embed(list(batch))
+
+
+async def enroll(
+    rt: Runtime, *, gallery_name: str, identity: str, uploads: Sequence[Upload], metadata_raw: str | None
+) -> EnrollOut:
+    """Store every image as a reference of `identity`, or nothing at all."""
+    identity = check_identity(identity)
+    metadata = parse_metadata(metadata_raw)
+    gallery, encoder = await blocking(rt.open_gallery, gallery_name)
+    embeddings = await embed_uploads(rt, encoder, uploads)
+    hashes = [upload.sha256 for upload in uploads]
+    try:
+        ids = await blocking(gallery.add, identity, embeddings, image_sha256s=hashes, metadata=metadata)
+    except ValueError as exc:  # e.g. an image whose embedding has no direction
+        raise InvalidRequest(str(exc)) from exc
+    return EnrollOut(gallery=gallery_name, identity=identity, reference_ids=ids, enrolled=len(ids))
+
+
+async def identify(rt: Runtime, *, gallery_name: str, upload: Upload, top_k: int) -> IdentifyOut:
+    """Who is this? The nearest identities of the gallery, and the decision against its threshold."""
+    gallery, encoder = await blocking(rt.open_gallery, gallery_name)
+    embedding = await embed_uploads(rt, encoder, [upload])
+    (candidates,) = await blocking(gallery.search, embedding, top_k=top_k)
+    threshold = threshold_for(gallery, encoder)
+    return decide(candidates, threshold=threshold, margin=rt.settings.ambiguity_margin)
+
+
+async def verify(
+    rt: Runtime, *, image_a: Upload, image_b: Upload, gallery_name: str | None, model_name: str | None
+) -> VerifyOut:
+    """Are these two images the same identity, under a gallery's model and threshold or a model's card?"""
+    if (gallery_name is None) == (model_name is None):
+        raise InvalidRequest("give exactly one of `gallery` or `model`")
+    if gallery_name is not None:
+        gallery, encoder = await blocking(rt.open_gallery, gallery_name)
+        threshold = threshold_for(gallery, encoder)
+    else:
+        encoder = rt.encoder(str(model_name))
+        threshold = encoder.card.threshold.value
+    pair = await embed_uploads(rt, encoder, [image_a, image_b])
+    distance = float(np.linalg.norm(pair[0] - pair[1]))
+    return VerifyOut(distance=distance, threshold=threshold, match=distance <= threshold, model=encoder.name)

@@ -1,0 +1,68 @@
+"""Gallery routes: create, list, read and delete galleries."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.deps import RuntimeDep
+from app.runtime import Runtime, blocking
+from app.schemas import GalleryCreate, GalleryDeleted, GalleryList, GalleryOut
+from gallery.gallery import Gallery
+
+router = APIRouter(prefix="/galleries", tags=["galleries"])
+
+
+def describe(rt: Runtime, gallery: Gallery) -> GalleryOut:
+    """(blocking) The public view of one gallery, with the threshold in force and its binding status."""
+    info = gallery.info
+    status, _ = rt.gallery_status(gallery)
+    return GalleryOut(
+        name=info.name,
+        model=info.model,
+        model_sha256=info.model_sha256,
+        threshold=rt.effective_threshold(info),
+        threshold_override=info.threshold,
+        identities=info.identities,
+        references=info.references,
+        dim=info.dim,
+        metric=info.metric,
+        created_at=info.created_at,
+        status=status,
+    )
+
+
+def _create(rt: Runtime, body: GalleryCreate) -> GalleryOut:
+    encoder = rt.encoder(body.model)
+    gallery = rt.registry.create(
+        body.name, model=encoder.name, model_sha256=encoder.sha256, dim=encoder.dim, threshold=body.threshold
+    )
+    return describe(rt, gallery)
+
+
+def _list(rt: Runtime) -> GalleryList:
+    return GalleryList(galleries=[describe(rt, rt.registry.get(info.name)) for info in rt.registry.list()])
+
+
+@router.post("", status_code=201, response_model=GalleryOut)
+async def create_gallery(rt: RuntimeDep, body: GalleryCreate) -> GalleryOut:
+    """Create a gallery bound to a served model, optionally with its own threshold."""
+    return await blocking(_create, rt, body)
+
+
+@router.get("", response_model=GalleryList)
+async def list_galleries(rt: RuntimeDep) -> GalleryList:
+    """List every gallery with its model, threshold and sizes."""
+    return await blocking(_list, rt)
+
+
+@router.get("/{name}", response_model=GalleryOut)
+async def read_gallery(rt: RuntimeDep, name: str) -> GalleryOut:
+    """Read one gallery: its model, threshold, identity and reference counts."""
+    return await blocking(lambda: describe(rt, rt.registry.get(name)))
+
+
+@router.delete("/{name}", response_model=GalleryDeleted)
+async def delete_gallery(rt: RuntimeDep, name: str) -> GalleryDeleted:
+    """Delete a gallery and all its references."""
+    await blocking(rt.registry.delete, name)
+    return GalleryDeleted(gallery=name)

@@ -1,0 +1,48 @@
+"""Operations routes: liveness and readiness (open even with API keys), and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from app.deps import MetricsDep, RuntimeDep
+from app.runtime import Runtime, blocking
+from app.schemas import GalleryReady, Health, ModelReady, Ready
+
+router = APIRouter(tags=["operations"])
+
+
+def _ready(rt: Runtime) -> Ready:
+    models = {
+        name: ModelReady(provider=e.provider, sha256=e.sha256, dim=e.dim, threshold=e.card.threshold.value)
+        for name, e in rt.models.encoders.items()
+    }
+    galleries = {}
+    for info in rt.registry.list():
+        status, message = rt.gallery_status(rt.registry.get(info.name))
+        galleries[info.name] = GalleryReady(status=status, model=info.model, message=message)
+    degraded = bool(rt.models.skipped) or any(g.status != "ready" for g in galleries.values())
+    status = "degraded" if degraded else "ready"
+    return Ready(status=status, models=models, skipped_models=dict(rt.models.skipped), galleries=galleries)
+
+
+@router.get("/health", response_model=Health)
+async def read_health() -> Health:
+    """Liveness: the process answers."""
+    return Health()
+
+
+@router.get("/ready", response_model=Ready, responses={503: {"model": Ready}})
+async def read_ready(rt: RuntimeDep, response: Response) -> Ready:
+    """Readiness: models loaded (with the execution provider in use), galleries open, refusals named."""
+    if not rt.started:
+        response.status_code = 503
+        return Ready(status="starting", models={}, skipped_models={}, galleries={})
+    return await blocking(_ready, rt)
+
+
+@router.get("/metrics", response_class=Response)
+async def read_metrics(rt: RuntimeDep, metrics: MetricsDep) -> Response:
+    """Prometheus metrics: requests, latencies, batch sizes, queue depth, gallery sizes."""
+    metrics.set_galleries(await blocking(rt.registry.list))
+    body, content_type = metrics.render()
+    return Response(content=body, media_type=content_type)

@@ -1,0 +1,153 @@
+"""The long-lived parts of the service (encoders, batchers, galleries), started and stopped by the lifespan.
+
+Galleries are bound to the model that embedded them: one whose model is absent or has another sha256 is
+refused (reported by `/ready`, its requests answered with an error) while the rest of the service runs on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
+
+import anyio
+import onnxruntime as ort
+
+from app.batcher import BatchConfig, Batcher
+from app.encoder import Encoder, SessionConfig, choose_providers
+from app.errors import ModelNotFound, ModelUnavailable, NotRunning
+from app.metrics import Metrics
+from app.models import LoadedModels, load_models
+from app.schemas import GalleryStatus
+from app.settings import Settings
+from gallery.errors import ModelMismatch
+from gallery.gallery import Gallery
+from gallery.registry import GalleryRegistry
+from gallery.types import GalleryInfo, GalleryMeta
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+async def blocking(func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run a blocking call (SQLite, FAISS, file I/O) on a worker thread, off the event loop."""
+    return await anyio.to_thread.run_sync(partial(func, *args, **kwargs))
+
+
+class Runtime:
+    """Models, their batchers and the galleries; `start`/`stop` are symmetric and owned by the lifespan."""
+
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.models = LoadedModels()
+        self.batchers: dict[str, Batcher] = {}
+        self.registry = GalleryRegistry(
+            settings.data_dir, use_gpu=settings.device != "cpu", ann_min_size=settings.ann_min_size
+        )
+        self.decode_limiter = anyio.CapacityLimiter(settings.decode_threads)
+        self.started = False
+
+    async def start(self) -> None:
+        """Load models, start one batcher per model, open the galleries and create the default ones."""
+        choose_providers(self.settings.device, available=ort.get_available_providers())  # fail fast on cuda
+        self.models = await blocking(load_models, self.settings.models_dir, self._session_config())
+        for name, encoder in self.models.encoders.items():
+            batcher = Batcher(
+                encoder.run, self._batch_config(), name=name, on_batch=self.metrics.batch_observer(name)
+            )
+            await batcher.start()
+            self.metrics.watch_queue(name, lambda b=batcher: b.queue_depth)
+            self.batchers[name] = batcher
+        await blocking(self.registry.open)
+        await blocking(self._create_default_galleries)
+        for name, problem in (await blocking(self.binding_problems)).items():
+            log.error("gallery %s refused: %s", name, problem[1])
+        self.started = True
+
+    async def stop(self) -> None:
+        """Stop taking work, drain the batchers, close the galleries."""
+        self.started = False
+        for batcher in self.batchers.values():
+            await batcher.stop()
+        self.batchers.clear()
+        await blocking(self.registry.close)
+
+    def _session_config(self) -> SessionConfig:
+        s = self.settings
+        return SessionConfig(
+            device=s.device, intra_op_threads=s.intra_op_threads, inter_op_threads=s.inter_op_threads
+        )
+
+    def _batch_config(self) -> BatchConfig:
+        s = self.settings
+        return BatchConfig(
+            max_batch=s.max_batch,
+            max_wait_ms=s.max_wait_ms,
+            queue_size=s.queue_size,
+            timeout_s=s.inference_timeout_s,
+        )
+
+    def _create_default_galleries(self) -> None:
+        for name in self.settings.default_galleries:
+            encoder = self.models.encoders.get(name)
+            if encoder is None or name in self.registry:
+                continue
+            self.registry.create(name, model=name, model_sha256=encoder.sha256, dim=encoder.dim, metric="l2")
+            log.info("created default gallery %s bound to model %s", name, name)
+
+    def encoder(self, model: str) -> Encoder:
+        """The loaded encoder of that name; ModelNotFound otherwise."""
+        encoder = self.models.encoders.get(model)
+        if encoder is None:
+            skipped = self.models.skipped.get(model)
+            detail = f" (it failed to load: {skipped})" if skipped else ""
+            raise ModelNotFound(f"model {model!r} is not served{detail}")
+        return encoder
+
+    def batcher(self, model: str) -> Batcher:
+        batcher = self.batchers.get(model)
+        if batcher is None or not self.started:
+            raise NotRunning("the service is not running")
+        return batcher
+
+    def binding(self, gallery: Gallery) -> Encoder:
+        """The encoder a gallery may be used with; ModelUnavailable or ModelMismatch when refused."""
+        meta = gallery.meta
+        encoder = self.models.encoders.get(meta.model)
+        if encoder is None:
+            raise ModelUnavailable(f"gallery {meta.name!r} needs model {meta.model!r}, which is not loaded")
+        gallery.check_model(encoder.sha256)
+        return encoder
+
+    def open_gallery(self, name: str) -> tuple[Gallery, Encoder]:
+        """(blocking) A gallery ready for use and its encoder; raises when missing or refused."""
+        gallery = self.registry.get(name)
+        return gallery, self.binding(gallery)
+
+    def gallery_status(self, gallery: Gallery) -> tuple[GalleryStatus, str | None]:
+        """("ready", None), or the refusal status and its message."""
+        try:
+            self.binding(gallery)
+        except ModelUnavailable as exc:
+            return "model_missing", str(exc)
+        except ModelMismatch as exc:
+            return "model_mismatch", str(exc)
+        return "ready", None
+
+    def binding_problems(self) -> dict[str, tuple[GalleryStatus, str]]:
+        """(blocking) Every refused gallery, with its status and message."""
+        problems = {}
+        for info in self.registry.list():
+            status, message = self.gallery_status(self.registry.get(info.name))
+            if message is not None:
+                problems[info.name] = (status, message)
+        return problems
+
+    def effective_threshold(self, meta: GalleryMeta | GalleryInfo) -> float | None:
+        """The gallery's threshold override, else its model card's (None when the model is not loaded)."""
+        if meta.threshold is not None:
+            return meta.threshold
+        encoder = self.models.encoders.get(meta.model)
+        return encoder.card.threshold.value if encoder is not None else None

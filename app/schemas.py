@@ -1,0 +1,135 @@
+"""Request and response bodies of the public HTTP contract (pydantic; the OpenAPI schema comes from here)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+GalleryStatus = Literal["ready", "model_mismatch", "model_missing"]
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable snake_case error code.")
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class GalleryCreate(BaseModel):
+    name: str = Field(description="Matches ^[a-z0-9][a-z0-9_-]{0,63}$.", examples=["staff"])
+    model: str = Field(description="A model name served from the models directory.", examples=["faces"])
+    threshold: float | None = Field(
+        default=None, ge=0.0, le=2.0, description="Overrides the card's threshold."
+    )
+
+
+class GalleryOut(BaseModel):
+    name: str
+    model: str
+    model_sha256: str
+    threshold: float | None = Field(
+        description="The threshold in force: the override, else the model card's."
+    )
+    threshold_override: float | None = Field(
+        description="The gallery's own threshold, or null for the card's."
+    )
+    identities: int
+    references: int
+    dim: int
+    metric: str
+    created_at: str
+    status: GalleryStatus = Field(description="`ready`, or why requests to this gallery are refused.")
+
+
+class GalleryList(BaseModel):
+    galleries: list[GalleryOut]
+
+
+class GalleryDeleted(BaseModel):
+    gallery: str
+    deleted: bool = True
+
+
+class EnrollOut(BaseModel):
+    gallery: str
+    identity: str
+    reference_ids: list[int]
+    enrolled: int
+
+
+class CandidateOut(BaseModel):
+    identity: str
+    distance: float
+    reference_id: int
+
+
+class IdentifyOut(BaseModel):
+    identity: str | None = Field(description="Nearest identity within the threshold, else null (unknown).")
+    distance: float | None = Field(
+        description="Distance to the nearest identity (null for an empty gallery)."
+    )
+    threshold: float
+    match: bool
+    ambiguous: bool = Field(description="The second identity lies within SG_AMBIGUITY_MARGIN of the first.")
+    candidates: list[CandidateOut] = Field(description="One row per identity, nearest first.")
+
+
+class VerifyOut(BaseModel):
+    distance: float
+    threshold: float
+    match: bool
+    model: str
+
+
+class IdentityOut(BaseModel):
+    identity: str
+    references: int
+    metadata: dict[str, Any] | None
+    created_at: str
+
+
+class IdentityPage(BaseModel):
+    gallery: str
+    total: int
+    offset: int
+    limit: int
+    identities: list[IdentityOut]
+
+
+class IdentityDeleted(BaseModel):
+    gallery: str
+    identity: str
+    deleted_references: int
+
+
+class ReferenceDeleted(BaseModel):
+    gallery: str
+    reference_id: int
+    identity: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class ModelReady(BaseModel):
+    provider: str = Field(description="The onnxruntime execution provider in use, e.g. CPUExecutionProvider.")
+    sha256: str
+    dim: int
+    threshold: float
+
+
+class GalleryReady(BaseModel):
+    status: GalleryStatus
+    model: str
+    message: str | None = None
+
+
+class Ready(BaseModel):
+    status: Literal["ready", "degraded", "starting"]
+    models: dict[str, ModelReady]
+    skipped_models: dict[str, str] = Field(description="Models that failed to load, with the reason.")
+    galleries: dict[str, GalleryReady]

@@ -1,0 +1,69 @@
+"""Service settings: one pydantic-settings object read from `SG_*` variables.
+
+This is the only module that reads the environment. `python -m app` serves with these settings; tests build
+`Settings(...)` with their own directories.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_GALLERIES = ("faces", "bodyparts", "defects")
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; validators fail fast at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix="SG_", frozen=True, extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    data_dir: Path = Path("./var")
+    models_dir: Path = Path("./models")
+    api_keys: Annotated[tuple[str, ...], NoDecode] = ()
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    max_batch: int = Field(default=32, ge=1, le=4096)
+    max_wait_ms: float = Field(default=5.0, ge=0, le=10_000)
+    queue_size: int = Field(default=1024, ge=1)
+    retry_after_s: int = Field(default=1, ge=1)
+    inference_timeout_s: float = Field(default=30.0, gt=0)
+
+    max_upload_mb: float = Field(default=32.0, gt=0)
+    max_image_pixels: int = Field(default=40_000_000, ge=1)
+    max_images_per_request: int = Field(default=64, ge=1)
+
+    intra_op_threads: int = Field(default=1, ge=0)
+    inter_op_threads: int = Field(default=1, ge=0)
+    decode_threads: int = Field(default=2, ge=1)
+
+    ambiguity_margin: float = Field(default=0.05, ge=0)
+    default_galleries: Annotated[tuple[str, ...], NoDecode] = DEFAULT_GALLERIES
+    ann_min_size: int | None = Field(default=None, ge=1)
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+
+    @field_validator("api_keys", "default_galleries", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        """Accept `a,b,c` from the environment as well as a sequence."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _check_capacity(self) -> Settings:
+        if self.queue_size < self.max_images_per_request:
+            raise ValueError(
+                f"SG_QUEUE_SIZE ({self.queue_size}) must be at least SG_MAX_IMAGES_PER_REQUEST "
+                f"({self.max_images_per_request}), or a full-size enroll could never be queued"
+            )
+        return self
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The request body cap (all files of one request together), in bytes."""
+        return int(self.max_upload_mb * 1024 * 1024)

@@ -1,0 +1,238 @@
+"""The benchmark scenarios: raw encoder, HTTP identify/enroll/verify against a live service, start-up time.
+
+Each HTTP run populates a fresh temporary data dir, starts the service, enrolls real identities through it,
+warms it up, then drives it once per client count, scraping /metrics around each run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from app.encoder import SessionConfig
+from bench.load import PreparedRequest, drive
+from bench.payloads import ImageSet, folder_images, synthetic_images
+from bench.populate import populate
+from bench.raw import decoded_tensors, load_encoder, run_raw
+from bench.recall import measure_recall
+from bench.scrape import fetch_metrics, scraped_mean
+from bench.server import ServiceConfig, ServiceProcess
+from bench.stats import summarize
+from bench.workload import (
+    BENCH_GALLERY,
+    SCENARIO_PATHS,
+    enroll_identities,
+    identify_accuracy,
+    scenario_requests,
+)
+from modelcard import load_card
+
+log = logging.getLogger("bench")
+SCENARIOS = ("raw", "identify", "enroll", "verify", "startup")
+BATCH_METRIC = "sg_batch_size"
+LATENCY_METRIC = "sg_http_request_duration_seconds"
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """One benchmark invocation; service settings are passed to the service as `SG_*` variables."""
+
+    scenario: str
+    models_dir: Path
+    model: str = "faces"
+    clients: tuple[int, ...] = (1, 8, 32, 64)
+    gallery_sizes: tuple[int, ...] = (1_000, 10_000)
+    duration_s: float = 30.0
+    warmup_s: float = 3.0
+    max_batch: int = 32
+    max_wait_ms: float = 5.0
+    intra_op_threads: int = 1
+    inter_op_threads: int = 1
+    decode_threads: int = 2
+    device: str = "auto"
+    ann_min_size: int | None = None
+    images: Path | None = None
+    identities: int = 20
+    images_per_identity: int = 5
+    enroll_per_identity: int = 3
+    enroll_batch: int = 8
+    refs_per_identity: int = 5
+    work_dir: Path | None = None
+    start_timeout_s: float = 1800.0  # building an ANN index over 1M references takes minutes on 2 cores
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.scenario not in SCENARIOS:
+            raise ValueError(f"scenario must be one of {SCENARIOS}, got {self.scenario!r}")
+        if not self.clients or min(self.clients) < 1 or self.duration_s <= 0 or self.warmup_s < 0:
+            raise ValueError("need clients >= 1, duration > 0 and warmup >= 0")
+        if not self.gallery_sizes or min(self.gallery_sizes) < 0:
+            raise ValueError("gallery sizes must be >= 0")
+
+    @property
+    def session(self) -> SessionConfig:
+        return SessionConfig(self.device, self.intra_op_threads, self.inter_op_threads)
+
+
+def image_set(cfg: BenchConfig) -> ImageSet:
+    """Real images from `cfg.images` (class-per-folder) when given, else seeded synthetic ones."""
+    counts = {
+        "identities": cfg.identities,
+        "per_identity": cfg.images_per_identity,
+        "enroll_per_identity": cfg.enroll_per_identity,
+    }
+    if cfg.images is not None:
+        return folder_images(cfg.images, **counts)
+    return synthetic_images(**counts, seed=cfg.seed)
+
+
+def service_config(cfg: BenchConfig, data_dir: Path) -> ServiceConfig:
+    return ServiceConfig(
+        data_dir=data_dir,
+        models_dir=cfg.models_dir,
+        max_batch=cfg.max_batch,
+        max_wait_ms=cfg.max_wait_ms,
+        intra_op_threads=cfg.intra_op_threads,
+        inter_op_threads=cfg.inter_op_threads,
+        decode_threads=cfg.decode_threads,
+        ann_min_size=cfg.ann_min_size,
+        device=cfg.device,
+    )
+
+
+def run_scenario(cfg: BenchConfig) -> dict[str, Any]:
+    """Run one scenario; returns its runs (and recall rows), plus the execution provider that served it."""
+    images = image_set(cfg)
+    if cfg.scenario == "raw":
+        return _raw(cfg, images)
+    if cfg.scenario == "startup":
+        runs = [_startup(cfg, size) for size in cfg.gallery_sizes]
+        return {"runs": runs, "device": runs[-1]["device"]}
+    return _http(cfg, images)
+
+
+def _raw(cfg: BenchConfig, images: ImageSet) -> dict[str, Any]:
+    encoder = load_encoder(cfg.models_dir, model=cfg.model, session=cfg.session)
+    runs = run_raw(encoder, decoded_tensors(encoder, images.all_images), duration_s=cfg.duration_s)
+    for run in runs:
+        log.info("raw batch %d: %.0f images/s", run["batch"], run["images_per_s"])
+    return {"runs": runs, "device": encoder.provider}
+
+
+@contextmanager
+def _populated(cfg: BenchConfig, size: int) -> Iterator[tuple[Path, float]]:
+    """A fresh temporary data dir whose bench gallery holds `size` synthetic references."""
+    card = load_card(Path(cfg.models_dir) / f"{cfg.model}.json")
+    with tempfile.TemporaryDirectory(dir=cfg.work_dir, prefix="sg-bench-") as tmp:
+        data = Path(tmp)
+        seconds = populate(
+            data,
+            gallery=BENCH_GALLERY,
+            model=cfg.model,
+            card=card,
+            size=size,
+            refs_per_identity=cfg.refs_per_identity,
+            seed=cfg.seed,
+        )
+        log.info("populated %d references in %.1f s", size, seconds)
+        yield data, seconds
+
+
+def _startup(cfg: BenchConfig, size: int) -> dict[str, Any]:
+    """Spawn-to-ready with `size` stored references: first start (builds the index), then a restart."""
+    with _populated(cfg, size) as (data, populate_s):
+        times, device = [], None
+        for _ in range(2):
+            with ServiceProcess(service_config(cfg, data), log_path=data / "service.log") as service:
+                times.append(service.start(timeout_s=cfg.start_timeout_s))
+                device = service.provider(cfg.model)
+        log.info("start-up with %d references: %.2f s, restart %.2f s", size, *times)
+    return {
+        "gallery_size": size,
+        "populate_s": round(populate_s, 2),
+        "startup_s": round(times[0], 3),
+        "restart_s": round(times[1], 3),
+        "device": device,
+    }
+
+
+def _http(cfg: BenchConfig, images: ImageSet) -> dict[str, Any]:
+    sizes = cfg.gallery_sizes[:1] if cfg.scenario == "verify" else cfg.gallery_sizes
+    runs: list[dict[str, Any]] = []
+    recall: list[dict[str, Any]] = []
+    device = None
+    for size in sizes:
+        with _populated(cfg, size) as (data, _):
+            gallery_runs, device = _serve_and_drive(cfg, images, data=data, size=size)
+            runs += gallery_runs
+            if cfg.scenario == "identify" and cfg.ann_min_size is not None and size >= cfg.ann_min_size:
+                recall.append(_recall(cfg, images, data=data, size=size))
+    return {"runs": runs, "recall": recall, "device": device}
+
+
+def _serve_and_drive(
+    cfg: BenchConfig, images: ImageSet, *, data: Path, size: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    service = ServiceProcess(service_config(cfg, data), log_path=data / "service.log")
+    with service, httpx.Client(timeout=120.0) as client:
+        startup_s = service.start(timeout_s=cfg.start_timeout_s)
+        device = service.provider(cfg.model)
+        where = {"base_url": service.base_url, "headers": service.headers}
+        enroll_identities(client, images, **where)
+        extra: dict[str, Any] = {"gallery_size": size, "startup_s": round(startup_s, 3)}
+        if cfg.scenario == "identify":
+            extra["probe_accuracy"] = round(identify_accuracy(client, images, **where), 4)
+        requests = scenario_requests(cfg.scenario, images, model=cfg.model, per_call=cfg.enroll_batch)
+        if cfg.warmup_s > 0:
+            drive(
+                service.base_url,
+                requests,
+                clients=max(cfg.clients),
+                duration_s=cfg.warmup_s,
+                headers=service.headers,
+            )
+        runs = [_measure(cfg, service, client, requests, clients=c) | extra for c in cfg.clients]
+    return runs, device
+
+
+def _measure(
+    cfg: BenchConfig,
+    service: ServiceProcess,
+    client: httpx.Client,
+    requests: Sequence[PreparedRequest],
+    *,
+    clients: int,
+) -> dict[str, Any]:
+    """One closed-loop run; mean batch size and server-side latency from /metrics deltas."""
+    where = {"base_url": service.base_url, "headers": service.headers}
+    before = fetch_metrics(client, **where)
+    result = drive(
+        service.base_url, requests, clients=clients, duration_s=cfg.duration_s, headers=service.headers
+    )
+    after = fetch_metrics(client, **where)
+    batch = scraped_mean(before, after, name=BATCH_METRIC, labels={"model": cfg.model})
+    route = {"route": SCENARIO_PATHS[cfg.scenario], "method": "POST"}
+    server_s = scraped_mean(before, after, name=LATENCY_METRIC, labels=route)
+    stats = summarize(result.samples, elapsed_s=result.elapsed_s, images_per_request=requests[0].images)
+    run = {"clients": clients, **stats}
+    run["mean_batch_size"] = None if batch is None else round(batch, 2)
+    run["server_mean_ms"] = None if server_s is None else round(server_s * 1000, 3)
+    log.info("%s, %d clients: %s", cfg.scenario, clients, json.dumps(run))
+    return run
+
+
+def _recall(cfg: BenchConfig, images: ImageSet, *, data: Path, size: int) -> dict[str, Any]:
+    """ANN recall on the data dir the service just left (its index snapshot), with real probe embeddings."""
+    encoder = load_encoder(cfg.models_dir, model=cfg.model, session=cfg.session)
+    real = encoder.run(decoded_tensors(encoder, images.probes))
+    row = measure_recall(data, gallery=BENCH_GALLERY, ann_min_size=cfg.ann_min_size or 1, real_queries=real)
+    log.info("recall at %d references: %s", size, json.dumps(row))
+    return {"gallery_size": size, **row}

@@ -1,0 +1,256 @@
+"""Gallery: one store (the truth) plus one derived index, kept consistent under one lock.
+
+An identity's distance is its nearest reference's "l2" distance; `search` aggregates neighbours per
+identity and asks FAISS for more neighbours until `top_k` distinct identities are found.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gallery import validate
+from gallery.config import IndexConfig
+from gallery.errors import GalleryNotFound, ModelMismatch
+from gallery.index import VectorIndex
+from gallery.loading import build_from_store, open_index, store_stamp
+from gallery.snapshot import write_snapshot
+from gallery.store import GalleryStore
+from gallery.types import Candidate, Enrollment, GalleryInfo, GalleryMeta, IdentitySummary
+
+log = logging.getLogger(__name__)
+FIRST_K = 32  # neighbours fetched first per query, at least 4 x top_k; grows 4x while identities are missing
+
+
+class Gallery:
+    """Thread-safe: every public method holds the gallery's lock."""
+
+    def __init__(
+        self, store: GalleryStore, *, config: IndexConfig, snapshot_path: Path | None = None
+    ) -> None:
+        self._store = store
+        self._config = config
+        self._snapshot_path = snapshot_path
+        self._lock = threading.RLock()
+        self._closed = False
+        self._dirty = False
+        self._identities = store.counts()[0]
+        started = time.perf_counter()
+        # index_source says how the index was obtained at open: "snapshot", "reconciled" or "rebuilt"
+        self._index, self.index_source = open_index(store, config=config, snapshot_path=snapshot_path)
+        took = time.perf_counter() - started
+        log.info("gallery %s: %s index (%s) in %.2f s", self.name, self._index.kind, self.index_source, took)
+
+    @property
+    def name(self) -> str:
+        return self._store.meta.name
+
+    @property
+    def meta(self) -> GalleryMeta:
+        return self._store.meta
+
+    @property
+    def index(self) -> VectorIndex:
+        return self._index
+
+    @property
+    def info(self) -> GalleryInfo:
+        """The binding plus counts read from the store now."""
+        with self._lock:
+            self._ensure_open()
+            identities, references = self._store.counts()
+            meta = dataclasses.asdict(self._store.meta)
+        return GalleryInfo(**meta, identities=identities, references=references)
+
+    def check_model(self, model_sha256: str) -> None:
+        """Refuse a model other than the one that embedded this gallery."""
+        if model_sha256 != self.meta.model_sha256:
+            raise ModelMismatch(
+                f"gallery {self.name!r} was embedded by model {self.meta.model!r} sha256 "
+                f"{self.meta.model_sha256}, not by sha256 {model_sha256}"
+            )
+
+    def add(
+        self,
+        identity: str,
+        embeddings: np.ndarray,
+        *,
+        image_sha256s: Sequence[str],
+        metadata: dict[str, Any] | None = None,
+    ) -> list[int]:
+        """Store then index one identity's references; durable and searchable on return."""
+        return self.add_many([Enrollment(identity, embeddings, tuple(image_sha256s), metadata)])[0]
+
+    def add_many(self, entries: Sequence[Enrollment]) -> list[list[int]]:
+        """`add` for several identities in one transaction (bulk loading); ids per entry, in order.
+
+        Rows are inserted, then indexed, then committed: if indexing fails the transaction rolls back,
+        and if the commit fails the new ids leave the index again."""
+        entries = [self._checked(entry) for entry in entries]
+        if not entries:
+            raise ValueError("nothing to add")
+        with self._lock:
+            self._ensure_open()
+            new_names = {e.identity for e in entries if not self._store.has_identity(e.identity)}
+            indexed = np.empty(0, dtype=np.int64)
+            try:
+                with self._store.atomic():
+                    id_lists = self._store.add_many(entries)
+                    indexed = np.fromiter((i for ids in id_lists for i in ids), dtype=np.int64)
+                    self._index_new(np.vstack([e.embeddings for e in entries]), indexed)
+            except BaseException:
+                self._forget(indexed)
+                raise
+            self._identities += len(new_names)
+            self._dirty = True
+        return id_lists
+
+    def search(self, queries: np.ndarray, *, top_k: int) -> list[list[Candidate]]:
+        """Per query, up to `top_k` identities with their nearest reference, nearest first."""
+        q = validate.unit_rows(queries, dim=self.meta.dim, what="queries")
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
+        with self._lock:
+            self._ensure_open()
+            live = self._index.ntotal
+            if live == 0:
+                return [[] for _ in range(len(q))]
+            return self._search_growing(q, top_k=top_k, live=live)
+
+    def list_identities(self, *, offset: int, limit: int) -> tuple[int, list[IdentitySummary]]:
+        with self._lock:
+            self._ensure_open()
+            return self._store.list_identities(offset=offset, limit=limit)
+
+    def delete_identity(self, identity: str) -> int:
+        """Delete an identity and its references; returns how many references went."""
+        with self._lock:
+            self._ensure_open()
+            ids = self._store.delete_identity(identity)
+            self._identities -= 1
+            self._unindex(np.asarray(ids, dtype=np.int64))
+        return len(ids)
+
+    def delete_reference(self, reference_id: int) -> str:
+        """Delete one reference (its identity goes with its last reference); returns the identity."""
+        with self._lock:
+            self._ensure_open()
+            if isinstance(reference_id, bool) or not isinstance(reference_id, int | np.integer):
+                raise ValueError(f"reference_id must be an integer, got {reference_id!r}")
+            identity = self._store.delete_reference(reference_id)
+            self._identities -= 0 if self._store.has_identity(identity) else 1
+            self._unindex(np.asarray([reference_id], dtype=np.int64))
+        return identity
+
+    def set_threshold(self, value: float | None) -> None:
+        with self._lock:
+            self._ensure_open()
+            self._store.set_threshold(value)
+
+    def save_snapshot(self) -> None:
+        """Write the index snapshot now (also done by `close` when snapshots are enabled)."""
+        with self._lock:
+            self._ensure_open()
+            if self._snapshot_path is None:
+                raise ValueError(f"gallery {self.name!r} has no snapshot path")
+            _, max_id = self._store.reference_stats()
+            write_snapshot(self._snapshot_path, self._index, max_reference_id=max_id, stamp=self._stamp())
+            self._dirty = False
+
+    def close(self, *, snapshot: bool = True) -> None:
+        """Write the snapshot if enabled and stale, then close the store; closing twice is harmless."""
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                stale = self._dirty or self.index_source != "snapshot"
+                if snapshot and self._config.snapshots and self._snapshot_path is not None and stale:
+                    self.save_snapshot()
+            finally:
+                self._closed = True
+                self._store.close()
+
+    def _search_growing(self, q: np.ndarray, *, top_k: int, live: int) -> list[list[Candidate]]:
+        wanted = min(top_k, max(self._identities, 1))
+        k = min(live, max(FIRST_K, 4 * top_k))
+        results: list[list[Candidate] | None] = [None] * len(q)
+        pending = np.arange(len(q))
+        while pending.size:
+            distances, ids = self._index.search(q[pending], k)
+            names = self._store.identities_of(np.unique(ids[ids >= 0]).tolist())
+            for row, query in enumerate(pending):
+                found = aggregate(distances[row], ids[row], names, top_k=top_k)
+                if len(found) >= wanted or k >= live:
+                    results[query] = found
+            pending = np.array([i for i in pending if results[i] is None], dtype=np.int64)
+            k = min(live, k * 4)
+        return [r or [] for r in results]
+
+    def _checked(self, entry: Enrollment) -> Enrollment:
+        vectors = validate.unit_rows(entry.embeddings, dim=self.meta.dim)
+        validate.sha256s(entry.image_sha256s, count=len(vectors))
+        validate.metadata_json(entry.metadata)
+        return dataclasses.replace(entry, identity=validate.identity(entry.identity), embeddings=vectors)
+
+    def _index_new(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        if self._index.kind == "flat" and self._config.kind_for(self._index.ntotal + len(ids)) == "hnsw":
+            self._index = self._build_from_store()  # crossing ann_min_size; the store holds the new rows
+        else:
+            self._index.add(vectors, ids)
+
+    def _forget(self, ids: np.ndarray) -> None:
+        """After a rolled-back add, drop its ids from the index. SQLite will hand those ids out again, so
+        an HNSW index that holds any of them is rebuilt: a tombstone would hide the next reference."""
+        try:
+            if not len(ids) or not np.isin(ids, self._index.ids()).any():
+                return
+            if self._index.kind == "flat":
+                self._index.remove(ids)
+                return
+        except Exception:
+            log.exception("gallery %s: cannot undo an index add", self.name)
+        self._index = self._build_from_store()
+
+    def _unindex(self, ids: np.ndarray) -> None:
+        self._dirty = True
+        try:
+            self._index.remove(ids)
+        except Exception:
+            log.exception("gallery %s: index removal failed; rebuilding from the store", self.name)
+            self._index = self._build_from_store()
+            return
+        if self._index.needs_compaction():
+            self._index = self._build_from_store()
+
+    def _build_from_store(self) -> VectorIndex:
+        self.index_source = "rebuilt"
+        return build_from_store(self._store, config=self._config)
+
+    def _stamp(self) -> dict[str, Any]:
+        return store_stamp(self._store)
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise GalleryNotFound(f"gallery {self.name!r} was deleted or closed")
+
+
+def aggregate(
+    distances: np.ndarray, ids: np.ndarray, names: dict[int, str], *, top_k: int
+) -> list[Candidate]:
+    """One row per identity (its nearest reference), nearest first, at most `top_k`; unknown ids skipped."""
+    seen: dict[str, Candidate] = {}
+    for position in np.argsort(distances, kind="stable"):
+        name = names.get(int(ids[position]))
+        if name is None or name in seen:
+            continue
+        seen[name] = Candidate(name, float(distances[position]), int(ids[position]))
+        if len(seen) == top_k:
+            break
+    return list(seen.values())

@@ -1,0 +1,141 @@
+"""GalleryRegistry: every gallery under `data_dir/galleries/` (`<name>.sqlite` plus its index snapshot)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from gallery import validate
+from gallery.config import IndexConfig
+from gallery.errors import GalleryExists, GalleryNotFound, InvalidGalleryName, StoreCorrupt
+from gallery.gallery import Gallery
+from gallery.snapshot import snapshot_files
+from gallery.sqlite import database_files
+from gallery.store import GalleryStore
+from gallery.types import GalleryInfo
+
+log = logging.getLogger(__name__)
+STORE_SUFFIX = ".sqlite"
+SNAPSHOT_SUFFIX = ".faiss"
+
+
+class GalleryRegistry:
+    """Opens, creates and deletes galleries; thread-safe."""
+
+    def __init__(
+        self, data_dir: Path, *, use_gpu: bool = False, ann_min_size: int | None = None, **index_options: Any
+    ) -> None:
+        self.directory = Path(data_dir) / "galleries"
+        self.config = IndexConfig.from_options(use_gpu=use_gpu, ann_min_size=ann_min_size, **index_options)
+        self._galleries: dict[str, Gallery] = {}
+        self._lock = threading.RLock()
+
+    def open(self) -> None:
+        """Open every gallery found on disk, loading or rebuilding its index; a broken file is an error."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            for path in sorted(self.directory.glob(f"*{STORE_SUFFIX}")):
+                name = path.name.removesuffix(STORE_SUFFIX)
+                if name not in self._galleries:
+                    self._galleries[name] = self._open_one(name, path)
+
+    def close(self) -> None:
+        """Close every gallery (writing index snapshots when enabled); raises the first failure after all."""
+        with self._lock:
+            galleries, self._galleries = list(self._galleries.values()), {}
+        failures = []
+        for gallery in galleries:
+            try:
+                gallery.close()
+            except Exception as exc:
+                log.exception("closing gallery %s failed", gallery.name)
+                failures.append(exc)
+        if failures:
+            raise failures[0]
+
+    def create(
+        self,
+        name: str,
+        *,
+        model: str,
+        model_sha256: str,
+        dim: int,
+        metric: str = "l2",
+        threshold: float | None = None,
+    ) -> Gallery:
+        """Create an empty gallery bound to a model; GalleryExists if the name is taken."""
+        validate.gallery_name(name)
+        with self._lock:
+            path = self._store_path(name)
+            if name in self._galleries or path.exists():
+                raise GalleryExists(f"gallery {name!r} already exists")
+            self.directory.mkdir(parents=True, exist_ok=True)
+            for stale in snapshot_files(self._snapshot_path(name)):
+                stale.unlink(missing_ok=True)
+            store = GalleryStore.create(
+                path,
+                name=name,
+                model=model,
+                model_sha256=model_sha256,
+                dim=dim,
+                metric=metric,
+                threshold=threshold,
+            )
+            gallery = self._galleries[name] = Gallery(
+                store, config=self.config, snapshot_path=self._snapshot_path(name)
+            )
+        return gallery
+
+    def get(self, name: str) -> Gallery:
+        validate.gallery_name(name)
+        with self._lock:
+            gallery = self._galleries.get(name)
+        if gallery is None:
+            raise GalleryNotFound(f"gallery {name!r} not found")
+        return gallery
+
+    def list(self) -> list[GalleryInfo]:
+        """Every open gallery's info, by name (one deleted meanwhile is left out)."""
+        with self._lock:
+            galleries = [gallery for _, gallery in sorted(self._galleries.items())]
+        infos = []
+        for gallery in galleries:
+            with contextlib.suppress(GalleryNotFound):
+                infos.append(gallery.info)
+        return infos
+
+    def delete(self, name: str) -> None:
+        """Close a gallery and remove its files (database, WAL, SHM, index snapshot)."""
+        with self._lock:
+            gallery = self.get(name)
+            del self._galleries[name]
+            gallery.close(snapshot=False)
+            for path in database_files(self._store_path(name)) + snapshot_files(self._snapshot_path(name)):
+                path.unlink(missing_ok=True)
+
+    def __contains__(self, name: object) -> bool:
+        try:
+            self.get(name)  # type: ignore[arg-type]
+        except (GalleryNotFound, InvalidGalleryName):
+            return False
+        return True
+
+    def _open_one(self, name: str, path: Path) -> Gallery:
+        try:
+            validate.gallery_name(name)
+        except InvalidGalleryName as exc:
+            raise StoreCorrupt(f"{path} is not named like a gallery: {exc}") from exc
+        store = GalleryStore.open(path)
+        if store.meta.name != name:
+            store.close()
+            raise StoreCorrupt(f"{path.name} holds gallery {store.meta.name!r}, not {name!r}")
+        return Gallery(store, config=self.config, snapshot_path=self._snapshot_path(name))
+
+    def _store_path(self, name: str) -> Path:
+        return self.directory / f"{name}{STORE_SUFFIX}"
+
+    def _snapshot_path(self, name: str) -> Path:
+        return self.directory / f"{name}{SNAPSHOT_SUFFIX}"

@@ -1,0 +1,120 @@
+"""Index snapshots: `faiss.write_index` beside a sidecar JSON (build params, rows, the store's max id).
+
+A snapshot is a cache of the store, never the truth: it is written whole and fsynced before its sidecar,
+and `read_snapshot` returns None (the caller rebuilds) for anything missing, unreadable or inconsistent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from gallery.config import IndexConfig
+from gallery.index import VectorIndex
+
+FORMAT = 1
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    index: VectorIndex
+    rows: int  # live references in the index
+    max_reference_id: int  # the store's largest reference id when it was written
+    stamp: dict[str, Any]  # which store it belongs to
+
+
+def sidecar_path(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+def snapshot_files(path: Path) -> list[Path]:
+    return [path, sidecar_path(path)]
+
+
+def write_snapshot(path: Path, index: VectorIndex, *, max_reference_id: int, stamp: dict[str, Any]) -> None:
+    """Replace any snapshot at `path`; the sidecar goes last, so a torn write is never taken as valid."""
+    sidecar = sidecar_path(path)
+    sidecar.unlink(missing_ok=True)
+    _replace_durably(path, lambda tmp: faiss.write_index(index.faiss_index, str(tmp)))
+    body = {
+        "format": FORMAT,
+        "kind": index.kind,
+        "dim": index.dim,
+        "build": index.config.build_params(),
+        "ntotal": int(index.faiss_index.ntotal),
+        "rows": index.ntotal,
+        "max_reference_id": int(max_reference_id),
+        "tombstones": sorted(index.tombstones),
+        "stamp": stamp,
+        "faiss_version": faiss.__version__,
+    }
+    _replace_durably(sidecar, lambda tmp: tmp.write_text(json.dumps(body)))
+
+
+def read_snapshot(path: Path, *, dim: int, config: IndexConfig) -> Snapshot | None:
+    """The snapshot at `path` if it is readable and was built with `config`'s parameters, else None."""
+    try:
+        body = json.loads(sidecar_path(path).read_text())
+    except (OSError, ValueError) as exc:
+        log.info("no usable snapshot sidecar for %s: %s", path.name, exc)
+        return None
+    reason = _sidecar_mismatch(body, dim=dim, config=config)
+    if reason is None:
+        try:
+            return _load(path, body, dim=dim, config=config)
+        except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
+            reason = f"unreadable: {exc}"
+    log.info("snapshot %s not used: %s", path.name, reason)
+    return None
+
+
+def _sidecar_mismatch(body: Any, *, dim: int, config: IndexConfig) -> str | None:
+    if not isinstance(body, dict) or body.get("format") != FORMAT:
+        return "unknown sidecar format"
+    if body.get("dim") != dim:
+        return f"dimension {body.get('dim')} != {dim}"
+    if body.get("kind") == "hnsw" and body.get("build") != config.build_params():
+        return f"built with {body.get('build')}, configured {config.build_params()}"
+    return None
+
+
+def _load(path: Path, body: dict[str, Any], *, dim: int, config: IndexConfig) -> Snapshot | None:
+    raw = faiss.read_index(str(path))
+    if not isinstance(raw, faiss.IndexIDMap2) or raw.d != dim or raw.ntotal != body["ntotal"]:
+        raise ValueError("index file does not match its sidecar")
+    inner = faiss.downcast_index(raw.index)
+    expected = faiss.IndexHNSWFlat if body["kind"] == "hnsw" else faiss.IndexFlatIP
+    if not isinstance(inner, expected) or inner.metric_type != faiss.METRIC_INNER_PRODUCT:
+        raise ValueError(f"index file holds {type(inner).__name__}, sidecar says {body['kind']}")
+    if body["kind"] == "hnsw":
+        inner.hnsw.efSearch = config.ef_search
+    index = VectorIndex(dim, config=config, kind=body["kind"], index=raw)
+    index.restore_tombstones(np.asarray(body["tombstones"], dtype=np.int64))
+    if index.ntotal != body["rows"]:
+        raise ValueError(f"{index.ntotal} live rows, sidecar says {body['rows']}")
+    return Snapshot(index, int(body["rows"]), int(body["max_reference_id"]), dict(body["stamp"]))
+
+
+def _replace_durably(path: Path, write: Callable[[Path], object]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

@@ -1,0 +1,329 @@
+"""GalleryStore: one SQLite file per gallery, the durable source of truth (WAL, synchronous=FULL).
+
+Every write runs in `atomic()` (BEGIN IMMEDIATE / COMMIT / ROLLBACK); embeddings are float32
+little-endian blobs of exactly dim*4 bytes, read back in bulk with `numpy.frombuffer`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gallery import validate
+from gallery.distance import METRICS
+from gallery.errors import (
+    GalleryError,
+    GalleryExists,
+    GalleryNotFound,
+    IdentityNotFound,
+    ReferenceNotFound,
+    StoreCorrupt,
+)
+from gallery.sqlite import connect, database_files, migrate, transaction, utc_now
+from gallery.types import Enrollment, GalleryMeta, IdentitySummary
+
+EMBEDDING_DTYPE = np.dtype("<f4")
+SQL_VARIABLES = 900  # stay far below SQLite's bound-parameter limit
+
+
+class GalleryStore:
+    """One connection to one gallery file, guarded by a lock so worker threads may share it."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection, meta: GalleryMeta) -> None:
+        self.path = path
+        self._conn = connection
+        self._meta = meta
+        self._lock = threading.RLock()
+
+    @classmethod
+    def create(
+        cls,
+        path: Path,
+        *,
+        name: str,
+        model: str,
+        model_sha256: str,
+        dim: int,
+        metric: str = "l2",
+        threshold: float | None = None,
+    ) -> GalleryStore:
+        """Create a new gallery file; GalleryExists if one is already there."""
+        meta = _new_meta(name, model, model_sha256, dim, metric, threshold)
+        path = Path(path)
+        if path.exists():
+            raise GalleryExists(f"gallery {name!r} already exists")
+        conn = connect(path)
+        try:
+            migrate(conn)
+            with transaction(conn):
+                conn.execute("INSERT INTO meta VALUES (1, ?, ?, ?, ?, ?, ?, ?)", dataclasses.astuple(meta))
+        except BaseException:
+            conn.close()
+            for file in database_files(path):
+                file.unlink(missing_ok=True)
+            raise
+        return cls(path, conn, meta)
+
+    @classmethod
+    def open(cls, path: Path) -> GalleryStore:
+        """Open an existing gallery file, applying pending migrations; StoreCorrupt if it is not one."""
+        path = Path(path)
+        if not path.is_file():
+            raise GalleryNotFound(f"no gallery file at {path}")
+        conn = connect(path)
+        try:
+            migrate(conn)
+            return cls(path, conn, _read_meta(conn, path))
+        except BaseException:
+            conn.close()
+            raise
+
+    @property
+    def meta(self) -> GalleryMeta:
+        return self._meta
+
+    @contextmanager
+    def atomic(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; joins the enclosing one when nested."""
+        with self._lock:
+            if self._conn.in_transaction:
+                yield self._conn
+                return
+            with transaction(self._conn):
+                yield self._conn
+
+    def add(
+        self,
+        identity: str,
+        embeddings: np.ndarray,
+        image_sha256s: Sequence[str],
+        metadata: dict[str, Any] | None = None,
+    ) -> list[int]:
+        """Store one identity's references in one transaction, durable on return; returns their new ids."""
+        entry = Enrollment(identity, embeddings, tuple(image_sha256s), metadata)
+        return self.add_many([entry])[0]
+
+    def add_many(self, entries: Sequence[Enrollment]) -> list[list[int]]:
+        """Store several identities' references in one transaction; ids per entry, in order."""
+        prepared = [self._prepare(entry) for entry in entries]
+        now = utc_now()
+        with self.atomic() as conn:
+            next_id = _last_reference_id(conn) + 1
+            result = []
+            for identity, blobs, shas, meta_json in prepared:
+                conn.execute(
+                    "INSERT INTO identities (identity, metadata, created_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (identity) DO UPDATE SET metadata = COALESCE(excluded.metadata, metadata)",
+                    (identity, meta_json, now),
+                )
+                ids = list(range(next_id, next_id + len(blobs)))
+                conn.executemany(
+                    'INSERT INTO "references" (id, identity, embedding, image_sha256, created_at) '
+                    "VALUES (?, ?, ?, ?, ?)",
+                    zip(ids, [identity] * len(ids), blobs, shas, [now] * len(ids), strict=True),
+                )
+                result.append(ids)
+                next_id += len(ids)
+        return result
+
+    def delete_identity(self, identity: str) -> list[int]:
+        """Delete an identity and all its references; returns the removed reference ids."""
+        with self.atomic() as conn:
+            if conn.execute("SELECT 1 FROM identities WHERE identity = ?", (identity,)).fetchone() is None:
+                raise IdentityNotFound(f"identity {identity!r} not found")
+            ids = [i for (i,) in conn.execute('SELECT id FROM "references" WHERE identity = ?', (identity,))]
+            conn.execute('DELETE FROM "references" WHERE identity = ?', (identity,))
+            conn.execute("DELETE FROM identities WHERE identity = ?", (identity,))
+        return ids
+
+    def delete_reference(self, reference_id: int) -> str:
+        """Delete one reference (and its identity once it has none left); returns the identity."""
+        with self.atomic() as conn:
+            row = conn.execute(
+                'SELECT identity FROM "references" WHERE id = ?', (int(reference_id),)
+            ).fetchone()
+            if row is None:
+                raise ReferenceNotFound(f"reference {reference_id} not found")
+            conn.execute('DELETE FROM "references" WHERE id = ?', (int(reference_id),))
+            _drop_identity_if_empty(conn, row[0])
+        return row[0]
+
+    def delete_references(self, reference_ids: Sequence[int]) -> None:
+        """Delete references by id (missing ids are ignored) and any identity left without references."""
+        with self.atomic() as conn:
+            identities = set(self.identities_of(reference_ids).values())
+            for chunk in _chunks([int(i) for i in reference_ids]):
+                conn.execute(f'DELETE FROM "references" WHERE id IN ({_marks(chunk)})', chunk)
+            for identity in identities:
+                _drop_identity_if_empty(conn, identity)
+
+    def set_threshold(self, value: float | None) -> None:
+        value = validate.threshold(value)
+        with self.atomic() as conn:
+            conn.execute("UPDATE meta SET threshold = ? WHERE id = 1", (value,))
+            self._meta = dataclasses.replace(self._meta, threshold=value)
+
+    def has_identity(self, identity: str) -> bool:
+        return self._one("SELECT 1 FROM identities WHERE identity = ?", (identity,)) is not None
+
+    def counts(self) -> tuple[int, int]:
+        """(identities, references)."""
+        return self._one('SELECT (SELECT COUNT(*) FROM identities), (SELECT COUNT(*) FROM "references")')
+
+    def reference_stats(self) -> tuple[int, int]:
+        """(number of references, largest reference id present or 0): with never-reused ids these two
+        change on every add or delete, so they identify the stored set for snapshot checks."""
+        count, max_id = self._one('SELECT COUNT(*), MAX(id) FROM "references"')
+        return int(count), int(max_id or 0)
+
+    def list_identities(self, *, offset: int, limit: int) -> tuple[int, list[IdentitySummary]]:
+        """One page of identities by name, with their reference counts; returns (total, page)."""
+        if offset < 0 or limit < 1:
+            raise ValueError(f"offset must be >= 0 and limit >= 1, got offset={offset} limit={limit}")
+        with self._lock:
+            total = self._one("SELECT COUNT(*) FROM identities")[0]
+            rows = self._conn.execute(
+                'SELECT i.identity, (SELECT COUNT(*) FROM "references" r WHERE r.identity = i.identity), '
+                "i.metadata, i.created_at FROM identities i ORDER BY i.identity LIMIT ? OFFSET ?",
+                (limit, offset),
+            ).fetchall()
+        page = [IdentitySummary(n, c, None if m is None else json.loads(m), t) for n, c, m, t in rows]
+        return total, page
+
+    def identities_of(self, reference_ids: Sequence[int]) -> dict[int, str]:
+        """Map reference ids to their identities; ids not stored are left out."""
+        found: dict[int, str] = {}
+        with self._lock:
+            for chunk in _chunks(sorted({int(i) for i in reference_ids})):
+                sql = f'SELECT id, identity FROM "references" WHERE id IN ({_marks(chunk)})'
+                found.update(self._conn.execute(sql, chunk).fetchall())
+        return found
+
+    def iter_embeddings(
+        self, *, batch: int = 65536, after_id: int = 0
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield (ids int64 (n,), matrix float32 (n, dim)) chunks in id order, for ids above `after_id`."""
+        if batch < 1:
+            raise ValueError("batch must be >= 1")
+        last = int(after_id)
+        while True:
+            with self._lock:
+                rows = self._conn.execute(
+                    'SELECT id, embedding FROM "references" WHERE id > ? ORDER BY id LIMIT ?', (last, batch)
+                ).fetchall()
+            if not rows:
+                return
+            ids, matrix = self._decode(rows)
+            yield ids, matrix
+            last = int(ids[-1])
+
+    def load_embeddings(self, *, batch: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+        """Every stored reference as (ids (n,), matrix (n, dim)), filled chunk by chunk into one array."""
+        count, _ = self.reference_stats()
+        ids = np.empty(count, dtype=np.int64)
+        matrix = np.empty((count, self._meta.dim), dtype=np.float32)
+        filled = 0
+        for chunk_ids, chunk in self.iter_embeddings(batch=batch):
+            end = filled + len(chunk_ids)
+            if end > count:
+                raise GalleryError("references were added while the store was being read")
+            ids[filled:end], matrix[filled:end] = chunk_ids, chunk
+            filled = end
+        return ids[:filled], matrix[:filled]
+
+    def reference_ids(self) -> np.ndarray:
+        """All stored reference ids, ascending (read from the identity index, not the blobs)."""
+        with self._lock:
+            rows = self._conn.execute('SELECT id FROM "references" INDEXED BY references_identity').fetchall()
+        return np.sort(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
+
+    def applied_migrations(self) -> list[tuple[int, str]]:
+        with self._lock:
+            return self._conn.execute("SELECT version, name FROM migrations ORDER BY version").fetchall()
+
+    def pragma(self, name: str) -> Any:
+        if not name.isidentifier():
+            raise ValueError(f"not a pragma name: {name!r}")
+        return self._one(f"PRAGMA {name}")[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchone()
+
+    def _prepare(self, entry: Enrollment) -> tuple[str, list[bytes], list[str], str | None]:
+        identity = validate.identity(entry.identity)
+        matrix = validate.matrix(entry.embeddings, dim=self._meta.dim).astype(EMBEDDING_DTYPE, copy=False)
+        shas = validate.sha256s(entry.image_sha256s, count=len(matrix))
+        return identity, [row.tobytes() for row in matrix], shas, validate.metadata_json(entry.metadata)
+
+    def _decode(self, rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
+        row_bytes = self._meta.dim * EMBEDDING_DTYPE.itemsize
+        ids, blobs = zip(*rows, strict=True)
+        try:
+            if set(map(len, blobs)) != {row_bytes}:
+                raise ValueError(f"an embedding blob is not {row_bytes} bytes")
+            joined = b"".join(blobs)
+        except (TypeError, ValueError) as exc:
+            raise StoreCorrupt(f"{self.path.name}: {exc}") from exc
+        matrix = np.frombuffer(joined, dtype=EMBEDDING_DTYPE).reshape(len(rows), self._meta.dim)
+        return np.asarray(ids, dtype=np.int64), matrix.astype(np.float32, copy=False)
+
+
+def _new_meta(
+    name: str, model: str, model_sha256: str, dim: int, metric: str, threshold: float | None
+) -> GalleryMeta:
+    validate.gallery_name(name)
+    if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
+        raise ValueError(f"dim must be a positive integer, got {dim!r}")
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    if not model or not isinstance(model, str):
+        raise ValueError("model must be a non-empty string")
+    if not isinstance(model_sha256, str) or not validate.SHA256_HEX.fullmatch(model_sha256):
+        raise ValueError(f"model_sha256 must be 64 lowercase hex characters, got {model_sha256!r}")
+    return GalleryMeta(name, model, model_sha256, dim, metric, validate.threshold(threshold), utc_now())
+
+
+def _read_meta(conn: sqlite3.Connection, path: Path) -> GalleryMeta:
+    row = conn.execute(
+        "SELECT name, model, model_sha256, dim, metric, threshold, created_at FROM meta WHERE id = 1"
+    ).fetchone()
+    if row is None:
+        raise StoreCorrupt(f"{path.name} has no gallery meta row")
+    return GalleryMeta(*row)
+
+
+def _last_reference_id(conn: sqlite3.Connection) -> int:
+    """The highest id ever handed out (AUTOINCREMENT's sequence), so new ids never reuse deleted ones."""
+    seq = conn.execute("SELECT MAX(seq) FROM sqlite_sequence WHERE name = 'references'").fetchone()[0]
+    top = conn.execute('SELECT MAX(id) FROM "references"').fetchone()[0]
+    return max(int(seq or 0), int(top or 0))
+
+
+def _drop_identity_if_empty(conn: sqlite3.Connection, identity: str) -> None:
+    conn.execute(
+        "DELETE FROM identities WHERE identity = ? "
+        'AND NOT EXISTS (SELECT 1 FROM "references" WHERE identity = ?)',
+        (identity, identity),
+    )
+
+
+def _chunks(values: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(values), SQL_VARIABLES):
+        yield values[start : start + SQL_VARIABLES]
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" * len(values))

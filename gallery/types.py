@@ -1,0 +1,63 @@
+"""Plain values the gallery layer hands to its callers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class GalleryMeta:
+    """What a gallery is bound to, as recorded in its store when it was created."""
+
+    name: str
+    model: str
+    model_sha256: str
+    dim: int
+    metric: str
+    threshold: float | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class GalleryInfo:
+    """A gallery's binding plus fresh counts; `threshold` None means the model card's threshold applies."""
+
+    name: str
+    model: str
+    model_sha256: str
+    dim: int
+    metric: str
+    threshold: float | None
+    identities: int
+    references: int
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One identity in a search answer: its nearest reference and that reference's distance."""
+
+    identity: str
+    distance: float
+    reference_id: int
+
+
+@dataclass(frozen=True)
+class IdentitySummary:
+    identity: str
+    references: int
+    metadata: dict[str, Any] | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    """One identity's new references, for `Gallery.add_many`."""
+
+    identity: str
+    embeddings: np.ndarray  # (n, dim) float32
+    image_sha256s: tuple[str, ...]
+    metadata: dict[str, Any] | None = None

@@ -1,0 +1,86 @@
+"""Checks on caller input (names, identities, hashes, metadata, vectors); bad input raises ValueError."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from gallery.errors import DimensionMismatch, InvalidGalleryName
+
+GALLERY_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+MAX_IDENTITY_CHARS = 128
+
+
+def gallery_name(name: object) -> str:
+    if not isinstance(name, str) or not GALLERY_NAME.fullmatch(name):
+        raise InvalidGalleryName(f"gallery name {name!r} must match {GALLERY_NAME.pattern}")
+    return name
+
+
+def identity(value: object) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_IDENTITY_CHARS or not value.isprintable():
+        raise ValueError(f"identity must be 1-{MAX_IDENTITY_CHARS} printable characters, got {value!r}")
+    return value
+
+
+def sha256s(values: Sequence[str], *, count: int) -> list[str]:
+    if isinstance(values, str) or len(values) != count:
+        raise ValueError(f"need exactly one image sha256 per embedding ({count})")
+    bad = [v for v in values if not isinstance(v, str) or not SHA256_HEX.fullmatch(v)]
+    if bad:
+        raise ValueError(f"image sha256 must be 64 lowercase hex characters, got {bad[0]!r}")
+    return list(values)
+
+
+def metadata_json(metadata: dict[str, Any] | None) -> str | None:
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict):
+        raise ValueError("metadata must be a JSON object (a dict) or None")
+    try:
+        return json.dumps(metadata, allow_nan=False, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"metadata is not JSON-serializable: {exc}") from exc
+
+
+def threshold(value: float | None) -> float | None:
+    """An "l2" threshold lies in [0, 2]; None means the model card's threshold."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"threshold must be a finite number or None, got {value!r}")
+    if not 0.0 <= float(value) <= 2.0:
+        raise ValueError(f"an l2 threshold must lie in [0, 2], got {value}")
+    return float(value)
+
+
+def matrix(values: np.ndarray, *, dim: int, what: str = "embeddings") -> np.ndarray:
+    """A finite (n, dim) float32 C-contiguous matrix with n >= 1."""
+    x = np.asarray(values)
+    if x.ndim != 2:
+        raise ValueError(f"{what} must be a 2-D array (n, {dim}), got shape {x.shape}")
+    if x.shape[1] != dim:
+        raise DimensionMismatch(f"{what} have dimension {x.shape[1]}, the gallery expects {dim}")
+    if x.shape[0] < 1:
+        raise ValueError(f"{what} must hold at least one row")
+    if not np.issubdtype(x.dtype, np.floating) and not np.issubdtype(x.dtype, np.integer):
+        raise ValueError(f"{what} must be numeric, got dtype {x.dtype}")
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if not np.isfinite(x).all():
+        raise ValueError(f"{what} contain NaN or infinite values")
+    return x
+
+
+def unit_rows(values: np.ndarray, *, dim: int, what: str = "embeddings") -> np.ndarray:
+    """`matrix` with every row scaled to unit L2 norm; a zero row is an error."""
+    x = matrix(values, dim=dim, what=what)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    if (norms == 0).any():
+        raise ValueError(f"{what} contain an all-zero row, which has no direction")
+    return np.ascontiguousarray(x / norms, dtype=np.float32)

@@ -1,0 +1,216 @@
+"""Shared fixtures for the service tests: a real tiny ONNX encoder and card, known-answer images, live apps.
+
+The encoder is Flatten -> MatMul(seeded random 256x32) -> L2-normalize over a 16x16 grey input, so distinct
+random patterns land about sqrt(2) apart and a pattern plus small noise lands close to its own pattern.
+Tests reach the helpers below through the `helpers` fixture.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import numpy as np
+import onnx
+import pytest
+from fastapi import FastAPI
+from onnx import TensorProto, helper, numpy_helper
+from PIL import Image
+
+from app.main import create_app
+from app.settings import Settings
+from modelcard import InputSpec, ModelCard, Threshold, sha256_file
+
+SIDE = 16
+DIM = 32
+THRESHOLD = 0.5
+IDENTITIES = ("alice", "bob", "carol", "dave")
+
+
+def build_encoder(path: Path, *, seed: int) -> None:
+    """Write the tiny encoder: input (N,1,16,16) -> embedding (N,32), unit length, dynamic batch."""
+    weights = np.random.default_rng(seed).standard_normal((SIDE * SIDE, DIM)).astype(np.float32)
+    nodes = [
+        helper.make_node("Flatten", ["input"], ["flat"], axis=1),
+        helper.make_node("MatMul", ["flat", "weights"], ["raw"]),
+        helper.make_node("LpNormalization", ["raw"], ["embedding"], axis=1, p=2),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny_encoder",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, SIDE, SIDE])],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", DIM])],
+        initializer=[numpy_helper.from_array(weights, name="weights")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
+def write_model(models_dir: Path, name: str, *, seed: int, threshold: float = THRESHOLD) -> str:
+    """`<name>.onnx` plus its card; returns the ONNX sha256."""
+    onnx_path = models_dir / f"{name}.onnx"
+    build_encoder(onnx_path, seed=seed)
+    spec = InputSpec(height=SIDE, width=SIDE, channels=1, mean=(0.5,), std=(0.5,), resize="stretch")
+    sha = sha256_file(onnx_path)
+    card = ModelCard(
+        name=name,
+        onnx_sha256=sha,
+        input=spec,
+        embedding_dim=DIM,
+        metric="l2",
+        threshold=Threshold(value=threshold),
+    )
+    card.save(models_dir / f"{name}.json")
+    return sha
+
+
+def pattern(name: str) -> np.ndarray:
+    """A fixed random grey 16x16 pattern per name (uint8)."""
+    seed = int.from_bytes(name.encode()[:8].ljust(8, b"\0"), "little")
+    return np.random.default_rng(seed).integers(0, 256, (SIDE, SIDE), dtype=np.uint8)
+
+
+def noisy(name: str, *, seed: int, amount: int = 12) -> np.ndarray:
+    """The identity's pattern plus small seeded noise: a probe that should match it."""
+    noise = np.random.default_rng(seed).integers(-amount, amount + 1, (SIDE, SIDE))
+    return np.clip(pattern(name).astype(int) + noise, 0, 255).astype(np.uint8)
+
+
+def png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A small valid PNG whose header claims width x height pixels (the decompression-bomb shape)."""
+    data = bytearray(png(pattern("bomb")))
+    ihdr = struct.pack(">II", width, height) + bytes(data[24:29])
+    data[16:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    return bytes(data)
+
+
+def truncated_jpeg() -> bytes:
+    """The first 300 bytes of a 64x64 JPEG: a valid header, then nothing."""
+    buffer = io.BytesIO()
+    pixels = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(buffer, format="JPEG")
+    return buffer.getvalue()[:300]
+
+
+def image_file(pixels: np.ndarray, name: str = "image.png") -> tuple[str, bytes, str]:
+    """An httpx multipart file tuple holding a PNG."""
+    return (name, png(pixels), "image/png")
+
+
+def make_settings(tmp_path: Path, models: Path, **overrides: Any) -> Settings:
+    """Settings on a private data dir; every knob a test relies on is explicit (env vars cannot leak in)."""
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "models_dir": models,
+        "api_keys": (),
+        "device": "cpu",
+        "max_batch": 32,
+        "max_wait_ms": 20.0,
+        "queue_size": 256,
+        "max_images_per_request": 16,
+        "max_upload_mb": 1.0,
+        "max_image_pixels": 1_000_000,
+        "intra_op_threads": 1,
+        "inter_op_threads": 1,
+        "decode_threads": 2,
+        "ambiguity_margin": 0.05,
+        "default_galleries": ("faces", "bodyparts", "defects"),
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """A real app with its real lifespan, driven in-process through httpx."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sg.test") as client:
+            yield app, client
+
+
+async def enroll(
+    client: httpx.AsyncClient, identity: str, *, gallery: str = "faces", count: int = 2, **form: str
+) -> httpx.Response:
+    """Enroll `count` noisy views of the identity's pattern."""
+    files = [("images", image_file(noisy(identity, seed=i), f"{identity}-{i}.png")) for i in range(count)]
+    return await client.post("/enroll", data={"gallery": gallery, "identity": identity, **form}, files=files)
+
+
+async def identify(
+    client: httpx.AsyncClient, pixels: np.ndarray, *, gallery: str = "faces"
+) -> httpx.Response:
+    return await client.post("/identify", data={"gallery": gallery}, files={"image": image_file(pixels)})
+
+
+@pytest.fixture(scope="session")
+def helpers() -> SimpleNamespace:
+    """The helpers above, for test modules (which cannot import this conftest)."""
+    names = (
+        "IDENTITIES",
+        "SIDE",
+        "DIM",
+        "pattern",
+        "noisy",
+        "png",
+        "bomb_png",
+        "truncated_jpeg",
+        "image_file",
+    )
+    names += ("serving", "enroll", "identify", "write_model")
+    return SimpleNamespace(**{name: globals()[name] for name in names})
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models directory with `faces` (a default gallery appears) and `toy`, both the same tiny encoder."""
+    path = tmp_path_factory.mktemp("models")
+    write_model(path, "faces", seed=0)
+    write_model(path, "toy", seed=0)
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path, models_dir: Path) -> Settings:
+    return make_settings(tmp_path, models_dir)
+
+
+@pytest.fixture
+def settings_factory(tmp_path: Path, models_dir: Path) -> Callable[..., Settings]:
+    return lambda **overrides: make_settings(tmp_path, models_dir, **overrides)
+
+
+@pytest.fixture
+async def service(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    async with serving(settings) as pair:
+        yield pair
+
+
+@pytest.fixture
+async def client(service: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClient:
+    return service[1]
+
+
+@pytest.fixture
+async def enrolled(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The `faces` gallery with every identity of IDENTITIES enrolled (2 references each)."""
+    for name in IDENTITIES:
+        response = await enroll(client, name)
+        assert response.status_code == 201, response.text
+    return client

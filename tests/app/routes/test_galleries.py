@@ -1,0 +1,66 @@
+"""Gallery routes: default galleries at start-up, create, list, read, delete, and their error codes."""
+
+from __future__ import annotations
+
+import pytest
+
+
+async def test_startup_creates_default_gallery_only_for_present_models(client):
+    response = await client.get("/galleries")
+    assert response.status_code == 200
+    names = [g["name"] for g in response.json()["galleries"]]
+    assert names == ["faces"]  # `bodyparts` and `defects` have no model here
+
+
+async def test_read_gallery_returns_binding_threshold_and_counts(client, models_dir):
+    body = (await client.get("/galleries/faces")).json()
+    card_sha = (models_dir / "faces.json").read_text().split('"onnx_sha256": "')[1][:64]
+    assert body["model"] == "faces" and body["model_sha256"] == card_sha
+    assert body["threshold"] == 0.5 and body["threshold_override"] is None
+    assert (body["identities"], body["references"], body["status"]) == (0, 0, "ready")
+
+
+async def test_create_gallery_returns_201_and_the_gallery(client):
+    response = await client.post("/galleries", json={"name": "staff-2", "model": "toy"})
+    assert response.status_code == 201
+    assert response.json()["name"] == "staff-2" and response.json()["model"] == "toy"
+    names = [g["name"] for g in (await client.get("/galleries")).json()["galleries"]]
+    assert names == ["faces", "staff-2"]
+
+
+async def test_create_gallery_threshold_overrides_card(client):
+    response = await client.post("/galleries", json={"name": "strict", "model": "toy", "threshold": 0.25})
+    assert response.json()["threshold"] == 0.25 and response.json()["threshold_override"] == 0.25
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"name": "../x", "model": "toy"}, 422, "invalid_gallery_name"),
+        ({"name": "Upper", "model": "toy"}, 422, "invalid_gallery_name"),
+        ({"name": "ok", "model": "nope"}, 404, "model_not_found"),
+        ({"name": "faces", "model": "toy"}, 409, "gallery_exists"),
+        ({"model": "toy"}, 422, "validation_error"),
+        ({"name": "ok", "model": "toy", "threshold": 3.0}, 422, "validation_error"),
+    ],
+)
+async def test_create_gallery_bad_request_returns_stable_code_and_changes_nothing(client, body, status, code):
+    response = await client.post("/galleries", json=body)
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+    names = [g["name"] for g in (await client.get("/galleries")).json()["galleries"]]
+    assert names == ["faces"]
+
+
+async def test_read_gallery_unknown_returns_404(client):
+    response = await client.get("/galleries/missing")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "gallery_not_found"
+
+
+async def test_delete_gallery_removes_it(client):
+    await client.post("/galleries", json={"name": "temp", "model": "toy"})
+    response = await client.delete("/galleries/temp")
+    assert response.status_code == 200 and response.json() == {"gallery": "temp", "deleted": True}
+    assert (await client.get("/galleries/temp")).status_code == 404
+    assert (await client.delete("/galleries/temp")).json()["error"]["code"] == "gallery_not_found"

@@ -1,0 +1,64 @@
+"""Identity routes: pagination with reference counts, deleting identities and single references."""
+
+from __future__ import annotations
+
+
+async def test_list_identities_paginates_with_reference_counts(helpers, enrolled):
+    first = (await enrolled.get("/galleries/faces/identities", params={"offset": 0, "limit": 3})).json()
+    rest = (await enrolled.get("/galleries/faces/identities", params={"offset": 3, "limit": 3})).json()
+    assert first["total"] == rest["total"] == len(helpers.IDENTITIES)
+    assert (first["offset"], first["limit"], len(first["identities"])) == (0, 3, 3)
+    assert len(rest["identities"]) == 1
+    names = [row["identity"] for row in first["identities"] + rest["identities"]]
+    assert sorted(names) == sorted(helpers.IDENTITIES)
+    assert all(row["references"] == 2 for row in first["identities"])
+
+
+async def test_list_identities_past_the_end_returns_empty_page(helpers, enrolled):
+    page = (await enrolled.get("/galleries/faces/identities", params={"offset": 50})).json()
+    assert page["total"] == len(helpers.IDENTITIES) and page["identities"] == []
+
+
+async def test_list_identities_bad_limit_returns_422(client):
+    response = await client.get("/galleries/faces/identities", params={"limit": 0})
+    assert response.status_code == 422 and response.json()["error"]["code"] == "validation_error"
+
+
+async def test_delete_identity_removes_it_from_listing_and_search(helpers, enrolled):
+    response = await enrolled.delete("/galleries/faces/identities/carol")
+    assert response.status_code == 200
+    assert response.json() == {"gallery": "faces", "identity": "carol", "deleted_references": 2}
+    body = (await helpers.identify(enrolled, helpers.noisy("carol", seed=40))).json()
+    assert body["identity"] is None
+    assert "carol" not in [c["identity"] for c in body["candidates"]]
+    page = (await enrolled.get("/galleries/faces/identities")).json()
+    assert page["total"] == len(helpers.IDENTITIES) - 1
+
+
+async def test_delete_identity_unknown_returns_404(enrolled):
+    response = await enrolled.delete("/galleries/faces/identities/zoe")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "identity_not_found"
+
+
+async def test_delete_reference_removes_only_that_reference(helpers, enrolled):
+    page = (await enrolled.get("/galleries/faces/identities")).json()
+    before = {row["identity"]: row["references"] for row in page["identities"]}
+    body = (await helpers.identify(enrolled, helpers.noisy("alice", seed=60))).json()
+    reference_id = body["candidates"][0]["reference_id"]
+    response = await enrolled.delete(f"/galleries/faces/references/{reference_id}")
+    assert response.json() == {"gallery": "faces", "reference_id": reference_id, "identity": "alice"}
+    page = (await enrolled.get("/galleries/faces/identities")).json()
+    after = {row["identity"]: row["references"] for row in page["identities"]}
+    assert after == {**before, "alice": before["alice"] - 1}
+    again = (await helpers.identify(enrolled, helpers.noisy("alice", seed=60))).json()
+    assert again["candidates"][0]["reference_id"] != reference_id
+
+
+async def test_delete_reference_unknown_returns_404(enrolled):
+    response = await enrolled.delete("/galleries/faces/references/999999")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "reference_not_found"
+
+
+async def test_delete_identity_in_unknown_gallery_returns_404(client):
+    response = await client.delete("/galleries/nope/identities/alice")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "gallery_not_found"

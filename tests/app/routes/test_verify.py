@@ -1,0 +1,68 @@
+"""Verify route: same or different under a model's card or a gallery's model and threshold."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pair(helpers, a, b) -> dict:
+    return {"image_a": helpers.image_file(a, "a.png"), "image_b": helpers.image_file(b, "b.png")}
+
+
+async def test_verify_same_identity_with_model_matches(helpers, client):
+    response = await client.post(
+        "/verify",
+        data={"model": "toy"},
+        files=pair(helpers, helpers.noisy("ann", seed=1), helpers.noisy("ann", seed=2)),
+    )
+    body = response.json()
+    assert response.status_code == 200
+    assert body["match"] is True and body["model"] == "toy" and body["threshold"] == 0.5
+    assert 0.0 < body["distance"] < 0.5
+
+
+async def test_verify_different_identities_do_not_match(helpers, client):
+    response = await client.post(
+        "/verify", data={"model": "toy"}, files=pair(helpers, helpers.pattern("ann"), helpers.pattern("ben"))
+    )
+    assert response.json()["match"] is False and response.json()["distance"] > 1.0
+
+
+async def test_verify_identical_images_have_zero_distance(helpers, client):
+    response = await client.post(
+        "/verify",
+        data={"model": "faces"},
+        files=pair(helpers, helpers.pattern("ann"), helpers.pattern("ann")),
+    )
+    assert response.json()["distance"] == pytest.approx(0.0, abs=1e-5)
+
+
+async def test_verify_with_gallery_uses_its_model_and_threshold(helpers, client):
+    await client.post("/galleries", json={"name": "strict", "model": "toy", "threshold": 0.01})
+    files = pair(helpers, helpers.noisy("ann", seed=1), helpers.noisy("ann", seed=2))
+    body = (await client.post("/verify", data={"gallery": "strict"}, files=files)).json()
+    assert body["model"] == "toy" and body["threshold"] == 0.01 and body["match"] is False
+
+
+@pytest.mark.parametrize(
+    ("form", "status", "code"),
+    [
+        ({}, 422, "validation_error"),
+        ({"model": "toy", "gallery": "faces"}, 422, "validation_error"),
+        ({"model": "nope"}, 404, "model_not_found"),
+        ({"gallery": "nope"}, 404, "gallery_not_found"),
+        ({"gallery": "../x"}, 422, "invalid_gallery_name"),
+    ],
+)
+async def test_verify_bad_choice_of_model_or_gallery_returns_stable_code(helpers, client, form, status, code):
+    response = await client.post(
+        "/verify", data=form, files=pair(helpers, helpers.pattern("ann"), helpers.pattern("ann"))
+    )
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+
+
+async def test_verify_missing_second_image_returns_422(helpers, client):
+    files = {"image_a": helpers.image_file(helpers.pattern("ann"))}
+    response = await client.post("/verify", data={"model": "toy"}, files=files)
+    assert response.status_code == 422 and response.json()["error"]["code"] == "validation_error"

@@ -1,0 +1,129 @@
+"""The dynamic batcher on its own: grouping, the bounded queue, failed batches, stopping."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable
+
+import numpy as np
+import pytest
+
+from app.batcher import BatchConfig, Batcher
+from app.errors import BatchFailed, NotRunning, Overloaded
+
+
+def row_sums(batch: np.ndarray) -> np.ndarray:
+    """A stand-in model with a known answer: each item's sum, as a 1-d embedding."""
+    return batch.reshape(len(batch), -1).sum(axis=1, keepdims=True)
+
+
+@pytest.fixture
+async def make_batcher() -> AsyncIterator[Callable[..., Batcher]]:
+    started: list[Batcher] = []
+
+    def make(run: Callable[[np.ndarray], np.ndarray] = row_sums, **config: float) -> Batcher:
+        batcher = Batcher(run, BatchConfig(**config), name="test")
+        started.append(batcher)
+        return batcher
+
+    yield make
+    for batcher in started:
+        await batcher.stop()
+
+
+async def test_embed_concurrent_items_runs_them_in_few_batches(make_batcher):
+    batcher = make_batcher(max_batch=16, max_wait_ms=50)
+    await batcher.start()
+    arrays = [np.full((2, 2), i, dtype=np.float32) for i in range(32)]
+    results = await asyncio.gather(*(batcher.embed([a]) for a in arrays))
+    assert [float(r[0, 0]) for r in results] == [4.0 * i for i in range(32)]
+    assert batcher.items_run == 32
+    assert batcher.batches_run == 2
+    assert batcher.max_batch_seen == 16
+
+
+async def test_embed_lone_item_waits_at_most_max_wait(make_batcher):
+    batcher = make_batcher(max_batch=64, max_wait_ms=30)
+    await batcher.start()
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    out = await batcher.embed([np.ones((2, 2), dtype=np.float32)])
+    assert out.tolist() == [[4.0]]
+    assert loop.time() - start < 1.0
+    assert batcher.batch_sizes == {1: 1}
+
+
+async def test_enqueue_when_queue_full_raises_overloaded(make_batcher):
+    gate = threading.Event()
+
+    def blocked(batch: np.ndarray) -> np.ndarray:
+        gate.wait(timeout=10)
+        return row_sums(batch)
+
+    batcher = make_batcher(blocked, max_batch=1, max_wait_ms=0, queue_size=2)
+    await batcher.start()
+    first = asyncio.ensure_future(batcher.embed([np.ones((1,), dtype=np.float32)]))
+    while (
+        batcher.queue_depth or batcher.batches_run == 0
+    ):  # the worker holds item 1 in the blocked model call
+        await asyncio.sleep(0.001)
+    queued = batcher.enqueue([np.ones((1,), dtype=np.float32)] * 2)
+    with pytest.raises(Overloaded):
+        batcher.enqueue([np.ones((1,), dtype=np.float32)])
+    gate.set()
+    assert (await first).tolist() == [[1.0]]
+    assert [(await f).tolist() for f in queued] == [[1.0], [1.0]]
+
+
+async def test_enqueue_more_than_free_slots_queues_nothing(make_batcher):
+    batcher = make_batcher(queue_size=3, max_wait_ms=0)
+    await batcher.start()
+    with pytest.raises(Overloaded):
+        batcher.enqueue([np.ones((1,), dtype=np.float32)] * 4)
+    assert batcher.queue_depth == 0
+
+
+async def test_failed_batch_fails_every_request_in_it(make_batcher):
+    batcher = make_batcher(max_batch=8, max_wait_ms=200)
+    await batcher.start()
+    mixed = [np.ones((2, 2), dtype=np.float32), np.ones((3, 3), dtype=np.float32)]  # cannot be stacked
+    futures = batcher.enqueue(mixed)
+    results = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), timeout=5)
+    assert all(isinstance(r, BatchFailed) for r in results)
+    assert batcher.batches_failed == 1
+    assert (await batcher.embed([np.ones((2, 2), dtype=np.float32)])).tolist() == [[4.0]]
+
+
+async def test_model_error_fails_batch_with_clear_message(make_batcher):
+    def broken(batch: np.ndarray) -> np.ndarray:
+        raise RuntimeError("device lost")
+
+    batcher = make_batcher(broken, max_wait_ms=0)
+    await batcher.start()
+    with pytest.raises(BatchFailed, match="device lost"):
+        await asyncio.wait_for(batcher.embed([np.ones((1,), dtype=np.float32)]), timeout=5)
+
+
+async def test_embed_slow_model_times_out_instead_of_hanging(make_batcher):
+    gate = threading.Event()
+    batcher = make_batcher(lambda b: (gate.wait(timeout=10), row_sums(b))[1], max_wait_ms=0, timeout_s=0.2)
+    await batcher.start()
+    with pytest.raises(BatchFailed, match="no answer"):
+        await batcher.embed([np.ones((1,), dtype=np.float32)])
+    gate.set()
+
+
+async def test_stop_fails_queued_items_and_refuses_new_ones(make_batcher):
+    gate = threading.Event()
+    batcher = make_batcher(lambda b: (gate.wait(timeout=10), row_sums(b))[1], max_batch=1, max_wait_ms=0)
+    await batcher.start()
+    futures = batcher.enqueue([np.ones((1,), dtype=np.float32)] * 3)
+    while batcher.batches_run == 0:
+        await asyncio.sleep(0.001)
+    gate.set()
+    await batcher.stop()
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    assert any(isinstance(r, NotRunning) for r in results)
+    with pytest.raises(NotRunning):
+        batcher.enqueue([np.ones((1,), dtype=np.float32)])

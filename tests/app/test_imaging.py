@@ -1,0 +1,65 @@
+"""Safe decoding: every kind of bad upload is refused with a named error before any model runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.errors import BadImage, ImageTooLarge
+from app.imaging import Upload, decode_image, prepare_batch
+from modelcard import InputSpec
+
+SIDE = 16  # the tiny encoder's input side (conftest)
+SPEC = InputSpec(height=SIDE, width=SIDE, channels=1, mean=(0.5,), std=(0.5,))
+
+
+def test_decode_image_valid_png_returns_loaded_image(helpers):
+    img = decode_image(Upload("a.png", helpers.png(helpers.pattern("a"))), max_pixels=1000)
+    assert img.size == (SIDE, SIDE)
+
+
+def test_decode_image_empty_raises_bad_image():
+    with pytest.raises(BadImage, match="empty"):
+        decode_image(Upload("a.jpg", b""), max_pixels=1000)
+
+
+def test_decode_image_text_raises_bad_image():
+    with pytest.raises(BadImage, match="not a supported image"):
+        decode_image(Upload("a.jpg", b"definitely not a jpeg\n" * 10), max_pixels=1000)
+
+
+def test_decode_image_truncated_raises_bad_image(helpers):
+    with pytest.raises(BadImage):
+        decode_image(Upload("a.jpg", helpers.truncated_jpeg()), max_pixels=10_000)
+
+
+def test_decode_image_over_pixel_cap_raises_image_too_large(helpers):
+    with pytest.raises(ImageTooLarge, match="exceeds the cap"):
+        decode_image(Upload("a.png", helpers.png(helpers.pattern("a"))), max_pixels=SIDE * SIDE - 1)
+
+
+def test_decode_image_bomb_header_raises_image_too_large_without_decoding(helpers):
+    with pytest.raises(ImageTooLarge):
+        decode_image(Upload("bomb.png", helpers.bomb_png(100_000, 100_000)), max_pixels=10**12)
+
+
+def test_prepare_batch_stacks_card_shaped_arrays(helpers):
+    batch = prepare_batch(
+        [
+            Upload("a.png", helpers.png(helpers.pattern("a"))),
+            Upload("b.png", helpers.png(helpers.pattern("b"))),
+        ],
+        SPEC,
+        max_pixels=10**6,
+    )
+    assert batch.shape == (2, 1, SIDE, SIDE) and batch.dtype == np.float32
+    assert batch.min() >= -1.0 and batch.max() <= 1.0
+
+
+def test_prepare_batch_one_bad_image_fails_whole_batch(helpers):
+    with pytest.raises(BadImage, match="b.png"):
+        prepare_batch(
+            [Upload("a.png", helpers.png(helpers.pattern("a"))), Upload("b.png", b"\x89PNG broken")],
+            SPEC,
+            max_pixels=10**6,
+        )

@@ -1,0 +1,90 @@
+"""End to end: `python -m bench run` against the real service on a tiny model, then `bench report`."""
+
+import json
+
+import pytest
+
+from bench.cli import default_name, int_list, main
+from bench.scenarios import BenchConfig
+
+RUN_KEYS = {
+    "clients",
+    "gallery_size",
+    "requests",
+    "errors",
+    "status_counts",
+    "elapsed_s",
+    "req_per_s",
+    "images_per_s",
+    "latency_ms",
+    "mean_batch_size",
+    "server_mean_ms",
+    "startup_s",
+    "probe_accuracy",
+}
+
+
+def test_int_list_parses_commas():
+    assert int_list("1,8, 32") == (1, 8, 32)
+
+
+def test_int_list_empty_raises_value_error():
+    with pytest.raises(ValueError, match="comma-separated"):
+        int_list(",")
+
+
+def test_default_name_separates_batching_on_and_off(models_dir):
+    on = BenchConfig(scenario="identify", models_dir=models_dir, max_batch=32)
+    off = BenchConfig(scenario="identify", models_dir=models_dir, max_batch=1)
+    assert (default_name(on), default_name(off)) == ("identify-maxbatch32.json", "identify-maxbatch1.json")
+
+
+def test_bench_config_unknown_scenario_raises_value_error(models_dir):
+    with pytest.raises(ValueError, match="scenario must be one of"):
+        BenchConfig(scenario="stress", models_dir=models_dir)
+
+
+def test_run_identify_tiny_writes_json_and_report(tmp_path, models_dir, capsys):
+    results = tmp_path / "results"
+    args = [
+        "run",
+        "--scenario",
+        "identify",
+        "--model",
+        "tiny",
+        "--clients",
+        "2",
+        "--gallery-sizes",
+        "100",
+        "--duration",
+        "2",
+        "--warmup",
+        "0.5",
+        "--identities",
+        "5",
+        "--device",
+        "cpu",
+    ]
+    args += [
+        "--models-dir",
+        str(models_dir),
+        "--work-dir",
+        str(tmp_path),
+        "--out",
+        str(results / "identify.json"),
+    ]
+    assert main(args) == 0
+    doc = json.loads((results / "identify.json").read_text())
+    assert doc["scenario"] == "identify" and doc["device"] == "CPUExecutionProvider"
+    assert doc["config"]["max_batch"] >= 1 and doc["machine"]["cores"] >= 1
+    (run,) = doc["runs"]
+    assert set(run) >= RUN_KEYS and set(run["latency_ms"]) >= {"p50", "p95", "p99"}
+    assert (run["clients"], run["gallery_size"], run["errors"]) == (2, 100, 0)
+    assert run["requests"] > 0 and run["images_per_s"] > 0 and run["mean_batch_size"] >= 1
+    assert run["probe_accuracy"] == 1.0  # each probe's nearest identity is its own
+    assert "### identify" in capsys.readouterr().out
+    results_md = tmp_path / "RESULTS.md"
+    assert main(["report", "--results-dir", str(results), "--results-md", str(results_md)]) == 0
+    text = results_md.read_text()
+    assert f"| {doc['config']['max_batch']} | 100 | 2 |" in text
+    assert (results / "identify.png").stat().st_size > 0 and "(results/identify.png)" in text
