@@ -46,3 +46,9 @@ model-omniglot model-faces model-defects model-bodyparts: model-%: $(VENV)/.dev
 	$(PY) -m training train --recipe $* --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
 
 models: model-defects model-bodyparts model-faces model-omniglot
+
+# The benchmark: the real service driven over HTTP; writes bench/results/*.json and bench/RESULTS.md.
+BENCH_ARGS ?= --scenario all --model faces --images $(SG_DATA_ROOT)/faces/lfw
+bench: $(VENV)/.dev
+	$(PY) -m bench run $(BENCH_ARGS)
+	$(PY) -m bench report

@@ -156,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--out", default=None, help="output folder (default: the one in the checkpoint's config)")
     c = sub.add_parser("config", help="print the resolved configuration as JSON")
     _config_args(c)
+    s = sub.add_parser("summary", help="print the shipped models' held-out figures as a markdown table")
+    s.add_argument("--models", default="models", help="folder of <name>.json model cards")
+    s.add_argument("--compare", action="store_true",
+                   help="one row per card with loss, encoder and the common figures (for comparing runs)")
     return parser
 
 
@@ -164,6 +168,11 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
 
     args = build_parser().parse_args(argv)
     env = dict(os.environ if environ is None else environ)
+    if args.command == "summary":
+        from training.summary import compare_table, summary_table
+
+        print(compare_table(Path(args.models)) if args.compare else summary_table(Path(args.models)))
+        return 0
     try:
         if args.command == "export":
             from training.pipeline import export_checkpoint

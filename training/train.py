@@ -85,6 +85,14 @@ def build_model(cfg: TrainConfig) -> torch.nn.Module:
     )
 
 
+def planned_epochs(cfg: TrainConfig, *, epoch_seconds: float) -> int:
+    """Epochs that fit the time budget at the measured pace (the cosine schedule ends there), capped by epochs."""
+    budget = cfg.optim.time_budget_min
+    if budget is None or epoch_seconds <= 0:
+        return cfg.optim.epochs
+    return max(1, min(cfg.optim.epochs, int(budget * 60 / epoch_seconds)))
+
+
 def save_checkpoint(path: Path, **state: Any) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
@@ -211,6 +219,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> T
 
         metric = selection_metric(model, val_ds, cfg.eval, device=device, ref_ds=ref_ds)
         seconds = time.monotonic() - started
+        planned = planned_epochs(cfg, epoch_seconds=seconds / (epoch + 1))
+        total_steps = planned * steps_per_epoch
         row = {
             "epoch": epoch + 1,
             "loss": float(np.mean(losses)) if losses else float("nan"),
@@ -245,9 +255,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> T
         if should_stop([h["val"] for h in result.history], patience=cfg.optim.patience):
             print(f"{cfg.name}: early stop after {epoch + 1} epochs (no improvement in {cfg.optim.patience})")
             break
-        budget = cfg.optim.time_budget_min
-        if budget is not None and seconds > budget * 60:
-            print(f"{cfg.name}: time budget of {budget} min reached after {epoch + 1} epochs")
+        if epoch + 1 >= planned:
+            print(f"{cfg.name}: stopping after {epoch + 1} epochs (time budget {cfg.optim.time_budget_min} min)")
             break
 
     result.seconds = time.monotonic() - started

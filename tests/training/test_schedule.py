@@ -21,3 +21,14 @@ def test_should_stop_after_patience_without_improvement():
     assert not should_stop([0.5, 0.6, 0.6, 0.6], patience=3)
     assert should_stop([0.5, 0.6, 0.6, 0.6, 0.59], patience=3)
     assert not should_stop([0.5, 0.4, 0.3], patience=0)
+
+
+def test_planned_epochs_fits_time_budget_and_caps_at_epochs():
+    from training.config import TrainConfig, apply_overrides
+    from training.train import planned_epochs
+
+    cfg = apply_overrides(TrainConfig(), ["optim.epochs=30", "optim.time_budget_min=10"])
+    assert planned_epochs(cfg, epoch_seconds=60.0) == 10
+    assert planned_epochs(cfg, epoch_seconds=1.0) == 30
+    assert planned_epochs(cfg, epoch_seconds=900.0) == 1
+    assert planned_epochs(apply_overrides(cfg, ["optim.time_budget_min=none"]), epoch_seconds=60.0) == 30

@@ -1,0 +1,83 @@
+"""Summarize the shipped model cards as a markdown table: `python -m training summary [--models models]`.
+
+The README's results table is this command's output, so every figure comes from a card.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+# (label, path into card["metrics"], target) for each shipped model's headline figures.
+HEADLINES: dict[str, list[tuple[str, tuple[str, ...], float | None]]] = {
+    "omniglot": [("20-way 1-shot, within alphabet", ("20way_1shot_within_group", "accuracy"), 0.95),
+                 ("5-way 1-shot, within alphabet", ("5way_1shot_within_group", "accuracy"), None)],
+    "faces": [("verification accuracy, held-out CelebA", ("by_group", "celeba", "verification",
+                                                          "accuracy_at_threshold"), 0.90),
+              ("verification accuracy, all held-out identities", ("verification", "accuracy_at_threshold"), None),
+              ("ROC AUC, all held-out identities", ("verification", "roc_auc"), None)],
+    "defects": [("5-shot top-1, held-out images", ("top1_5shot",), 0.97),
+                ("5-shot top-1, train references", ("top1_5shot_train_refs",), None),
+                ("5-shot top-1, novel defect types", ("novel_classes_top1_5shot",), None)],
+    "bodyparts": [("5-shot top-1, held-out images", ("top1_5shot",), 0.90),
+                  ("5-shot top-1, train references", ("top1_5shot_train_refs",), None),
+                  ("5-shot top-1, novel classes", ("novel_classes_top1_5shot",), None)],
+}
+
+
+def dig(data: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data.get("accuracy") if isinstance(data, dict) else data
+
+
+def _fmt(value: Any) -> str:
+    return "–" if value is None else f"{100 * float(value):.1f} %"
+
+
+def rows_for(card: dict[str, Any]) -> list[str]:
+    rows = []
+    base = card["metrics"].get("pixel_nn_baseline", {})
+    for label, path, target in HEADLINES.get(card["name"], []):
+        value = dig(card["metrics"], path)
+        met = "" if target is None or value is None else (" ✓" if value >= target else " ✗")
+        rows.append(f"| `{card['name']}` | {label} | {_fmt(value)}{met} | {_fmt(target)} | {_fmt(dig(base, path))} |")
+    t = card["training"]
+    rows.append(f"| `{card['name']}` | threshold (L2) at FAR {card['threshold']['target_far']:g} on validation | "
+                f"{card['threshold']['value']:.3f} | | |")
+    rows.append(f"| `{card['name']}` | trained | {t['encoder']}, {t['loss']}, {t['epochs']} epochs, "
+                f"{t['minutes']:.0f} min, {t['device']} | | |")
+    return rows
+
+
+def summary_table(models_dir: Path) -> str:
+    lines = ["| model | figure (test split) | value | target | pixel-NN baseline |", "|---|---|---|---|---|"]
+    for path in sorted(Path(models_dir).glob("*.json")):
+        lines += rows_for(json.loads(path.read_text()))
+    return "\n".join(lines)
+
+
+COMPARE_FIGURES = (
+    ("20-way 1-shot (within group)", ("20way_1shot_within_group",)),
+    ("5-way 1-shot (within group)", ("5way_1shot_within_group",)),
+    ("top-1, 5-shot", ("top1_5shot",)),
+    ("ROC AUC", ("verification", "roc_auc")),
+    ("TAR @ FAR 1e-2", ("verification", "tar_at_far_1e-2")),
+    ("EER", ("verification", "eer")),
+)
+
+
+def compare_table(models_dir: Path) -> str:
+    """One row per card in `models_dir` (e.g. the same recipe trained with different losses)."""
+    cards = [json.loads(p.read_text()) for p in sorted(Path(models_dir).glob("*.json"))]
+    shown = [(label, path) for label, path in COMPARE_FIGURES if any(dig(c["metrics"], path) for c in cards)]
+    head = "| run | loss | encoder | epochs | min | " + " | ".join(label for label, _ in shown) + " |"
+    lines = [head, "|" + "---|" * (5 + len(shown))]
+    for c in cards:
+        t = c["training"]
+        figures = " | ".join(_fmt(dig(c["metrics"], path)) for _, path in shown)
+        lines.append(f"| `{c['name']}` | {t['loss']} | {t['encoder']} | {t['epochs']} | {t['minutes']:.0f} | {figures} |")
+    return "\n".join(lines)
