@@ -51,6 +51,7 @@ class ModelConfig:
     encoder: str = "resnet-small"
     embedding_dim: int = 128
     base_width: int = 32  # resnet-small: channels of the first stage
+    stem_stride: int = 0  # resnet-small: 0 = automatic, else 1, 2 or 4 (stride-2 conv + max-pool)
     width_mult: float = 0.5  # koch: channel multiplier on Koch et al.'s 64-128-128-256
 
 

@@ -94,9 +94,11 @@ def _table(metrics: dict[str, Any], baseline: dict[str, Any]) -> str:
     _flat("", metrics, model)
     _flat("", baseline, base)
     rows = ["| figure | model | pixel-NN baseline |", "|---|---|---|"]
+    def fmt(v: float | None) -> str:
+        return "" if v is None else (str(v) if isinstance(v, int) else f"{v:.4f}")
+
     for key, value in model.items():
-        b = base.get(key)
-        rows.append(f"| {key} | {value:.4f} | {'' if b is None else f'{b:.4f}'} |")
+        rows.append(f"| {key} | {fmt(value)} | {fmt(base.get(key))} |")
     return "\n".join(rows)
 
 

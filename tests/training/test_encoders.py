@@ -116,3 +116,19 @@ def test_encoder_onnx_export_with_dynamic_batch_matches_torch(name, tmp_path):
 def test_encoder_dynamo_onnx_export_matches_torch(tmp_path):
     diff = _export_and_compare(_encoder("koch", 1, 64, 56), (1, 64, 56), tmp_path / "m.onnx", dynamo=True)
     assert diff <= 1e-4
+
+
+def test_resnet_small_stem_stride_4_pools_large_inputs_and_rebuilds():
+    import json
+
+    import torch
+
+    from training.encoders import build_encoder
+
+    model = build_encoder("resnet-small", in_channels=1, height=128, width=128, embedding_dim=16, stem_stride=4)
+    assert model.config["stem_stride"] == 4
+    out = model.eval()(torch.randn(2, 1, 128, 128))
+    assert out.shape == (2, 16)
+    torch.testing.assert_close(out.norm(dim=1), torch.ones(2))
+    rebuilt = build_encoder(**json.loads(json.dumps(model.config)))
+    assert sum(p.numel() for p in rebuilt.parameters()) == sum(p.numel() for p in model.parameters())

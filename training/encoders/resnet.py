@@ -44,14 +44,17 @@ def resnet_small(
     bn_neck: bool = False,
 ) -> EmbeddingNet:
     """`blocks` per stage; stages 2-4 halve the map. `stem_stride=None` picks 2 for inputs of 64 px and
-    up, else 1 (the chosen value is stored in `config`)."""
+    up, else 1 (the chosen value is stored in `config`); 4 is a stride-2 conv then a 2x2 max-pool, for
+    large inputs whose small details must survive the downsampling."""
     if base_width < 1 or len(blocks) != 4 or any(int(b) < 1 for b in blocks):
         raise ValueError(f"need base_width >= 1 and 4 stages of >= 1 block, got {base_width}, {list(blocks)}")
     if stem_stride is None:
         stem_stride = 2 if min(height, width) >= 64 else 1
-    if stem_stride not in (1, 2):
-        raise ValueError(f"stem_stride must be 1 or 2, got {stem_stride}")
-    layers: list[nn.Module] = conv_bn_relu(in_channels, base_width, 3, stride=stem_stride, padding=1)
+    if stem_stride not in (1, 2, 4):
+        raise ValueError(f"stem_stride must be 1, 2 or 4, got {stem_stride}")
+    layers: list[nn.Module] = conv_bn_relu(in_channels, base_width, 3, stride=min(stem_stride, 2), padding=1)
+    if stem_stride == 4:
+        layers.append(nn.MaxPool2d(2))
     c_in = base_width
     for stage, n_blocks in enumerate(blocks):
         c_out = base_width * 2**stage
