@@ -158,8 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     _config_args(c)
     s = sub.add_parser("summary", help="print the shipped models' held-out figures as a markdown table")
     s.add_argument("--models", default="models", help="folder of <name>.json model cards")
-    s.add_argument("--compare", action="store_true",
-                   help="one row per card with loss, encoder and the common figures (for comparing runs)")
+    s.add_argument(
+        "--compare",
+        action="store_true",
+        help="one row per card with loss, encoder and the common figures (for comparing runs)",
+    )
     return parser
 
 

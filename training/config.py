@@ -30,6 +30,7 @@ class DataConfig:
     val_groups: int = 4
     test_groups: int = 4
     novel_classes: tuple[str, ...] = ()  # classes held out entirely (val/test) on an image split
+    rotated_classes: bool = False  # add training classes turned by 90/180/270 degrees as new classes
     seed: int = 0
 
 

@@ -94,6 +94,7 @@ def _table(metrics: dict[str, Any], baseline: dict[str, Any]) -> str:
     _flat("", metrics, model)
     _flat("", baseline, base)
     rows = ["| figure | model | pixel-NN baseline |", "|---|---|---|"]
+
     def fmt(v: float | None) -> str:
         return "" if v is None else (str(v) if isinstance(v, int) else f"{v:.4f}")
 

@@ -11,18 +11,29 @@ from typing import Any
 
 # (label, path into card["metrics"], target) for each shipped model's headline figures.
 HEADLINES: dict[str, list[tuple[str, tuple[str, ...], float | None]]] = {
-    "omniglot": [("20-way 1-shot, within alphabet", ("20way_1shot_within_group", "accuracy"), 0.95),
-                 ("5-way 1-shot, within alphabet", ("5way_1shot_within_group", "accuracy"), None)],
-    "faces": [("verification accuracy, held-out CelebA", ("by_group", "celeba", "verification",
-                                                          "accuracy_at_threshold"), 0.90),
-              ("verification accuracy, all held-out identities", ("verification", "accuracy_at_threshold"), None),
-              ("ROC AUC, all held-out identities", ("verification", "roc_auc"), None)],
-    "defects": [("5-shot top-1, held-out images", ("top1_5shot",), 0.97),
-                ("5-shot top-1, train references", ("top1_5shot_train_refs",), None),
-                ("5-shot top-1, novel defect types", ("novel_classes_top1_5shot",), None)],
-    "bodyparts": [("5-shot top-1, held-out images", ("top1_5shot",), 0.90),
-                  ("5-shot top-1, train references", ("top1_5shot_train_refs",), None),
-                  ("5-shot top-1, novel classes", ("novel_classes_top1_5shot",), None)],
+    "omniglot": [
+        ("20-way 1-shot, within alphabet", ("20way_1shot_within_group", "accuracy"), 0.95),
+        ("5-way 1-shot, within alphabet", ("5way_1shot_within_group", "accuracy"), None),
+    ],
+    "faces": [
+        (
+            "verification accuracy, held-out CelebA",
+            ("by_group", "celeba", "verification", "accuracy_at_threshold"),
+            0.90,
+        ),
+        ("verification accuracy, all held-out identities", ("verification", "accuracy_at_threshold"), None),
+        ("ROC AUC, all held-out identities", ("verification", "roc_auc"), None),
+    ],
+    "defects": [
+        ("5-shot top-1, held-out images", ("top1_5shot",), 0.97),
+        ("5-shot top-1, train references", ("top1_5shot_train_refs",), None),
+        ("5-shot top-1, novel defect types", ("novel_classes_top1_5shot",), None),
+    ],
+    "bodyparts": [
+        ("5-shot top-1, held-out images", ("top1_5shot",), 0.90),
+        ("5-shot top-1, train references", ("top1_5shot_train_refs",), None),
+        ("5-shot top-1, novel classes", ("novel_classes_top1_5shot",), None),
+    ],
 }
 
 
@@ -44,12 +55,18 @@ def rows_for(card: dict[str, Any]) -> list[str]:
     for label, path, target in HEADLINES.get(card["name"], []):
         value = dig(card["metrics"], path)
         met = "" if target is None or value is None else (" ✓" if value >= target else " ✗")
-        rows.append(f"| `{card['name']}` | {label} | {_fmt(value)}{met} | {_fmt(target)} | {_fmt(dig(base, path))} |")
+        rows.append(
+            f"| `{card['name']}` | {label} | {_fmt(value)}{met} | {_fmt(target)} | {_fmt(dig(base, path))} |"
+        )
     t = card["training"]
-    rows.append(f"| `{card['name']}` | threshold (L2) at FAR {card['threshold']['target_far']:g} on validation | "
-                f"{card['threshold']['value']:.3f} | | |")
-    rows.append(f"| `{card['name']}` | trained | {t['encoder']}, {t['loss']}, {t['epochs']} epochs, "
-                f"{t['minutes']:.0f} min, {t['device']} | | |")
+    rows.append(
+        f"| `{card['name']}` | threshold (L2) at FAR {card['threshold']['target_far']:g} on validation | "
+        f"{card['threshold']['value']:.3f} | | |"
+    )
+    rows.append(
+        f"| `{card['name']}` | trained | {t['encoder']}, {t['loss']}, {t['epochs']} epochs, "
+        f"{t['minutes']:.0f} min, {t['device']} | | |"
+    )
     return rows
 
 
@@ -79,5 +96,7 @@ def compare_table(models_dir: Path) -> str:
     for c in cards:
         t = c["training"]
         figures = " | ".join(_fmt(dig(c["metrics"], path)) for _, path in shown)
-        lines.append(f"| `{c['name']}` | {t['loss']} | {t['encoder']} | {t['epochs']} | {t['minutes']:.0f} | {figures} |")
+        lines.append(
+            f"| `{c['name']}` | {t['loss']} | {t['encoder']} | {t['epochs']} | {t['minutes']:.0f} | {figures} |"
+        )
     return "\n".join(lines)

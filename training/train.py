@@ -19,6 +19,7 @@ from tqdm import tqdm
 from modelcard import InputSpec
 from training.config import TrainConfig, from_dict
 from training.data.dataset import ImageDataset
+from training.data.records import with_rotated_classes
 from training.data.samplers import BalancedPairSampler, PKSampler
 from training.data.splits import Split
 from training.encoders import build_encoder
@@ -155,7 +156,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> T
 
     split = make_split(load_records(cfg.data), cfg.data)
     spec = input_spec(cfg)
-    train_ds = ImageDataset(split.train, spec, augment=cfg.augment, seed=cfg.seed)
+    train_records = with_rotated_classes(split.train) if cfg.data.rotated_classes else split.train
+    train_ds = ImageDataset(train_records, spec, augment=cfg.augment, seed=cfg.seed)
     val_ds = ImageDataset(split.val, spec)
     ref_ds = ImageDataset(split.train, spec, classes=train_ds.classes) if cfg.data.split == "image" else None
 
@@ -256,7 +258,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> T
             print(f"{cfg.name}: early stop after {epoch + 1} epochs (no improvement in {cfg.optim.patience})")
             break
         if epoch + 1 >= planned:
-            print(f"{cfg.name}: stopping after {epoch + 1} epochs (time budget {cfg.optim.time_budget_min} min)")
+            print(
+                f"{cfg.name}: stopping after {epoch + 1} epochs (time budget {cfg.optim.time_budget_min} min)"
+            )
             break
 
     result.seconds = time.monotonic() - started

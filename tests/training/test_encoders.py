@@ -125,7 +125,9 @@ def test_resnet_small_stem_stride_4_pools_large_inputs_and_rebuilds():
 
     from training.encoders import build_encoder
 
-    model = build_encoder("resnet-small", in_channels=1, height=128, width=128, embedding_dim=16, stem_stride=4)
+    model = build_encoder(
+        "resnet-small", in_channels=1, height=128, width=128, embedding_dim=16, stem_stride=4
+    )
     assert model.config["stem_stride"] == 4
     out = model.eval()(torch.randn(2, 1, 128, 128))
     assert out.shape == (2, 16)

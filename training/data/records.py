@@ -24,11 +24,26 @@ class Record:
     label:  the class, unique across the whole dataset (e.g. "Greek/character01", "celeba/7303").
     group:  the super-class used by group splits and within-group tasks
             (the Omniglot alphabet, or the source set such as "neu" / "magnetic_tile").
+    rotate: degrees (a multiple of 90) the decoded image is turned counter-clockwise; lets rotated copies of
+            a class serve as new classes (see `with_rotated_classes`).
     """
 
     source: str
     label: str
     group: str = ""
+    rotate: int = 0
+
+
+def with_rotated_classes(records: list[Record], angles: tuple[int, ...] = (90, 180, 270)) -> list[Record]:
+    """Add each class turned by each angle as a new class ("<label>@rot<angle>"), as in Prototypical Networks.
+
+    Only for training classes of domains where a turned class is a different class (handwritten characters).
+    """
+    for angle in angles:
+        if angle % 90 or not 0 < angle < 360:
+            raise ValueError(f"rotation angles must be 90, 180 or 270, got {angle}")
+    extra = [Record(r.source, f"{r.label}@rot{a}", r.group, rotate=a) for a in angles for r in records]
+    return list(records) + extra
 
 
 @lru_cache(maxsize=8)
@@ -37,7 +52,12 @@ def _zip(path: str) -> zipfile.ZipFile:
 
 
 def open_image(record: Record) -> Image.Image:
-    """Decode a record's image fully (the file is closed before returning)."""
+    """Decode a record's image fully (the file is closed before returning), turned by `record.rotate`."""
+    img = _decode(record)
+    return img.rotate(record.rotate, expand=True) if record.rotate else img
+
+
+def _decode(record: Record) -> Image.Image:
     if ZIP_SEP in record.source:
         container, member = record.source.split(ZIP_SEP, 1)
         if container.lower().endswith(".zip"):
