@@ -135,18 +135,22 @@ class Batcher:
         loop = asyncio.get_running_loop()
         batch = [await queue.get()]
         deadline = loop.time() + self.config.max_wait_ms / 1000.0
-        while len(batch) < self.config.max_batch:
-            if not queue.empty():
-                batch.append(queue.get_nowait())
-                continue
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            try:
-                async with asyncio.timeout(remaining):
-                    batch.append(await queue.get())
-            except TimeoutError:
-                break
+        try:
+            while len(batch) < self.config.max_batch:
+                if not queue.empty():
+                    batch.append(queue.get_nowait())
+                    continue
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    async with asyncio.timeout(remaining):
+                        batch.append(await queue.get())
+                except TimeoutError:
+                    break
+        except asyncio.CancelledError:  # stopped while gathering: what was taken off the queue must not hang
+            _fail(batch, NotRunning, f"{self.name}: service is stopping")
+            raise
         return [item for item in batch if not item.future.done()]
 
     async def _run_batch(self, items: list[_Item]) -> None:
@@ -155,8 +159,8 @@ class Batcher:
         self._record(len(items))
         loop = asyncio.get_running_loop()
         try:
-            stacked = np.stack([item.array for item in items])
-            out = await loop.run_in_executor(self.executor, self._run, stacked)
+            arrays = [item.array for item in items]  # stacked on the model thread: a batch can be large
+            out = await loop.run_in_executor(self.executor, self._stack_and_run, arrays)
             if len(out) != len(items):
                 raise ValueError(f"model returned {len(out)} rows for {len(items)} inputs")
         except Exception as exc:
@@ -167,6 +171,9 @@ class Batcher:
         for item, row in zip(items, out, strict=True):
             if not item.future.done():
                 item.future.set_result(row)
+
+    def _stack_and_run(self, arrays: list[np.ndarray]) -> np.ndarray:
+        return self._run(np.stack(arrays))
 
     def _record(self, size: int) -> None:
         self.batches_run += 1

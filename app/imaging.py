@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.errors import BadImage, ImageTooLarge
 from modelcard import InputSpec, preprocess
 
 FORMATS = ("JPEG", "PNG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
+log = logging.getLogger(__name__)
+EXIF_KEYS = ("exif", "Raw profile type exif")  # where Pillow keeps the raw EXIF block of a decoded image
+SIXTEEN_BIT_GREY = ("I;16", "I;16B", "I;16L", "I;16N", "I")  # 16-bit PNG/TIFF/PGM grey decodes to these
 
 
 @dataclass(frozen=True)
@@ -55,13 +59,38 @@ def decode_image(upload: Upload, *, max_pixels: int) -> Image.Image:
     return img
 
 
+def upright(img: Image.Image) -> Image.Image:
+    """EXIF orientation applied; an EXIF block Pillow cannot parse or rewrite is ignored, pixels kept as stored.
+
+    Broad on purpose: the EXIF parser raises SyntaxError, struct.error, TypeError and more on corrupt blocks,
+    and a photo with damaged metadata is still a photo. The EXIF is dropped either way, so the orientation
+    step of `modelcard.preprocess` finds nothing left to apply or to misread.
+    """
+    try:
+        turned = ImageOps.exif_transpose(img)
+    except Exception as exc:
+        log.info("ignoring unreadable EXIF: %r", exc)
+        turned = img.copy()
+    for key in EXIF_KEYS:
+        turned.info.pop(key, None)
+    return turned
+
+
+def to_8bit(img: Image.Image) -> Image.Image:
+    """16-bit grey scaled to 8-bit "L" (65535 -> 255); Pillow's own conversion clips at 255. Others unchanged."""
+    if img.mode not in SIXTEEN_BIT_GREY:
+        return img
+    values = np.clip(np.asarray(img), 0, 65535).astype(np.uint32)
+    return Image.fromarray(((values + 128) // 257).astype(np.uint8))
+
+
 def prepare_batch(uploads: Sequence[Upload], spec: InputSpec, *, max_pixels: int) -> np.ndarray:
     """Decode and preprocess every upload into an (n, C, H, W) float32 batch; fail on the first bad one."""
     arrays = []
     for upload in uploads:
         img = decode_image(upload, max_pixels=max_pixels)
         try:
-            arrays.append(preprocess(img, spec))
+            arrays.append(preprocess(to_8bit(upright(img)), spec))
         except (OSError, ValueError) as exc:
             raise BadImage(f"{upload.filename}: cannot convert image ({exc})") from exc
         finally:

@@ -31,10 +31,14 @@ def parse_metadata(raw: str | None) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(raw, parse_constant=_reject_constant)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply to parse
         raise BadMetadata(f"metadata is not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise BadMetadata(f"metadata must be a JSON object, got {type(value).__name__}")
+    try:
+        validate.metadata_json(value)
+    except ValueError as exc:
+        raise BadMetadata(str(exc)) from exc
     return value
 
 
@@ -103,7 +107,7 @@ async def enroll(
     metadata = parse_metadata(metadata_raw)
     gallery, encoder = await blocking(rt.open_gallery, gallery_name)
     embeddings = await embed_uploads(rt, encoder, uploads)
-    hashes = [upload.sha256 for upload in uploads]
+    hashes = await blocking(lambda: [upload.sha256 for upload in uploads])  # up to SG_MAX_UPLOAD_MB hashed
     try:
         ids = await blocking(gallery.add, identity, embeddings, image_sha256s=hashes, metadata=metadata)
     except ValueError as exc:  # e.g. an image whose embedding has no direction
@@ -115,9 +119,11 @@ async def identify(rt: Runtime, *, gallery_name: str, upload: Upload, top_k: int
     """Who is this? The nearest identities of the gallery, and the decision against its threshold."""
     gallery, encoder = await blocking(rt.open_gallery, gallery_name)
     embedding = await embed_uploads(rt, encoder, [upload])
-    (candidates,) = await blocking(gallery.search, embedding, top_k=top_k)
+    # the runner-up decides `ambiguous` even when only one candidate is asked for
+    (candidates,) = await blocking(gallery.search, embedding, top_k=max(top_k, 2))
     threshold = threshold_for(gallery, encoder)
-    return decide(candidates, threshold=threshold, margin=rt.settings.ambiguity_margin)
+    decision = decide(candidates, threshold=threshold, margin=rt.settings.ambiguity_margin)
+    return decision.model_copy(update={"candidates": decision.candidates[:top_k]})
 
 
 async def verify(

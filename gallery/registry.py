@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,7 @@ class GalleryRegistry:
             gallery.close(snapshot=False)
             for path in database_files(self._store_path(name)) + snapshot_files(self._snapshot_path(name)):
                 path.unlink(missing_ok=True)
+            _fsync_directory(self.directory)  # the unlinks survive a power loss once DELETE is answered
 
     def __contains__(self, name: object) -> bool:
         try:
@@ -139,3 +141,11 @@ class GalleryRegistry:
 
     def _snapshot_path(self, name: str) -> Path:
         return self.directory / f"{name}{SNAPSHOT_SUFFIX}"
+
+
+def _fsync_directory(directory: Path) -> None:
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)

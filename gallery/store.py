@@ -32,6 +32,7 @@ from gallery.types import Enrollment, GalleryMeta, IdentitySummary
 
 EMBEDDING_DTYPE = np.dtype("<f4")
 SQL_VARIABLES = 900  # stay far below SQLite's bound-parameter limit
+SQLITE_MAX_INT = 2**63 - 1  # SQLite INTEGER is int64: larger Python ints cannot even be bound
 
 
 class GalleryStore:
@@ -146,6 +147,8 @@ class GalleryStore:
 
     def delete_reference(self, reference_id: int) -> str:
         """Delete one reference (and its identity once it has none left); returns the identity."""
+        if not 0 < int(reference_id) <= SQLITE_MAX_INT:  # no stored id lies outside 1..int64 max
+            raise ReferenceNotFound(f"reference {reference_id} not found")
         with self.atomic() as conn:
             row = conn.execute(
                 'SELECT identity FROM "references" WHERE id = ?', (int(reference_id),)
@@ -188,6 +191,7 @@ class GalleryStore:
         """One page of identities by name, with their reference counts; returns (total, page)."""
         if offset < 0 or limit < 1:
             raise ValueError(f"offset must be >= 0 and limit >= 1, got offset={offset} limit={limit}")
+        offset, limit = min(offset, SQLITE_MAX_INT), min(limit, SQLITE_MAX_INT)  # past the end: empty page
         with self._lock:
             total = self._one("SELECT COUNT(*) FROM identities")[0]
             rows = self._conn.execute(

@@ -15,6 +15,7 @@ from gallery.errors import DimensionMismatch, InvalidGalleryName
 GALLERY_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 MAX_IDENTITY_CHARS = 128
+MAX_METADATA_DEPTH = 32  # nesting of objects/arrays; far deeper ones cannot be serialized back in responses
 
 
 def gallery_name(name: object) -> str:
@@ -43,10 +44,24 @@ def metadata_json(metadata: dict[str, Any] | None) -> str | None:
         return None
     if not isinstance(metadata, dict):
         raise ValueError("metadata must be a JSON object (a dict) or None")
+    if _depth(metadata) > MAX_METADATA_DEPTH:
+        raise ValueError(f"metadata nests objects and arrays more than {MAX_METADATA_DEPTH} levels deep")
     try:
         return json.dumps(metadata, allow_nan=False, sort_keys=True)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise ValueError(f"metadata is not JSON-serializable: {exc}") from exc
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of objects/arrays (a scalar is 0), without recursion; stops once past the limit."""
+    deepest, stack = 0, [(value, 0)]
+    while stack and deepest <= MAX_METADATA_DEPTH:
+        item, level = stack.pop()
+        children = list(item.values()) if isinstance(item, dict) else item
+        if isinstance(children, list | tuple):
+            deepest = max(deepest, level + 1)
+            stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def threshold(value: float | None) -> float | None:

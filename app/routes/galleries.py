@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from fastapi import APIRouter
 
 from app.deps import RuntimeDep
 from app.runtime import Runtime, blocking
 from app.schemas import GalleryCreate, GalleryDeleted, GalleryList, GalleryOut
+from gallery.errors import GalleryNotFound
 from gallery.gallery import Gallery
 
 router = APIRouter(prefix="/galleries", tags=["galleries"])
@@ -40,7 +43,12 @@ def _create(rt: Runtime, body: GalleryCreate) -> GalleryOut:
 
 
 def _list(rt: Runtime) -> GalleryList:
-    return GalleryList(galleries=[describe(rt, rt.registry.get(info.name)) for info in rt.registry.list()])
+    """Every gallery; one deleted between the listing and its read is left out, not a 404 for the list."""
+    galleries = []
+    for info in rt.registry.list():
+        with contextlib.suppress(GalleryNotFound):
+            galleries.append(describe(rt, rt.registry.get(info.name)))
+    return GalleryList(galleries=galleries)
 
 
 @router.post("", status_code=201, response_model=GalleryOut)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from fastapi import APIRouter, Response
 
 from app.deps import MetricsDep, RuntimeDep
 from app.runtime import Runtime, blocking
 from app.schemas import GalleryReady, Health, ModelReady, Ready
+from gallery.errors import GalleryNotFound
 
 router = APIRouter(tags=["operations"])
 
@@ -18,8 +21,9 @@ def _ready(rt: Runtime) -> Ready:
     }
     galleries = {}
     for info in rt.registry.list():
-        status, message = rt.gallery_status(rt.registry.get(info.name))
-        galleries[info.name] = GalleryReady(status=status, model=info.model, message=message)
+        with contextlib.suppress(GalleryNotFound):  # deleted since the listing
+            status, message = rt.gallery_status(rt.registry.get(info.name))
+            galleries[info.name] = GalleryReady(status=status, model=info.model, message=message)
     degraded = bool(rt.models.skipped) or any(g.status != "ready" for g in galleries.values())
     status = "degraded" if degraded else "ready"
     return Ready(status=status, models=models, skipped_models=dict(rt.models.skipped), galleries=galleries)

@@ -127,3 +127,14 @@ async def test_stop_fails_queued_items_and_refuses_new_ones(make_batcher):
     assert any(isinstance(r, NotRunning) for r in results)
     with pytest.raises(NotRunning):
         batcher.enqueue([np.ones((1,), dtype=np.float32)])
+
+
+async def test_stop_while_gathering_a_batch_fails_its_items_instead_of_hanging(make_batcher):
+    batcher = make_batcher(max_batch=8, max_wait_ms=10_000)
+    await batcher.start()
+    (future,) = batcher.enqueue([np.ones((1,), dtype=np.float32)])
+    while batcher.queue_depth:  # the worker has taken it and waits for more
+        await asyncio.sleep(0.001)
+    await batcher.stop()
+    with pytest.raises(NotRunning):
+        await asyncio.wait_for(future, timeout=2)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from app.errors import BadImage, ImageTooLarge
 from app.imaging import Upload, decode_image, prepare_batch
@@ -63,3 +66,38 @@ def test_prepare_batch_one_bad_image_fails_whole_batch(helpers):
             SPEC,
             max_pixels=10**6,
         )
+
+
+def test_prepare_batch_16bit_grey_scales_like_its_8bit_version(helpers):
+    eight = helpers.pattern("a")
+    buffer = io.BytesIO()
+    Image.fromarray(eight.astype(np.uint16) * 257).save(buffer, format="PNG")  # 16-bit grey PNG
+    uploads = [Upload("a16.png", buffer.getvalue()), Upload("a8.png", helpers.png(eight))]
+    batch = prepare_batch(uploads, SPEC, max_pixels=10**6)
+    np.testing.assert_allclose(batch[0], batch[1], atol=1e-6)
+
+
+def _png_bytes(img: Image.Image, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    img.save(buffer, format="PNG", **options)
+    return buffer.getvalue()
+
+
+def test_prepare_batch_corrupt_exif_is_ignored_and_pixels_used_as_stored(helpers):
+    img = Image.fromarray(helpers.pattern("a"))
+    corrupt = _png_bytes(img, exif=b"Exif\x00\x00MM\xd4*\x00\x00\x00\x08\x00\x00")  # not a TIFF header
+    uploads = [Upload("corrupt.png", corrupt), Upload("plain.png", _png_bytes(img))]
+    batch = prepare_batch(uploads, SPEC, max_pixels=10**6)
+    np.testing.assert_array_equal(batch[0], batch[1])
+
+
+def test_prepare_batch_exif_orientation_is_applied_once(helpers):
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (10, 30), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: rotate 270 degrees to view
+    uploads = [
+        Upload("tagged.png", _png_bytes(img, exif=exif.tobytes())),
+        Upload("upright.png", _png_bytes(img.transpose(Image.Transpose.ROTATE_270))),
+    ]
+    batch = prepare_batch(uploads, SPEC, max_pixels=10**6)
+    np.testing.assert_array_equal(batch[0], batch[1])

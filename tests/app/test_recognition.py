@@ -76,3 +76,14 @@ def test_check_image_count_bounds():
         check_image_count(4, limit=3)
     with pytest.raises(InvalidRequest):
         check_image_count(0, limit=3)
+
+
+@pytest.mark.parametrize("depth", [33, 100_000])
+def test_parse_metadata_nested_too_deep_raises_bad_metadata(depth):
+    with pytest.raises(BadMetadata, match="deep|recursion"):
+        parse_metadata('{"a": ' + "[" * depth + "]" * depth + "}")
+
+
+def test_parse_metadata_nested_32_levels_is_returned():
+    raw = '{"a": ' + "[" * 31 + "]" * 31 + "}"
+    assert parse_metadata(raw) is not None

@@ -171,3 +171,27 @@ def test_reference_ids_and_stats_track_deletes(store, unit_vectors, shas):
     assert store.reference_ids().tolist() == [1, 3, 4, 5]
     assert store.reference_stats() == (4, 5)
     assert store.identities_of([1, 4, 99]) == {1: "alice", 4: "bob"}
+
+
+@pytest.mark.parametrize("reference_id", [2**63, 2**64, -(2**70)])
+def test_delete_reference_id_outside_int64_raises_reference_not_found(
+    store, unit_vectors, shas, reference_id
+):
+    store.add("alice", unit_vectors(1), shas(1))
+    with pytest.raises(ReferenceNotFound):
+        store.delete_reference(reference_id)
+    assert store.counts() == (1, 1)
+
+
+def test_list_identities_offset_beyond_int64_returns_empty_page(store, unit_vectors, shas):
+    store.add("alice", unit_vectors(1), shas(1))
+    assert store.list_identities(offset=2**64, limit=2**64) == (1, [])
+
+
+def test_add_metadata_nested_too_deep_raises_value_error_and_stores_nothing(store, unit_vectors, shas):
+    metadata: dict = {}
+    for _ in range(40):
+        metadata = {"a": metadata}
+    with pytest.raises(ValueError, match="deep"):
+        store.add("alice", unit_vectors(1), shas(1), metadata)
+    assert store.counts() == (0, 0)

@@ -103,3 +103,14 @@ async def test_enroll_more_images_than_allowed_returns_422_too_many_images(helpe
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "too_many_images"
     assert await counts(client) == (0, 0)
+
+
+@pytest.mark.parametrize("depth", [300, 100_000])
+async def test_enroll_metadata_nested_too_deep_returns_422_and_listing_still_answers(helpers, client, depth):
+    metadata = '{"a": ' + "[" * depth + "]" * depth + "}"
+    files = [("images", helpers.image_file(helpers.noisy("erin", seed=1)))]
+    form = {"gallery": "faces", "identity": "erin", "metadata": metadata}
+    response = await client.post("/enroll", data=form, files=files)
+    assert response.status_code == 422 and response.json()["error"]["code"] == "bad_metadata"
+    assert await counts(client) == (0, 0)
+    assert (await client.get("/galleries/faces/identities")).status_code == 200

@@ -64,3 +64,24 @@ async def test_delete_gallery_removes_it(client):
     assert response.status_code == 200 and response.json() == {"gallery": "temp", "deleted": True}
     assert (await client.get("/galleries/temp")).status_code == 404
     assert (await client.delete("/galleries/temp")).json()["error"]["code"] == "gallery_not_found"
+
+
+async def test_list_and_ready_during_a_gallery_delete_leave_it_out(service, monkeypatch):
+    app, client = service
+    registry = app.state.runtime.registry
+    listed = registry.list
+
+    def list_then_delete():
+        infos = listed()
+        if "gone" in registry:
+            registry.delete("gone")  # a DELETE landing between the listing and the reads that follow it
+        return infos
+
+    monkeypatch.setattr(registry, "list", list_then_delete)
+    for path in ("/galleries", "/ready"):
+        await client.post("/galleries", json={"name": "gone", "model": "toy"})
+        response = await client.get(path)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        names = [g["name"] for g in body["galleries"]] if path == "/galleries" else list(body["galleries"])
+        assert names == ["faces"]

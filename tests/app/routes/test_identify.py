@@ -74,6 +74,23 @@ async def test_identify_two_near_identities_is_ambiguous(helpers, client):
     assert {c["identity"] for c in body["candidates"]} == {"alice", "alice-twin"}
 
 
+async def test_identify_top_k_1_still_reports_a_runner_up_within_margin_as_ambiguous(helpers, client):
+    for name in ("alice", "alice-twin"):  # the same image under two identities: distance 0 apart
+        await client.post(
+            "/enroll",
+            data={"gallery": "faces", "identity": name},
+            files={"images": helpers.image_file(helpers.pattern("alice"))},
+        )
+    response = await client.post(
+        "/identify",
+        data={"gallery": "faces", "top_k": "1"},
+        files={"image": helpers.image_file(helpers.noisy("alice", seed=5, amount=2))},
+    )
+    body = response.json()
+    assert body["match"] is True and body["ambiguous"] is True
+    assert len(body["candidates"]) == 1
+
+
 async def test_identify_32_concurrent_requests_are_correct_and_batched(helpers, enrolled, service):
     app, _ = service
     batcher = app.state.runtime.batchers["faces"]

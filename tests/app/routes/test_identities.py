@@ -62,3 +62,13 @@ async def test_delete_reference_unknown_returns_404(enrolled):
 async def test_delete_identity_in_unknown_gallery_returns_404(client):
     response = await client.delete("/galleries/nope/identities/alice")
     assert response.status_code == 404 and response.json()["error"]["code"] == "gallery_not_found"
+
+
+async def test_delete_reference_id_beyond_int64_returns_404(client):
+    response = await client.delete(f"/galleries/faces/references/{2**64}")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "reference_not_found"
+
+
+async def test_list_identities_offset_beyond_int64_returns_empty_page(client):
+    response = await client.get("/galleries/faces/identities", params={"offset": 2**64})
+    assert response.status_code == 200 and response.json()["identities"] == []
