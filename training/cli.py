@@ -154,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     x = sub.add_parser("export", help="evaluate + export a training checkpoint (e.g. runs/<name>/best.pt)")
     x.add_argument("--checkpoint", required=True, help="checkpoint written by `train`")
     x.add_argument("--out", default=None, help="output folder (default: the one in the checkpoint's config)")
+    x.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="change an evaluation or naming field first, e.g. eval.target_far=0.05 or name=faces")
     c = sub.add_parser("config", help="print the resolved configuration as JSON")
     _config_args(c)
     s = sub.add_parser("summary", help="print the shipped models' held-out figures as a markdown table")
@@ -180,7 +182,7 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
         if args.command == "export":
             from training.pipeline import export_checkpoint
 
-            card = export_checkpoint(Path(args.checkpoint), out_dir=args.out)
+            card = export_checkpoint(Path(args.checkpoint), out_dir=args.out, overrides=args.set)
             print(json.dumps(card.metrics, indent=2))
             return 0
         cfg = resolve_config(args, env)

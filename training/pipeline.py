@@ -14,7 +14,7 @@ import torch
 
 from modelcard import InputSpec, ModelCard
 from training.card import build_card, device_description
-from training.config import TrainConfig
+from training.config import TrainConfig, apply_overrides
 from training.data.dataset import ImageDataset
 from training.data.splits import Split
 from training.evaluate import Evaluation, evaluate
@@ -98,11 +98,10 @@ def build(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> M
     )
 
 
-def export_checkpoint(checkpoint: Path, *, out_dir: str | None = None) -> ModelCard:
-    """Re-evaluate a checkpoint and export it (e.g. a run stopped before it finished)."""
+def export_checkpoint(checkpoint: Path, *, out_dir: str | None = None, overrides: list[str] = ()) -> ModelCard:
+    """Re-evaluate a checkpoint and export it (e.g. a run stopped early, or to re-tune the threshold)."""
     model, cfg, state = model_from_checkpoint(checkpoint)
-    if out_dir is not None:
-        cfg = TrainConfig(**{**cfg.__dict__, "out_dir": out_dir})
+    cfg = apply_overrides(cfg, ([f"out_dir={out_dir}"] if out_dir is not None else []) + list(overrides))
     split = make_split(load_records(cfg.data), cfg.data)
     history = json.loads(state["history_json"])
     return finish(cfg, model, split, history=history, seconds=float(state["seconds"]), device="cpu")

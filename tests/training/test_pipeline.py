@@ -106,9 +106,11 @@ def test_exported_model_embeds_card_preprocessed_images_with_unit_norm(trained, 
     np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
 
 
-def test_export_subcommand_rebuilds_from_checkpoint(trained):
-    assert main(["export", "--checkpoint", str(trained / "runs" / "shapes" / "best.pt")]) == 0
-    assert json.loads((trained / "shapes.json").read_text())["name"] == "shapes"
+def test_export_subcommand_rebuilds_from_checkpoint_with_new_far(trained):
+    checkpoint = str(trained / "runs" / "shapes" / "best.pt")
+    assert main(["export", "--checkpoint", checkpoint, "--set", "eval.target_far=0.2", "--set", "name=shapes2"]) == 0
+    card = json.loads((trained / "shapes2.json").read_text())
+    assert card["name"] == "shapes2" and card["threshold"]["target_far"] == 0.2
 
 
 def test_cli_rejects_unknown_override(capsys):
