@@ -154,8 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
     x = sub.add_parser("export", help="evaluate + export a training checkpoint (e.g. runs/<name>/best.pt)")
     x.add_argument("--checkpoint", required=True, help="checkpoint written by `train`")
     x.add_argument("--out", default=None, help="output folder (default: the one in the checkpoint's config)")
-    x.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="change an evaluation or naming field first, e.g. eval.target_far=0.05 or name=faces")
+    x.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change an evaluation or naming field first, e.g. eval.target_far=0.05 or name=faces",
+    )
     c = sub.add_parser("config", help="print the resolved configuration as JSON")
     _config_args(c)
     s = sub.add_parser("summary", help="print the shipped models' held-out figures as a markdown table")

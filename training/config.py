@@ -69,6 +69,7 @@ class OptimConfig:
     p: int = 16
     k: int = 4
     batches_per_epoch: int = 100
+    group_batches: bool = False  # each P x K batch from one group (source set) where it can: harder negatives
     patience: int = 6  # epochs without validation improvement before stopping
     time_budget_min: float | None = None  # stop (keeping the best checkpoint) after this many minutes
 
@@ -83,6 +84,9 @@ class EvalConfig:
     kshot: int = 5  # references per class for closed-set / open-set identification
     target_far: float = 0.01
     n_pairs: int = 6000
+    pairs_within_group: bool = (
+        False  # impostor pairs from the same group (source set), as a deployment sees them
+    )
     seed: int = 1
 
 

@@ -40,9 +40,23 @@ class Evaluation:
     test_labels: np.ndarray = field(repr=False)
 
 
-def pair_distances(emb: np.ndarray, labels: np.ndarray, *, n_pairs: int, seed: int):
-    i, j, same = sample_verification_pairs(labels, n_pairs=n_pairs, seed=seed)
-    return np.linalg.norm(emb[i] - emb[j], axis=1), np.asarray(same, dtype=bool)
+def pair_distances(
+    emb: np.ndarray, labels: np.ndarray, *, n_pairs: int, seed: int, groups: np.ndarray | None = None
+):
+    """Distances of balanced genuine/impostor pairs; with `groups`, both images of every pair come from one
+    group (pairs shared out by group size), so impostors are as hard as one source set makes them."""
+    if groups is None:
+        i, j, same = sample_verification_pairs(labels, n_pairs=n_pairs, seed=seed)
+        return np.linalg.norm(emb[i] - emb[j], axis=1), np.asarray(same, dtype=bool)
+    parts = []
+    for n, group in enumerate(sorted(set(groups))):
+        sel = np.flatnonzero(groups == group)
+        if len(np.unique(labels[sel])) >= 2:
+            share = max(2, int(round(n_pairs * len(sel) / len(groups))) // 2 * 2)
+            parts.append(pair_distances(emb[sel], labels[sel], n_pairs=share, seed=seed + n))
+    if not parts:
+        raise ValueError("no group has two classes to pair")
+    return np.concatenate([d for d, _ in parts]), np.concatenate([s for _, s in parts])
 
 
 def verification_figures(d: np.ndarray, same: np.ndarray, *, threshold: float) -> dict[str, float]:
@@ -105,7 +119,10 @@ def evaluate(
     e = cfg.eval
     val_ds, test_ds = ImageDataset(split.val, spec), ImageDataset(split.test, spec)
     val_emb = embed(model, val_ds, device=device)
-    vd, vsame = pair_distances(val_emb, np.asarray(val_ds.labels), n_pairs=e.n_pairs, seed=e.seed)
+    val_groups = group_array(val_ds) if e.pairs_within_group else None
+    vd, vsame = pair_distances(
+        val_emb, np.asarray(val_ds.labels), n_pairs=e.n_pairs, seed=e.seed, groups=val_groups
+    )
     threshold = tune_threshold(vd, vsame, target_far=e.target_far)
     if fixed_threshold is not None:
         threshold = {**threshold, "value": float(fixed_threshold), "method": "fixed (model card)"}
@@ -113,7 +130,8 @@ def evaluate(
     emb = embed(model, test_ds, device=device)
     labels = np.asarray([test_ds.classes[y] for y in test_ds.labels])
     groups = group_array(test_ds)
-    d, same = pair_distances(emb, labels, n_pairs=e.n_pairs, seed=e.seed + 1)
+    pair_groups = groups if e.pairs_within_group else None
+    d, same = pair_distances(emb, labels, n_pairs=e.n_pairs, seed=e.seed + 1, groups=pair_groups)
     metrics = {
         "verification": verification_figures(d, same, threshold=threshold["value"]),
         **identification_figures(emb, labels, groups, cfg, threshold=threshold["value"]),
@@ -130,7 +148,7 @@ def evaluate(
         metrics.update(_train_reference_figures(model, split, cfg, spec, emb, labels, device=device))
 
     pixels = pixel_embeddings(np.stack([test_ds[i][0].numpy() for i in range(len(test_ds))]))
-    pd_, psame = pair_distances(pixels, labels, n_pairs=e.n_pairs, seed=e.seed + 1)
+    pd_, psame = pair_distances(pixels, labels, n_pairs=e.n_pairs, seed=e.seed + 1, groups=pair_groups)
     baseline = {
         "verification": verification_figures(pd_, psame, threshold=float(np.median(pd_))),
         **identification_figures(pixels, labels, groups, cfg, threshold=None),

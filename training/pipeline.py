@@ -98,7 +98,9 @@ def build(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> M
     )
 
 
-def export_checkpoint(checkpoint: Path, *, out_dir: str | None = None, overrides: list[str] = ()) -> ModelCard:
+def export_checkpoint(
+    checkpoint: Path, *, out_dir: str | None = None, overrides: list[str] = ()
+) -> ModelCard:
     """Re-evaluate a checkpoint and export it (e.g. a run stopped early, or to re-tune the threshold)."""
     model, cfg, state = model_from_checkpoint(checkpoint)
     cfg = apply_overrides(cfg, ([f"out_dir={out_dir}"] if out_dir is not None else []) + list(overrides))

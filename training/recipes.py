@@ -61,7 +61,15 @@ def _faces() -> TrainConfig:
         data=DataConfig(recipe="faces", split="class", val=0.15, test=0.15),
         input=InputConfig(height=64, width=64, channels=3, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
         model=ModelConfig(encoder="resnet-small", embedding_dim=128),
-        optim=OptimConfig(loss="multi-similarity", p=32, k=4, epochs=40, batches_per_epoch=100, patience=8),
+        optim=OptimConfig(
+            loss="multi-similarity",
+            p=32,
+            k=4,
+            epochs=40,
+            batches_per_epoch=100,
+            patience=8,
+            group_batches=True,
+        ),
         augment=AugmentConfig(
             rotation=8.0,
             shear=0.1,
@@ -72,7 +80,7 @@ def _faces() -> TrainConfig:
             brightness=0.25,
             contrast=0.25,
         ),
-        eval=EvalConfig(select="verification_auc", kshot=1, n_way=5, k_shot=1),
+        eval=EvalConfig(select="verification_auc", kshot=1, n_way=5, k_shot=1, pairs_within_group=True),
     )
 
 

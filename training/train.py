@@ -130,7 +130,10 @@ def _batches(cfg: TrainConfig, ds: ImageDataset, epoch: int):
             xb = torch.stack([ds[j][0] for _, j, _ in chunk])
             yield xa, xb, torch.tensor([same for _, _, same in chunk], dtype=torch.float32)
         return
-    sampler = PKSampler(ds.labels, p=o.p, k=o.k, batches_per_epoch=o.batches_per_epoch, seed=cfg.seed)
+    groups = [r.group for r in ds.records] if o.group_batches else None
+    sampler = PKSampler(
+        ds.labels, p=o.p, k=o.k, batches_per_epoch=o.batches_per_epoch, seed=cfg.seed, groups=groups
+    )
     sampler.set_epoch(epoch)
     for idx in sampler:
         items = [ds[i] for i in idx]

@@ -12,7 +12,6 @@ from training.evaluation.metrics import (
     nway_kshot_accuracy,
     pairwise_l2,
     roc_auc,
-    sample_verification_pairs,
 )
 
 
@@ -74,8 +73,10 @@ def selection_metric(
             emb, labels, n_way=cfg.n_way, k_shot=cfg.k_shot, n_tasks=cfg.n_tasks, seed=cfg.seed, groups=groups
         )["accuracy"]
     if cfg.select == "verification_auc":
-        i, j, same = sample_verification_pairs(labels, n_pairs=cfg.n_pairs, seed=cfg.seed)
-        d = np.linalg.norm(emb[i] - emb[j], axis=1)
+        from training.evaluate import pair_distances
+
+        groups = group_array(val_ds) if cfg.pairs_within_group else None
+        d, same = pair_distances(emb, labels, n_pairs=cfg.n_pairs, seed=cfg.seed, groups=groups)
         return roc_auc(d, same)
     if cfg.select == "kshot_top1":
         if ref_ds is not None:

@@ -122,3 +122,15 @@ def test_cli_config_prints_recipe(capsys):
     assert main(["config", "--recipe", "omniglot"]) == 0
     cfg = json.loads(capsys.readouterr().out)
     assert cfg["data"]["split"] == "group" and cfg["eval"]["within_group"] is True
+
+
+def test_pair_distances_within_group_never_pairs_across_groups():
+    from training.evaluate import pair_distances
+
+    labels = np.repeat(np.arange(8), 4)
+    groups = np.where(labels < 4, "a", "b")
+    emb = np.zeros((len(labels), 2), dtype=np.float32)
+    emb[groups == "b", 0] = 10.0  # any cross-group pair would be 10 apart
+    d, same = pair_distances(emb, labels, n_pairs=400, seed=0, groups=groups)
+    assert len(d) >= 398 and same.sum() == (~same).sum()
+    assert d.max() < 1e-6

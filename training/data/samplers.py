@@ -110,7 +110,10 @@ class PKSampler:
         batches_per_epoch: int,
         seed: int,
         min_per_class: int = 2,
+        groups: Sequence[str] | None = None,
     ) -> None:
+        """`groups` (one per item) makes each batch draw its classes from one group where it can, so that
+        negatives are hard (same source set) rather than told apart by the set's style."""
         self.p = _check_int("p", p, 2)
         self.k = _check_int("k", k, 2)
         self.batches_per_epoch = _check_int("batches_per_epoch", batches_per_epoch, 1)
@@ -122,6 +125,12 @@ class PKSampler:
                 f"p={self.p} classes per batch, but only {len(self._classes)} classes have "
                 f">= {min_per_class} images"
             )
+        if groups is not None and len(groups) != len(labels):
+            raise ValueError(f"groups has {len(groups)} entries for {len(labels)} labels")
+        self._by_group: list[np.ndarray] = []
+        if groups is not None:
+            owner = np.asarray([groups[int(c[0])] for c in self._classes])
+            self._by_group = [np.flatnonzero(owner == g) for g in sorted(set(owner))]
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -149,8 +158,19 @@ class PKSampler:
                 batch, pending = pending[: self.p], pending[self.p :]
             yield batch
 
+    def _group_batches(self, rng: np.random.Generator) -> Iterator[list[int]]:
+        """One group per batch (weighted by its class count); topped up from the others when too small."""
+        weights = np.asarray([len(g) for g in self._by_group], dtype=float)
+        while True:
+            members = self._by_group[rng.choice(len(self._by_group), p=weights / weights.sum())]
+            chosen = [int(c) for c in rng.permutation(members)[: self.p]]
+            if len(chosen) < self.p:
+                rest = np.setdiff1d(np.arange(len(self._classes)), chosen)
+                chosen += [int(c) for c in rng.choice(rest, self.p - len(chosen), replace=False)]
+            yield chosen
+
     def __iter__(self) -> Iterator[list[int]]:
         rng = _epoch_rng(self.seed, self.epoch)
-        classes = self._class_batches(rng)
+        classes = self._group_batches(rng) if self._by_group else self._class_batches(rng)
         for _ in range(self.batches_per_epoch):
             yield [i for c in next(classes) for i in self._images(self._classes[c], rng)]

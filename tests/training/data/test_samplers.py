@@ -116,3 +116,34 @@ def test_pk_sampler_drives_a_torch_dataloader_as_batch_sampler():
     sampler = PKSampler(LABELS, p=2, k=3, batches_per_epoch=4, seed=0)
     batches = list(torch.utils.data.DataLoader(data, batch_sampler=sampler))
     assert len(batches) == 4 and all(b.shape == (6,) for b in batches)
+
+
+def test_pk_sampler_with_groups_draws_each_batch_from_one_group_when_it_can():
+    from training.data.samplers import PKSampler
+
+    labels = [c for c in range(12) for _ in range(3)]  # 12 classes x 3 images
+    groups = ["a" if c < 8 else "b" for c in labels]  # group a: 8 classes, group b: 4 classes
+    sampler = PKSampler(labels, p=4, k=2, batches_per_epoch=50, seed=0, groups=groups)
+    for batch in sampler:
+        assert len(batch) == 8 and len({labels[i] for i in batch}) == 4
+        assert len({groups[i] for i in batch}) == 1  # both groups have >= p classes
+
+
+def test_pk_sampler_with_small_group_tops_up_from_other_groups():
+    from training.data.samplers import PKSampler
+
+    labels = [c for c in range(6) for _ in range(2)]
+    groups = ["a" if c < 2 else "b" for c in labels]  # group a has only 2 classes
+    sampler = PKSampler(labels, p=4, k=2, batches_per_epoch=40, seed=1, groups=groups)
+    batches = list(sampler)
+    assert all(len({labels[i] for i in b}) == 4 for b in batches)
+    assert any({groups[i] for i in b} == {"a", "b"} for b in batches)
+
+
+def test_pk_sampler_rejects_groups_of_wrong_length():
+    import pytest
+
+    from training.data.samplers import PKSampler
+
+    with pytest.raises(ValueError, match="groups"):
+        PKSampler([0, 0, 1, 1], p=2, k=2, batches_per_epoch=1, seed=0, groups=["a"])
