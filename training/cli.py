@@ -112,6 +112,8 @@ def resolve_config(args: argparse.Namespace, environ: dict[str, str]) -> TrainCo
         "input.width": args.size,
     }
     pairs += [f"{k}={v}" for k, v in simple.items() if v is not None]
+    if getattr(args, "init_from", None):
+        pairs.append(f"init_from={Path(args.init_from).resolve()}")
     if args.data:
         pairs.append("data.paths=" + ",".join(str(Path(p).expanduser().resolve()) for p in args.data))
     cfg = apply_overrides(cfg, pairs + list(args.set))
@@ -145,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _config_args(t)
     t.add_argument("--resume", action="store_true", help="continue from runs/<name>/last.pt if it exists")
+    t.add_argument(
+        "--init-from",
+        default=None,
+        metavar="CHECKPOINT",
+        help="warm start: take the encoder weights from a checkpoint of the same architecture, "
+        "then train with a fresh schedule (e.g. with more data or another loss)",
+    )
     t.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
     e = sub.add_parser(
         "evaluate", help="evaluate a shipped models/<name>.onnx (by its card) on a dataset's test split"

@@ -103,6 +103,7 @@ class TrainConfig:
     run_dir: str = "runs"
     device: str = "auto"  # auto | cpu | cuda
     threads: int = 0  # torch intra-op threads; 0 = torch's default
+    init_from: str | None = None  # warm start: encoder weights from this checkpoint (same architecture)
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:

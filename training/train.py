@@ -164,7 +164,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> T
     val_ds = ImageDataset(split.val, spec)
     ref_ds = ImageDataset(split.train, spec, classes=train_ds.classes) if cfg.data.split == "image" else None
 
-    model = build_model(cfg).to(device)
+    model = build_model(cfg)
+    if cfg.init_from:
+        model.load_state_dict(load_checkpoint(Path(cfg.init_from))["model"])
+        print(f"{cfg.name}: encoder initialised from {cfg.init_from}")
+    model = model.to(device)
     loss_fn = make_loss(
         cfg.optim.loss,
         embedding_dim=cfg.model.embedding_dim,

@@ -108,7 +108,10 @@ def test_exported_model_embeds_card_preprocessed_images_with_unit_norm(trained, 
 
 def test_export_subcommand_rebuilds_from_checkpoint_with_new_far(trained):
     checkpoint = str(trained / "runs" / "shapes" / "best.pt")
-    assert main(["export", "--checkpoint", checkpoint, "--set", "eval.target_far=0.2", "--set", "name=shapes2"]) == 0
+    assert (
+        main(["export", "--checkpoint", checkpoint, "--set", "eval.target_far=0.2", "--set", "name=shapes2"])
+        == 0
+    )
     card = json.loads((trained / "shapes2.json").read_text())
     assert card["name"] == "shapes2" and card["threshold"]["target_far"] == 0.2
 
@@ -134,3 +137,54 @@ def test_pair_distances_within_group_never_pairs_across_groups():
     d, same = pair_distances(emb, labels, n_pairs=400, seed=0, groups=groups)
     assert len(d) >= 398 and same.sum() == (~same).sum()
     assert d.max() < 1e-6
+
+
+def test_train_init_from_checkpoint_warm_starts(trained, shapes_dir, tmp_path):
+    checkpoint = trained / "runs" / "shapes" / "best.pt"
+    code = main(
+        [
+            "train",
+            "--data",
+            str(shapes_dir),
+            "--name",
+            "warm",
+            "--encoder",
+            "notebook-cnn",
+            "--size",
+            "28",
+            "--embedding-dim",
+            "16",
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+            "--threads",
+            "1",
+            "--init-from",
+            str(checkpoint),
+            "--set",
+            f"run_dir={tmp_path / 'runs'}",
+            "--set",
+            "optim.batches_per_epoch=1",
+            "--set",
+            "optim.p=4",
+            "--set",
+            "optim.k=2",
+            "--set",
+            "eval.n_tasks=10",
+            "--set",
+            "eval.n_pairs=100",
+            "--set",
+            "eval.n_way=3",
+            "--set",
+            "data.val=0.2",
+            "--set",
+            "data.test=0.3",
+            "--set",
+            "eval.kshot=2",
+        ]
+    )
+    assert code == 0
+    card = json.loads((tmp_path / "warm.json").read_text())
+    assert card["training"]["config"]["init_from"] == str(checkpoint.resolve())
