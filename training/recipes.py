@@ -46,7 +46,7 @@ def _folder() -> TrainConfig:
 def _omniglot() -> TrainConfig:
     return TrainConfig(
         name="omniglot",
-        data=DataConfig(recipe="omniglot", split="group", val_groups=4, test_groups=4),
+        data=DataConfig(recipe="omniglot", split="group", val_groups=4, test_groups=4, rotated_classes=True),
         input=InputConfig(height=64, width=64, channels=1, mean=(0.0,), std=(1.0,), invert=True),
         model=ModelConfig(encoder="resnet-small", embedding_dim=128),
         optim=OptimConfig(loss="multi-similarity", p=32, k=4, epochs=40, batches_per_epoch=100, patience=8),
@@ -68,7 +68,6 @@ def _faces() -> TrainConfig:
             epochs=40,
             batches_per_epoch=100,
             patience=8,
-            group_batches=True,
         ),
         augment=AugmentConfig(
             rotation=8.0,
@@ -80,7 +79,7 @@ def _faces() -> TrainConfig:
             brightness=0.25,
             contrast=0.25,
         ),
-        eval=EvalConfig(select="verification_auc", kshot=1, n_way=5, k_shot=1, pairs_within_group=True),
+        eval=EvalConfig(select="verification_auc", kshot=1, n_way=5, k_shot=1),
     )
 
 
