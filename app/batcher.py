@@ -29,7 +29,7 @@ class BatchConfig:
     """Batching limits (from SG_MAX_BATCH, SG_MAX_WAIT_MS, SG_QUEUE_SIZE) and the per-request wait bound."""
 
     max_batch: int = 32
-    max_wait_ms: float = 5.0
+    max_wait_ms: float = 0.0
     queue_size: int = 1024
     timeout_s: float = 30.0
 

@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
     max_batch: int = Field(default=32, ge=1, le=4096)
-    max_wait_ms: float = Field(default=5.0, ge=0, le=10_000)
+    max_wait_ms: float = Field(default=0.0, ge=0, le=10_000)
     queue_size: int = Field(default=1024, ge=1)
     retry_after_s: int = Field(default=1, ge=1)
     inference_timeout_s: float = Field(default=30.0, gt=0)
