@@ -38,3 +38,25 @@ def test_shipped_model_card_holds_threshold_and_metrics(name):
     assert 0 < card.threshold.value < 2 and card.threshold.target_far is not None
     assert card.metrics["verification"]["roc_auc"] > 0.5
     assert card.dataset["split_seed"] is not None and card.training["device"]
+
+
+CHECKPOINTS = sorted((MODELS.parent / "checkpoints").glob("*.pt"))
+
+
+@pytest.mark.skipif(not CHECKPOINTS, reason="no checkpoints committed under checkpoints/")
+@pytest.mark.parametrize("checkpoint", CHECKPOINTS, ids=lambda p: p.stem)
+def test_checkpoint_rebuilds_its_encoder_and_matches_the_shipped_onnx(checkpoint):
+    import torch
+
+    from training.train import model_from_checkpoint
+
+    model, cfg, state = model_from_checkpoint(checkpoint)
+    x = np.random.default_rng(0).standard_normal((2, cfg.input.channels, cfg.input.height, cfg.input.width))
+    x = x.astype(np.float32)
+    with torch.no_grad():
+        out = model(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+    card_path = MODELS / f"{checkpoint.stem}.json"
+    if card_path.exists() and load_card(card_path).onnx_sha256 == state["onnx_sha256"]:
+        session = ort.InferenceSession(str(card_path.with_suffix(".onnx")), providers=["CPUExecutionProvider"])
+        np.testing.assert_allclose(session.run(None, {"input": x})[0], out, atol=1e-4)
