@@ -58,5 +58,7 @@ def test_checkpoint_rebuilds_its_encoder_and_matches_the_shipped_onnx(checkpoint
     np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
     card_path = MODELS / f"{checkpoint.stem}.json"
     if card_path.exists() and load_card(card_path).onnx_sha256 == state["onnx_sha256"]:
-        session = ort.InferenceSession(str(card_path.with_suffix(".onnx")), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            str(card_path.with_suffix(".onnx")), providers=["CPUExecutionProvider"]
+        )
         np.testing.assert_allclose(session.run(None, {"input": x})[0], out, atol=1e-4)
