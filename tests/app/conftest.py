@@ -1,7 +1,7 @@
 """Shared fixtures for the service tests: a real tiny ONNX encoder and card, known-answer images, live apps.
 
-The encoder is Flatten -> MatMul(seeded random 256x32) -> L2-normalize over a 16x16 grey input, so distinct
-random patterns land about sqrt(2) apart and a pattern plus small noise lands close to its own pattern.
+The encoder (`tests/support/tiny_encoder.py`) maps distinct random 16x16 patterns about sqrt(2) apart and a
+pattern plus small noise close to its own pattern.
 Tests reach the helpers below through the `helpers` fixture.
 """
 
@@ -18,58 +18,15 @@ from typing import Any
 
 import httpx
 import numpy as np
-import onnx
 import pytest
 from fastapi import FastAPI
-from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
 from app.main import create_app
 from app.settings import Settings
-from modelcard import InputSpec, ModelCard, Threshold, sha256_file
+from tests.support.tiny_encoder import DIM, SIDE, write_model  # noqa: F401 (DIM reaches tests via `helpers`)
 
-SIDE = 16
-DIM = 32
-THRESHOLD = 0.5
 IDENTITIES = ("alice", "bob", "carol", "dave")
-
-
-def build_encoder(path: Path, *, seed: int) -> None:
-    """Write the tiny encoder: input (N,1,16,16) -> embedding (N,32), unit length, dynamic batch."""
-    weights = np.random.default_rng(seed).standard_normal((SIDE * SIDE, DIM)).astype(np.float32)
-    nodes = [
-        helper.make_node("Flatten", ["input"], ["flat"], axis=1),
-        helper.make_node("MatMul", ["flat", "weights"], ["raw"]),
-        helper.make_node("LpNormalization", ["raw"], ["embedding"], axis=1, p=2),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "tiny_encoder",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, SIDE, SIDE])],
-        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", DIM])],
-        initializer=[numpy_helper.from_array(weights, name="weights")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-
-
-def write_model(models_dir: Path, name: str, *, seed: int, threshold: float = THRESHOLD) -> str:
-    """`<name>.onnx` plus its card; returns the ONNX sha256."""
-    onnx_path = models_dir / f"{name}.onnx"
-    build_encoder(onnx_path, seed=seed)
-    spec = InputSpec(height=SIDE, width=SIDE, channels=1, mean=(0.5,), std=(0.5,), resize="stretch")
-    sha = sha256_file(onnx_path)
-    card = ModelCard(
-        name=name,
-        onnx_sha256=sha,
-        input=spec,
-        embedding_dim=DIM,
-        metric="l2",
-        threshold=Threshold(value=threshold),
-    )
-    card.save(models_dir / f"{name}.json")
-    return sha
 
 
 def pattern(name: str) -> np.ndarray:
