@@ -21,12 +21,11 @@ from training.evaluation.metrics import (
     nway_kshot_accuracy,
     open_set_identification,
     roc_auc,
-    sample_verification_pairs,
     tar_at_far,
     verification_accuracy,
 )
 from training.evaluation.threshold import tune_threshold
-from training.validate import embed, group_array, kshot_from_references
+from training.validate import embed, group_array, kshot_from_references, pair_distances
 
 
 @dataclass
@@ -38,25 +37,6 @@ class Evaluation:
     test_same: np.ndarray = field(repr=False)
     test_embeddings: np.ndarray = field(repr=False)
     test_labels: np.ndarray = field(repr=False)
-
-
-def pair_distances(
-    emb: np.ndarray, labels: np.ndarray, *, n_pairs: int, seed: int, groups: np.ndarray | None = None
-):
-    """Distances of balanced genuine/impostor pairs; with `groups`, both images of every pair come from one
-    group (pairs shared out by group size), so impostors are as hard as one source set makes them."""
-    if groups is None:
-        i, j, same = sample_verification_pairs(labels, n_pairs=n_pairs, seed=seed)
-        return np.linalg.norm(emb[i] - emb[j], axis=1), np.asarray(same, dtype=bool)
-    parts = []
-    for n, group in enumerate(sorted(set(groups))):
-        sel = np.flatnonzero(groups == group)
-        if len(np.unique(labels[sel])) >= 2:
-            share = max(2, int(round(n_pairs * len(sel) / len(groups))) // 2 * 2)
-            parts.append(pair_distances(emb[sel], labels[sel], n_pairs=share, seed=seed + n))
-    if not parts:
-        raise ValueError("no group has two classes to pair")
-    return np.concatenate([d for d, _ in parts]), np.concatenate([s for _, s in parts])
 
 
 def verification_figures(d: np.ndarray, same: np.ndarray, *, threshold: float) -> dict[str, float]:
@@ -176,7 +156,7 @@ def _train_reference_figures(model, split: Split, cfg: TrainConfig, spec, emb, l
             ref_emb, ref_labels, emb, labels, k=cfg.eval.kshot, seed=cfg.eval.seed
         )
     }
-    if novel.any() and len(np.unique(labels[novel])) >= 1:
+    if novel.any():
         # Novel classes: enrolled from k of their own test images, searched among all known + novel references.
         rng = np.random.default_rng(cfg.eval.seed)
         pool_emb, pool_labels, probes = [ref_emb], [ref_labels], []

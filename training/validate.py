@@ -12,6 +12,7 @@ from training.evaluation.metrics import (
     nway_kshot_accuracy,
     pairwise_l2,
     roc_auc,
+    sample_verification_pairs,
 )
 
 
@@ -56,6 +57,25 @@ def kshot_from_references(ref_emb, ref_labels, probe_emb, probe_labels, *, k: in
     return reference_top1(ref_emb[chosen], ref_labels[chosen], probe_emb[keep], probe_labels[keep])
 
 
+def pair_distances(
+    emb: np.ndarray, labels: np.ndarray, *, n_pairs: int, seed: int, groups: np.ndarray | None = None
+):
+    """Distances of balanced genuine/impostor pairs; with `groups`, both images of every pair come from one
+    group (pairs shared out by group size), so impostors are as hard as one source set makes them."""
+    if groups is None:
+        i, j, same = sample_verification_pairs(labels, n_pairs=n_pairs, seed=seed)
+        return np.linalg.norm(emb[i] - emb[j], axis=1), np.asarray(same, dtype=bool)
+    parts = []
+    for n, group in enumerate(sorted(set(groups))):
+        sel = np.flatnonzero(groups == group)
+        if len(np.unique(labels[sel])) >= 2:
+            share = max(2, int(round(n_pairs * len(sel) / len(groups))) // 2 * 2)
+            parts.append(pair_distances(emb[sel], labels[sel], n_pairs=share, seed=seed + n))
+    if not parts:
+        raise ValueError("no group has two classes to pair")
+    return np.concatenate([d for d, _ in parts]), np.concatenate([s for _, s in parts])
+
+
 def selection_metric(
     model: torch.nn.Module,
     val_ds: ImageDataset,
@@ -73,8 +93,6 @@ def selection_metric(
             emb, labels, n_way=cfg.n_way, k_shot=cfg.k_shot, n_tasks=cfg.n_tasks, seed=cfg.seed, groups=groups
         )["accuracy"]
     if cfg.select == "verification_auc":
-        from training.evaluate import pair_distances
-
         groups = group_array(val_ds) if cfg.pairs_within_group else None
         d, same = pair_distances(emb, labels, n_pairs=cfg.n_pairs, seed=cfg.seed, groups=groups)
         return roc_auc(d, same)

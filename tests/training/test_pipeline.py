@@ -1,6 +1,7 @@
 """End-to-end smoke: one short training on a generated class-per-folder tree exports a parity-checked ONNX."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -35,52 +36,52 @@ def shapes_dir(tmp_path_factory):
     return root
 
 
+def _train_argv(
+    data: Path, out: Path, name: str, *extra: str, batches: int, tasks: int, pairs: int
+) -> list[str]:
+    """A one-epoch training of a small CNN on the generated shapes, sized for a test."""
+    settings = {
+        "run_dir": out / "runs",
+        "optim.batches_per_epoch": batches,
+        "optim.p": 4,
+        "optim.k": 2,
+        "eval.n_tasks": tasks,
+        "eval.n_pairs": pairs,
+        "eval.n_way": 3,
+        "data.val": 0.2,
+        "data.test": 0.3,
+        "eval.kshot": 2,
+    }
+    argv = [
+        "train",
+        "--data",
+        str(data),
+        "--name",
+        name,
+        "--encoder",
+        "notebook-cnn",
+        "--size",
+        "28",
+        "--embedding-dim",
+        "16",
+        "--epochs",
+        "1",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--threads",
+        "1",
+        *extra,
+    ]
+    for key, value in settings.items():
+        argv += ["--set", f"{key}={value}"]
+    return argv
+
+
 @pytest.fixture(scope="module")
 def trained(shapes_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
-    code = main(
-        [
-            "train",
-            "--data",
-            str(shapes_dir),
-            "--name",
-            "shapes",
-            "--encoder",
-            "notebook-cnn",
-            "--size",
-            "28",
-            "--embedding-dim",
-            "16",
-            "--epochs",
-            "1",
-            "--out",
-            str(out),
-            "--no-progress",
-            "--threads",
-            "1",
-            "--set",
-            f"run_dir={out / 'runs'}",
-            "--set",
-            "optim.batches_per_epoch=3",
-            "--set",
-            "optim.p=4",
-            "--set",
-            "optim.k=2",
-            "--set",
-            "eval.n_tasks=20",
-            "--set",
-            "eval.n_pairs=200",
-            "--set",
-            "eval.n_way=3",
-            "--set",
-            "data.val=0.2",
-            "--set",
-            "data.test=0.3",
-            "--set",
-            "eval.kshot=2",
-        ]
-    )
-    assert code == 0
+    assert main(_train_argv(shapes_dir, out, "shapes", batches=3, tasks=20, pairs=200)) == 0
     return out
 
 
@@ -128,7 +129,7 @@ def test_cli_config_prints_recipe(capsys):
 
 
 def test_pair_distances_within_group_never_pairs_across_groups():
-    from training.evaluate import pair_distances
+    from training.validate import pair_distances
 
     labels = np.repeat(np.arange(8), 4)
     groups = np.where(labels < 4, "a", "b")
@@ -141,50 +142,9 @@ def test_pair_distances_within_group_never_pairs_across_groups():
 
 def test_train_init_from_checkpoint_warm_starts(trained, shapes_dir, tmp_path):
     checkpoint = trained / "runs" / "shapes" / "best.pt"
-    code = main(
-        [
-            "train",
-            "--data",
-            str(shapes_dir),
-            "--name",
-            "warm",
-            "--encoder",
-            "notebook-cnn",
-            "--size",
-            "28",
-            "--embedding-dim",
-            "16",
-            "--epochs",
-            "1",
-            "--out",
-            str(tmp_path),
-            "--no-progress",
-            "--threads",
-            "1",
-            "--init-from",
-            str(checkpoint),
-            "--set",
-            f"run_dir={tmp_path / 'runs'}",
-            "--set",
-            "optim.batches_per_epoch=1",
-            "--set",
-            "optim.p=4",
-            "--set",
-            "optim.k=2",
-            "--set",
-            "eval.n_tasks=10",
-            "--set",
-            "eval.n_pairs=100",
-            "--set",
-            "eval.n_way=3",
-            "--set",
-            "data.val=0.2",
-            "--set",
-            "data.test=0.3",
-            "--set",
-            "eval.kshot=2",
-        ]
+    argv = _train_argv(
+        shapes_dir, tmp_path, "warm", "--init-from", str(checkpoint), batches=1, tasks=10, pairs=100
     )
-    assert code == 0
+    assert main(argv) == 0
     card = json.loads((tmp_path / "warm.json").read_text())
     assert card["training"]["config"]["init_from"] == str(checkpoint.resolve())
