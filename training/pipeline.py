@@ -18,7 +18,7 @@ from training.config import TrainConfig, apply_overrides
 from training.data.dataset import ImageDataset
 from training.data.splits import Split
 from training.evaluate import Evaluation, evaluate
-from training.export import export_with_parity, onnx_embed
+from training.export import INPUT_NAME, OUTPUT_NAME, export_with_parity
 from training.recipes import load_records, make_split
 from training.report import write_report
 from training.train import TrainResult, input_spec, model_from_checkpoint, train
@@ -28,11 +28,14 @@ class OnnxModule(torch.nn.Module):
     """Runs an exported ONNX encoder under ONNX Runtime behind the torch module interface (for evaluation)."""
 
     def __init__(self, path: Path) -> None:
+        import onnxruntime as ort
+
         super().__init__()
-        self.path = Path(path)
+        self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(onnx_embed(self.path, x.cpu().numpy()))
+        feed = {INPUT_NAME: x.cpu().numpy().astype(np.float32)}
+        return torch.from_numpy(self.session.run([OUTPUT_NAME], feed)[0])
 
 
 def parity_batch(split: Split, spec: InputSpec, n: int = 32) -> np.ndarray:

@@ -148,3 +148,14 @@ def test_train_init_from_checkpoint_warm_starts(trained, shapes_dir, tmp_path):
     assert main(argv) == 0
     card = json.loads((tmp_path / "warm.json").read_text())
     assert card["training"]["config"]["init_from"] == str(checkpoint.resolve())
+
+
+def test_onnx_module_embeds_like_the_exported_session(trained):
+    import torch
+
+    from training.export import onnx_embed
+    from training.pipeline import OnnxModule
+
+    x = np.random.default_rng(0).standard_normal((3, 1, 28, 28)).astype(np.float32)
+    out = OnnxModule(trained / "shapes.onnx")(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(out, onnx_embed(trained / "shapes.onnx", x), atol=1e-6)
