@@ -53,6 +53,7 @@ class ModelConfig:
     embedding_dim: int = 128
     base_width: int = 32  # resnet-small: channels of the first stage
     stem_stride: int = 0  # resnet-small: 0 = automatic, else 1, 2 or 4 (stride-2 conv + max-pool)
+    pool: str = "avg"  # resnet-small: avg (global average) | gem (generalized mean: small details weigh more)
     width_mult: float = 0.5  # koch: channel multiplier on Koch et al.'s 64-128-128-256
 
 

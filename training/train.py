@@ -70,7 +70,11 @@ def input_spec(cfg: TrainConfig) -> InputSpec:
 
 def encoder_options(cfg: TrainConfig) -> dict[str, Any]:
     return {
-        "resnet-small": {"base_width": cfg.model.base_width},
+        "resnet-small": {
+            "base_width": cfg.model.base_width,
+            "stem_stride": cfg.model.stem_stride or None,
+            "pool": cfg.model.pool,
+        },
         "koch": {"width_mult": cfg.model.width_mult},
     }.get(cfg.model.encoder, {})
 

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from training.encoders import ENCODERS, build_encoder, count_parameters
-from training.encoders.base import GridPool
+from training.encoders.base import GeM, GridPool
 
 SIZES = ((1, 28, 28), (3, 64, 48))
 
@@ -83,6 +83,26 @@ def test_grid_pool_matches_adaptive_avg_pool(in_hw, out_hw):
     x = torch.randn(2, 3, *in_hw)
     expected = F.adaptive_avg_pool2d(x, out_hw).flatten(1)
     assert torch.allclose(GridPool(in_hw, out_hw)(x), expected, atol=1e-6)
+
+
+def test_gem_with_p_1_is_average_pooling_and_large_p_approaches_max():
+    x = torch.tensor([[[[1.0, 2.0], [3.0, 10.0]]]])  # mean 4, max 10
+    with torch.no_grad():
+        assert GeM(p=1.0)(x).item() == pytest.approx(4.0)
+        assert GeM(p=3.0)(x).item() == pytest.approx(259.0 ** (1 / 3))  # ((1 + 8 + 27 + 1000) / 4) ** (1/3)
+        assert GeM(p=20.0)(x).item() == pytest.approx(10.0, rel=0.1)
+
+
+def test_resnet_small_gem_pool_exports_to_onnx_with_parity(tmp_path):
+    model = _encoder("resnet-small", 1, 64, 56, pool="gem")
+    assert model.config["pool"] == "gem"
+    diff = _export_and_compare(model, (1, 64, 56), tmp_path / "m.onnx", dynamo=False)
+    assert diff <= 1e-4
+
+
+def test_resnet_small_unknown_pool_raises_value_error():
+    with pytest.raises(ValueError, match="pool must be one of"):
+        _encoder("resnet-small", pool="max")
 
 
 def _export_and_compare(model: torch.nn.Module, size: tuple[int, int, int], path, *, dynamo: bool) -> float:

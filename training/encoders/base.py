@@ -45,6 +45,24 @@ class GridPool(nn.Module):
         return torch.matmul(x.flatten(2), self.weights).flatten(1)
 
 
+class GeM(nn.Module):
+    """Generalized-mean pooling over the whole map, (B, C, H, W) -> (B, C, 1, 1), with a learned exponent p.
+
+    p = 1 is average pooling and large p tends to max pooling, so a small bright detail (a crack, a pore)
+    is not diluted by the plain area around it (Radenovic et al., TPAMI 2019). Exports to ONNX as
+    Clip, Pow, GlobalAveragePool, Pow.
+    """
+
+    def __init__(self, p: float = 3.0, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.p = nn.Parameter(torch.tensor([float(p)]))
+        self.eps = eps
+
+    def forward(self, x: Tensor) -> Tensor:
+        p = self.p.clamp(min=1.0)
+        return F.adaptive_avg_pool2d(x.clamp(min=self.eps).pow(p), 1).pow(1.0 / p)
+
+
 def _window_matrix(size: int, out: int) -> Tensor:
     """(out, size) averaging matrix; PyTorch's adaptive windows [floor(i*size/out), ceil((i+1)*size/out))."""
     rows = torch.zeros(out, size)

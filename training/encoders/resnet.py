@@ -1,5 +1,5 @@
-"""A small ResNet (BasicBlocks, 4 stages of base_width x 1, 2, 4, 8 channels), global average pooling and a
-linear embedding layer, optionally followed by a BatchNorm "neck". Suits inputs from 28x28 to 128x128.
+"""A small ResNet (BasicBlocks, 4 stages of base_width x 1, 2, 4, 8 channels), global average (or
+generalized-mean) pooling and a linear embedding layer, optionally followed by a BatchNorm "neck". Suits inputs from 28x28 to 128x128.
 """
 
 from __future__ import annotations
@@ -8,7 +8,9 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from training.encoders.base import EmbeddingNet, conv_bn_relu
+from training.encoders.base import EmbeddingNet, GeM, conv_bn_relu
+
+POOLS = ("avg", "gem")
 
 
 class BasicBlock(nn.Module):
@@ -42,12 +44,16 @@ def resnet_small(
     blocks: Sequence[int] = (1, 1, 1, 1),
     stem_stride: int | None = None,
     bn_neck: bool = False,
+    pool: str = "avg",
 ) -> EmbeddingNet:
     """`blocks` per stage; stages 2-4 halve the map. `stem_stride=None` picks 2 for inputs of 64 px and
     up, else 1 (the chosen value is stored in `config`); 4 is a stride-2 conv then a 2x2 max-pool, for
-    large inputs whose small details must survive the downsampling."""
+    large inputs whose small details must survive the downsampling. `pool` is "avg" (global average) or
+    "gem" (generalized mean with a learned exponent: small local details weigh more, e.g. surface defects)."""
     if base_width < 1 or len(blocks) != 4 or any(int(b) < 1 for b in blocks):
         raise ValueError(f"need base_width >= 1 and 4 stages of >= 1 block, got {base_width}, {list(blocks)}")
+    if pool not in POOLS:
+        raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
     if stem_stride is None:
         stem_stride = 2 if min(height, width) >= 64 else 1
     if stem_stride not in (1, 2, 4):
@@ -61,7 +67,8 @@ def resnet_small(
         for b in range(int(n_blocks)):
             layers.append(BasicBlock(c_in, c_out, stride=2 if stage > 0 and b == 0 else 1))
             c_in = c_out
-    head: list[nn.Module] = [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, embedding_dim)]
+    pooling: nn.Module = GeM() if pool == "gem" else nn.AdaptiveAvgPool2d(1)
+    head: list[nn.Module] = [pooling, nn.Flatten(), nn.Linear(c_in, embedding_dim)]
     if bn_neck:
         head.append(nn.BatchNorm1d(embedding_dim))
     config = dict(
@@ -74,5 +81,6 @@ def resnet_small(
         blocks=[int(b) for b in blocks],
         stem_stride=int(stem_stride),
         bn_neck=bool(bn_neck),
+        pool=pool,
     )
     return EmbeddingNet(nn.Sequential(*layers), nn.Sequential(*head), config=config)
