@@ -3,6 +3,10 @@
 One future per item; a bounded queue (full -> `Overloaded`, HTTP 429); one worker task that takes up
 to `max_batch` items, waiting at most `max_wait_ms` after the first; the model runs on the batcher's own
 thread and results are set on the event loop. A failed batch fails every item in it; every wait is bounded.
+
+An item may carry a job for `finish`, which runs on the same thread right after the model with the whole
+batch's embeddings (the service searches each gallery once per batch there), so a request makes no further
+thread hop; `finish` answers per item, and an exception it answers for one item fails that item alone.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +27,9 @@ from app.errors import BatchFailed, NotRunning, Overloaded
 log = logging.getLogger(__name__)
 
 RunFn = Callable[[np.ndarray], np.ndarray]
+FinishFn = Callable[
+    [np.ndarray, Sequence[Any]], list[Any]
+]  # (embeddings, jobs) -> a result or exception each
 
 
 @dataclass(frozen=True)
@@ -37,18 +45,26 @@ class BatchConfig:
 @dataclass(frozen=True)
 class _Item:
     array: np.ndarray
-    future: asyncio.Future[np.ndarray]
+    future: asyncio.Future[Any]
+    job: Any = None
 
 
 class Batcher:
     """Queue + worker for one model; `embed` is what request handlers call."""
 
     def __init__(
-        self, run: RunFn, config: BatchConfig, *, name: str, on_batch: Callable[[int], None] | None = None
+        self,
+        run: RunFn,
+        config: BatchConfig,
+        *,
+        name: str,
+        on_batch: Callable[[int], None] | None = None,
+        finish: FinishFn | None = None,
     ) -> None:
         self.name = name
         self.config = config
         self._run = run
+        self._finish = finish
         self._on_batch = on_batch
         self._queue: asyncio.Queue[_Item] | None = None
         self._worker: asyncio.Task[None] | None = None
@@ -89,23 +105,34 @@ class Batcher:
             await asyncio.to_thread(self.executor.shutdown, wait=True, cancel_futures=True)
             self.executor = None
 
-    def enqueue(self, arrays: Sequence[np.ndarray]) -> list[asyncio.Future[np.ndarray]]:
-        """Queue every array or none: raises `Overloaded` when the queue lacks room for all of them."""
+    def enqueue(
+        self, arrays: Sequence[np.ndarray], jobs: Sequence[Any] | None = None
+    ) -> list[asyncio.Future[Any]]:
+        """Queue every array (with its job for `finish`, if any) or none: raises `Overloaded` when the queue
+        lacks room for all of them."""
         if not self.running or self._queue is None:
             raise NotRunning(f"{self.name}: the batcher is not running")
         free = self._queue.maxsize - self._queue.qsize()
         if len(arrays) > free:
             raise Overloaded(f"{self.name}: queue full ({self._queue.qsize()} waiting); retry shortly")
         loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[np.ndarray]] = []
-        for array in arrays:
+        futures: list[asyncio.Future[Any]] = []
+        for array, job in zip(arrays, jobs if jobs is not None else [None] * len(arrays), strict=True):
             futures.append(loop.create_future())
-            self._queue.put_nowait(_Item(array, futures[-1]))
+            self._queue.put_nowait(_Item(array, futures[-1], job))
         return futures
 
     async def embed(self, arrays: Sequence[np.ndarray]) -> np.ndarray:
         """Embed each (C, H, W) array, possibly across several batches; returns (n, dim) in input order."""
-        futures = self.enqueue(arrays)
+        return np.stack(await self._wait(self.enqueue(arrays)))
+
+    async def process(self, arrays: Sequence[np.ndarray], jobs: Sequence[Any]) -> list[Any]:
+        """Embed each array and hand it with its job to `finish`; returns finish's answers in input order."""
+        if self._finish is None:
+            raise ValueError(f"{self.name}: this batcher has no finish step")
+        return await self._wait(self.enqueue(arrays, jobs))
+
+    async def _wait(self, futures: list[asyncio.Future[Any]]) -> list[Any]:
         try:
             async with asyncio.timeout(self.config.timeout_s):
                 results = await asyncio.gather(*futures, return_exceptions=True)
@@ -116,7 +143,7 @@ class Batcher:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-        return np.stack(results)
+        return results
 
     async def _work(self, queue: asyncio.Queue[_Item]) -> None:
         while True:
@@ -159,21 +186,29 @@ class Batcher:
         self._record(len(items))
         loop = asyncio.get_running_loop()
         try:
-            arrays = [item.array for item in items]  # stacked on the model thread: a batch can be large
-            out = await loop.run_in_executor(self.executor, self._stack_and_run, arrays)
-            if len(out) != len(items):
-                raise ValueError(f"model returned {len(out)} rows for {len(items)} inputs")
+            out = await loop.run_in_executor(self.executor, self._run_and_finish, items)
         except Exception as exc:
             self.batches_failed += 1
             log.warning("%s: batch of %d failed: %s", self.name, len(items), exc)
             _fail(items, BatchFailed, f"{self.name}: inference failed for a batch of {len(items)}: {exc}")
             return
-        for item, row in zip(items, out, strict=True):
-            if not item.future.done():
-                item.future.set_result(row)
+        for item, result in zip(items, out, strict=True):
+            if item.future.done():
+                continue
+            if isinstance(result, BaseException):
+                item.future.set_exception(result)
+            else:
+                item.future.set_result(result)
 
-    def _stack_and_run(self, arrays: list[np.ndarray]) -> np.ndarray:
-        return self._run(np.stack(arrays))
+    def _run_and_finish(self, items: list[_Item]) -> list[Any]:
+        """On the model thread: stack (a batch can be large), run, then `finish` the items that carry jobs."""
+        out = self._run(np.stack([item.array for item in items]))
+        if len(out) != len(items):
+            raise ValueError(f"model returned {len(out)} rows for {len(items)} inputs")
+        jobs = [item.job for item in items]
+        if self._finish is None or all(job is None for job in jobs):
+            return list(out)
+        return self._finish(out, jobs)
 
     def _record(self, size: int) -> None:
         self.batches_run += 1

@@ -1,4 +1,5 @@
-"""Enroll, identify and verify: decode and preprocess off the loop, embed in the batcher, then the gallery.
+"""Enroll, identify and verify: open the gallery and decode off the loop (one thread hop), embed in the
+batcher (which also runs identify's gallery search, batched), then store.
 
 Every image of a request is decoded and embedded before anything is stored, so a bad input never leaves a
 partial write. Distances are the card's metric: L2 between unit embeddings, in [0, 2]; an identity's
@@ -8,9 +9,9 @@ distance is its nearest reference's.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import numpy as np
@@ -20,9 +21,12 @@ from app.errors import BadIdentity, BadMetadata, InvalidRequest, TooManyImages
 from app.imaging import Upload, prepare_batch
 from app.runtime import Runtime, blocking
 from app.schemas import CandidateOut, EnrollOut, IdentifyOut, VerifyOut
+from app.search import SearchJob
 from gallery import validate
 from gallery.gallery import Gallery
 from gallery.types import Candidate
+
+T = TypeVar("T")
 
 
 def parse_metadata(raw: str | None) -> dict[str, Any] | None:
@@ -92,11 +96,35 @@ def decide(candidates: Sequence[Candidate], *, threshold: float, margin: float) 
     )
 
 
-async def embed_uploads(rt: Runtime, encoder: Encoder, uploads: Sequence[Upload]) -> np.ndarray:
-    """Decode + preprocess on the decode pool (all images first), then embed in the model's batcher."""
-    prepare = partial(prepare_batch, uploads, encoder.card.input, max_pixels=rt.settings.max_image_pixels)
-    batch = await anyio.to_thread.run_sync(prepare, limiter=rt.decode_limiter)
-    return await rt.batcher(encoder.name).embed(list(batch))
+def _prepare(rt: Runtime, encoder: Encoder, uploads: Sequence[Upload]) -> np.ndarray:
+    """(blocking) Decode + preprocess every upload into the encoder's input batch."""
+    return prepare_batch(uploads, encoder.card.input, max_pixels=rt.settings.max_image_pixels)
+
+
+def _open_and_prepare(
+    rt: Runtime, gallery_name: str, uploads: Sequence[Upload]
+) -> tuple[Gallery, Encoder, np.ndarray]:
+    """(blocking) The gallery and its encoder, then the uploads decoded for that encoder."""
+    gallery, encoder = rt.open_gallery(gallery_name)
+    return gallery, encoder, _prepare(rt, encoder, uploads)
+
+
+async def on_decode_pool(rt: Runtime, func: Callable[..., T], /, *args: Any) -> T:
+    """Run a decoding step on the decode pool (SG_DECODE_THREADS threads), off the event loop."""
+    return await anyio.to_thread.run_sync(partial(func, *args), limiter=rt.decode_limiter)
+
+
+def _store(
+    gallery: Gallery,
+    identity: str,
+    embeddings: np.ndarray,
+    *,
+    uploads: Sequence[Upload],
+    metadata: dict[str, Any] | None,
+) -> list[int]:
+    """(blocking) Hash the uploads (up to SG_MAX_UPLOAD_MB) and store the references durably."""
+    hashes = [upload.sha256 for upload in uploads]
+    return gallery.add(identity, embeddings, image_sha256s=hashes, metadata=metadata)
 
 
 async def enroll(
@@ -105,11 +133,10 @@ async def enroll(
     """Store every image as a reference of `identity`, or nothing at all."""
     identity = check_identity(identity)
     metadata = parse_metadata(metadata_raw)
-    gallery, encoder = await blocking(rt.open_gallery, gallery_name)
-    embeddings = await embed_uploads(rt, encoder, uploads)
-    hashes = await blocking(lambda: [upload.sha256 for upload in uploads])  # up to SG_MAX_UPLOAD_MB hashed
+    gallery, encoder, batch = await on_decode_pool(rt, _open_and_prepare, rt, gallery_name, uploads)
+    embeddings = await rt.batcher(encoder.name).embed(list(batch))
     try:
-        ids = await blocking(gallery.add, identity, embeddings, image_sha256s=hashes, metadata=metadata)
+        ids = await blocking(_store, gallery, identity, embeddings, uploads=uploads, metadata=metadata)
     except ValueError as exc:  # e.g. an image whose embedding has no direction
         raise InvalidRequest(str(exc)) from exc
     return EnrollOut(gallery=gallery_name, identity=identity, reference_ids=ids, enrolled=len(ids))
@@ -117,10 +144,10 @@ async def enroll(
 
 async def identify(rt: Runtime, *, gallery_name: str, upload: Upload, top_k: int) -> IdentifyOut:
     """Who is this? The nearest identities of the gallery, and the decision against its threshold."""
-    gallery, encoder = await blocking(rt.open_gallery, gallery_name)
-    embedding = await embed_uploads(rt, encoder, [upload])
+    gallery, encoder, batch = await on_decode_pool(rt, _open_and_prepare, rt, gallery_name, [upload])
     # the runner-up decides `ambiguous` even when only one candidate is asked for
-    (candidates,) = await blocking(gallery.search, embedding, top_k=max(top_k, 2))
+    job = SearchJob(gallery, top_k=max(top_k, 2))
+    (candidates,) = await rt.batcher(encoder.name).process(list(batch), [job])
     threshold = threshold_for(gallery, encoder)
     decision = decide(candidates, threshold=threshold, margin=rt.settings.ambiguity_margin)
     return decision.model_copy(update={"candidates": decision.candidates[:top_k]})
@@ -132,12 +159,14 @@ async def verify(
     """Are these two images the same identity, under a gallery's model and threshold or a model's card?"""
     if (gallery_name is None) == (model_name is None):
         raise InvalidRequest("give exactly one of `gallery` or `model`")
+    uploads = [image_a, image_b]
     if gallery_name is not None:
-        gallery, encoder = await blocking(rt.open_gallery, gallery_name)
+        gallery, encoder, batch = await on_decode_pool(rt, _open_and_prepare, rt, gallery_name, uploads)
         threshold = threshold_for(gallery, encoder)
     else:
         encoder = rt.encoder(str(model_name))
         threshold = encoder.card.threshold.value
-    pair = await embed_uploads(rt, encoder, [image_a, image_b])
+        batch = await on_decode_pool(rt, _prepare, rt, encoder, uploads)
+    pair = await rt.batcher(encoder.name).embed(list(batch))
     distance = float(np.linalg.norm(pair[0] - pair[1]))
     return VerifyOut(distance=distance, threshold=threshold, match=distance <= threshold, model=encoder.name)

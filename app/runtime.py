@@ -20,6 +20,7 @@ from app.errors import ModelNotFound, ModelUnavailable, NotRunning
 from app.metrics import Metrics
 from app.models import LoadedModels, load_models
 from app.schemas import GalleryStatus
+from app.search import finish_searches
 from app.settings import Settings
 from gallery.errors import ModelMismatch
 from gallery.gallery import Gallery
@@ -44,7 +45,10 @@ class Runtime:
         self.models = LoadedModels()
         self.batchers: dict[str, Batcher] = {}
         self.registry = GalleryRegistry(
-            settings.data_dir, use_gpu=settings.device != "cpu", ann_min_size=settings.ann_min_size
+            settings.data_dir,
+            use_gpu=settings.device != "cpu",
+            ann_min_size=settings.ann_min_size,
+            omp_threads=settings.search_threads,
         )
         self.decode_limiter = anyio.CapacityLimiter(settings.decode_threads)
         self.started = False
@@ -55,7 +59,11 @@ class Runtime:
         self.models = await blocking(load_models, self.settings.models_dir, self._session_config())
         for name, encoder in self.models.encoders.items():
             batcher = Batcher(
-                encoder.run, self._batch_config(), name=name, on_batch=self.metrics.batch_observer(name)
+                encoder.run,
+                self._batch_config(),
+                name=name,
+                on_batch=self.metrics.batch_observer(name),
+                finish=finish_searches,
             )
             await batcher.start()
             self.metrics.watch_queue(name, lambda b=batcher: b.queue_depth)

@@ -30,6 +30,7 @@ SERVICE_DEFAULTS = (
     "intra_op_threads",
     "inter_op_threads",
     "decode_threads",
+    "search_threads",
     "device",
 )
 PASSED_AS_IS = (

@@ -57,6 +57,7 @@ class BenchConfig:
     intra_op_threads: int = 1
     inter_op_threads: int = 1
     decode_threads: int = 2
+    search_threads: int = 1
     device: str = "auto"
     ann_min_size: int | None = None
     images: Path | None = None
@@ -103,6 +104,7 @@ def service_config(cfg: BenchConfig, data_dir: Path) -> ServiceConfig:
         intra_op_threads=cfg.intra_op_threads,
         inter_op_threads=cfg.inter_op_threads,
         decode_threads=cfg.decode_threads,
+        search_threads=cfg.search_threads,
         ann_min_size=cfg.ann_min_size,
         device=cfg.device,
     )

@@ -26,6 +26,7 @@ OPTIONAL_SETTINGS = (
     "intra_op_threads",
     "inter_op_threads",
     "decode_threads",
+    "search_threads",
     "ann_min_size",
     "device",
 )
@@ -42,6 +43,7 @@ class ServiceConfig:
     intra_op_threads: int | None = None
     inter_op_threads: int | None = None
     decode_threads: int | None = None
+    search_threads: int | None = None
     ann_min_size: int | None = None
     device: str | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)

@@ -22,8 +22,8 @@ def row_sums(batch: np.ndarray) -> np.ndarray:
 async def make_batcher() -> AsyncIterator[Callable[..., Batcher]]:
     started: list[Batcher] = []
 
-    def make(run: Callable[[np.ndarray], np.ndarray] = row_sums, **config: float) -> Batcher:
-        batcher = Batcher(run, BatchConfig(**config), name="test")
+    def make(run: Callable[[np.ndarray], np.ndarray] = row_sums, *, finish=None, **config: float) -> Batcher:
+        batcher = Batcher(run, BatchConfig(**config), name="test", finish=finish)
         started.append(batcher)
         return batcher
 
@@ -138,3 +138,54 @@ async def test_stop_while_gathering_a_batch_fails_its_items_instead_of_hanging(m
     await batcher.stop()
     with pytest.raises(NotRunning):
         await asyncio.wait_for(future, timeout=2)
+
+
+async def test_process_hands_the_whole_batch_and_its_jobs_to_finish_once(make_batcher):
+    calls: list[tuple[list[float], list[object]]] = []
+
+    def finish(out: np.ndarray, jobs) -> list[object]:
+        calls.append((out[:, 0].tolist(), list(jobs)))
+        return [row[0] * 10 if job == "x10" else row[0] for row, job in zip(out, jobs, strict=True)]
+
+    batcher = make_batcher(finish=finish, max_batch=8, max_wait_ms=200)
+    await batcher.start()
+    ones = np.ones((1,), dtype=np.float32)
+    results = await asyncio.gather(
+        batcher.process([ones, 2 * ones], ["x10", None]), batcher.process([3 * ones], ["x10"])
+    )
+    assert results == [[10.0, 2.0], [30.0]]
+    assert calls == [([1.0, 2.0, 3.0], ["x10", None, "x10"])]
+
+
+async def test_process_exception_from_finish_fails_only_its_item(make_batcher):
+    def finish(out: np.ndarray, jobs) -> list[object]:
+        return [
+            ValueError("gallery gone") if job == "bad" else float(row[0])
+            for row, job in zip(out, jobs, strict=True)
+        ]
+
+    batcher = make_batcher(finish=finish, max_batch=8, max_wait_ms=200)
+    await batcher.start()
+    ones = np.ones((1,), dtype=np.float32)
+    good, bad = await asyncio.gather(
+        batcher.process([ones], ["ok"]), batcher.process([ones], ["bad"]), return_exceptions=True
+    )
+    assert good == [1.0]
+    assert isinstance(bad, ValueError) and "gallery gone" in str(bad)
+    assert batcher.batches_failed == 0
+
+
+async def test_embed_skips_finish_when_no_item_has_a_job(make_batcher):
+    def finish(out: np.ndarray, jobs) -> list[object]:
+        raise AssertionError("finish must not run")
+
+    batcher = make_batcher(finish=finish, max_wait_ms=0)
+    await batcher.start()
+    assert (await batcher.embed([np.ones((2, 2), dtype=np.float32)])).tolist() == [[4.0]]
+
+
+async def test_process_without_finish_step_raises_value_error(make_batcher):
+    batcher = make_batcher()
+    await batcher.start()
+    with pytest.raises(ValueError, match="no finish step"):
+        await batcher.process([np.ones((1,), dtype=np.float32)], ["job"])

@@ -1,0 +1,47 @@
+"""Gallery searches done by the batcher right after the model: one FAISS call per gallery per batch.
+
+`finish_searches` is the batcher's finish step. Rows without a job come back as their embedding; a gallery
+that fails (deleted meanwhile, say) fails only the rows that searched it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gallery.gallery import Gallery
+
+
+@dataclass(frozen=True)
+class SearchJob:
+    """Search `gallery` for the item's embedding; keep `top_k` identities."""
+
+    gallery: Gallery
+    top_k: int
+
+
+def finish_searches(embeddings: np.ndarray, jobs: Sequence[SearchJob | None]) -> list[Any]:
+    """Per row: its candidates (nearest first, at most its own top_k), its embedding when it has no job, or
+    the exception its gallery's search raised."""
+    results: list[Any] = list(embeddings)
+    groups: dict[int, list[tuple[int, SearchJob]]] = {}
+    for row, job in enumerate(jobs):
+        if job is not None:
+            groups.setdefault(id(job.gallery), []).append((row, job))
+    for members in groups.values():
+        for (row, job), found in zip(members, _search_group(embeddings, members), strict=True):
+            results[row] = found if isinstance(found, BaseException) else found[: job.top_k]
+    return results
+
+
+def _search_group(embeddings: np.ndarray, members: list[tuple[int, SearchJob]]) -> list[Any]:
+    """One search of one gallery for all its rows, at the largest top_k asked; the exception per row if it fails."""
+    gallery = members[0][1].gallery
+    rows = [row for row, _ in members]
+    try:
+        return list(gallery.search(embeddings[rows], top_k=max(job.top_k for _, job in members)))
+    except Exception as exc:  # reported to the requests that searched this gallery, as they would see it
+        return [exc] * len(members)
