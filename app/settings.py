@@ -46,7 +46,9 @@ class Settings(BaseSettings):
 
     ambiguity_margin: float = Field(default=0.05, ge=0)
     default_galleries: Annotated[tuple[str, ...], NoDecode] = DEFAULT_GALLERIES
-    ann_min_size: int | None = Field(default=None, ge=1)
+    # Galleries of at least this many references search an HNSW graph instead of every vector: exact search
+    # costs ~0.08 ms per 10k references per query on one core, so 100k is ~1 ms, while HNSW stays well under.
+    ann_min_size: int | None = Field(default=100_000, ge=1)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
 
     @field_validator("api_keys", "default_galleries", mode="before")

@@ -114,3 +114,16 @@ def test_gpu_flat_index_matches_cpu_results_and_survives_removal(unit_vectors, d
     gpu.remove(ids[:100])
     cpu.remove(ids[:100])
     assert (gpu.search(vectors, 5)[1] == cpu.search(vectors, 5)[1]).all()
+
+
+def test_omp_threads_block_sets_then_restores_the_setting():
+    import faiss
+
+    from gallery.index import _omp_threads
+
+    before = faiss.omp_get_max_threads()
+    with _omp_threads(before + 1):
+        assert faiss.omp_get_max_threads() == before + 1
+    assert faiss.omp_get_max_threads() == before
+    with _omp_threads(None):
+        assert faiss.omp_get_max_threads() == before
