@@ -116,6 +116,7 @@ class VectorIndex:
             raise ValueError(f"queries must have shape (m, {self.dim}), got {q.shape}")
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
+        _use_search_threads(self.config)
         if self._gpu is not None and k <= GPU_MAX_K:
             sims, labels = self._gpu.search(q, k)
         elif self.kind == "hnsw":
@@ -168,8 +169,7 @@ def _omp_threads(threads: int | None) -> Iterator[None]:
     """FAISS OpenMP threads set to `threads` inside the block (None: unchanged), then back as they were.
 
     Searches run on few threads (one query is cheaper than a fork/join), but building a graph over many
-    vectors parallelises well. The setting is process-wide: a search in another gallery meanwhile merely
-    runs on more threads.
+    vectors parallelises well. OpenMP keeps this setting per calling thread, so other threads are unaffected.
     """
     before = faiss.omp_get_max_threads()
     if threads is None or threads == before:
@@ -182,11 +182,16 @@ def _omp_threads(threads: int | None) -> Iterator[None]:
         faiss.omp_set_num_threads(before)
 
 
-def _apply_globals(config: IndexConfig) -> None:
-    """Process-wide FAISS knobs: the BLAS threshold (see IndexConfig) and OpenMP threads."""
-    faiss.cvar.distance_compute_blas_threshold = config.blas_threshold
-    if config.omp_threads is not None:
+def _use_search_threads(config: IndexConfig) -> None:
+    """OpenMP threads for searches on the calling thread. OpenMP keeps `omp_set_num_threads` per thread, so it
+    is set by whichever thread searches (the batcher's, a worker's), not once at start-up."""
+    if config.omp_threads is not None and faiss.omp_get_max_threads() != config.omp_threads:
         faiss.omp_set_num_threads(config.omp_threads)
+
+
+def _apply_globals(config: IndexConfig) -> None:
+    """The process-wide FAISS knob: the BLAS threshold (see IndexConfig)."""
+    faiss.cvar.distance_compute_blas_threshold = config.blas_threshold
 
 
 __all__ = ["GPU_MAX_K", "VectorIndex", "gpu_available"]

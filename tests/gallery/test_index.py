@@ -1,5 +1,7 @@
 """VectorIndex and IndexConfig on real FAISS: exact ids, removal (NOTES traps), HNSW recall, GPU path."""
 
+import threading
+
 import faiss
 import numpy as np
 import pytest
@@ -117,8 +119,6 @@ def test_gpu_flat_index_matches_cpu_results_and_survives_removal(unit_vectors, d
 
 
 def test_omp_threads_block_sets_then_restores_the_setting():
-    import faiss
-
     from gallery.index import _omp_threads
 
     before = faiss.omp_get_max_threads()
@@ -127,3 +127,19 @@ def test_omp_threads_block_sets_then_restores_the_setting():
     assert faiss.omp_get_max_threads() == before
     with _omp_threads(None):
         assert faiss.omp_get_max_threads() == before
+
+
+def test_search_runs_on_search_threads_in_whichever_thread_searches():
+    index = VectorIndex(4, config=IndexConfig(omp_threads=1))
+    index.add(np.eye(4, dtype=np.float32), np.arange(4))
+    seen: list[int] = []
+
+    def search() -> None:
+        faiss.omp_set_num_threads(3)  # a fresh thread's own setting, as OpenMP keeps it per thread
+        index.search(np.eye(4, dtype=np.float32)[:1], 1)
+        seen.append(faiss.omp_get_max_threads())
+
+    worker = threading.Thread(target=search)
+    worker.start()
+    worker.join()
+    assert seen == [1]
