@@ -1,4 +1,8 @@
-"""Dependency aliases, declared once: routes take what the lifespan built through these `Annotated` types."""
+"""Dependency aliases, declared once: routes take what the lifespan built through these `Annotated` types.
+
+The getters are `async def` although they only read app state: FastAPI runs a plain `def` dependency on a
+worker thread, a thread hop per dependency per request.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +16,15 @@ from app.runtime import Runtime
 from gallery.registry import GalleryRegistry
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def get_registry(request: Request) -> GalleryRegistry:
+async def get_registry(request: Request) -> GalleryRegistry:
     return request.app.state.runtime.registry
 
 
