@@ -21,6 +21,7 @@ from modelcard import InputSpec, preprocess
 FORMATS = ("JPEG", "PNG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
 log = logging.getLogger(__name__)
 EXIF_KEYS = ("exif", "Raw profile type exif")  # where Pillow keeps the raw EXIF block of a decoded image
+DRAFT_MARGIN = 2  # JPEG draft decoding keeps at least this many times the model's input size per side
 SIXTEEN_BIT_GREY = ("I;16", "I;16B", "I;16L", "I;16N", "I")  # 16-bit PNG/TIFF/PGM grey decodes to these
 
 
@@ -42,13 +43,19 @@ def _check_pixels(size: tuple[int, int], *, max_pixels: int, filename: str) -> N
         raise ImageTooLarge(f"{filename}: {size[0]}x{size[1]} pixels exceeds the cap of {max_pixels}")
 
 
-def decode_image(upload: Upload, *, max_pixels: int) -> Image.Image:
-    """Open and fully decode one upload, checking the pixel cap from the header before decoding."""
+def decode_image(upload: Upload, *, max_pixels: int, at_least: int | None = None) -> Image.Image:
+    """Open and fully decode one upload, checking the pixel cap from the header before decoding.
+
+    `at_least`: a JPEG may be decoded at 1/2, 1/4 or 1/8 scale (in the DCT, far cheaper than decoding every
+    pixel and shrinking afterwards) as long as both sides stay at least this many pixels.
+    """
     if not upload.data:
         raise BadImage(f"{upload.filename}: empty file")
     try:
         img = Image.open(io.BytesIO(upload.data), formats=FORMATS)
         _check_pixels(img.size, max_pixels=max_pixels, filename=upload.filename)
+        if at_least is not None and img.format == "JPEG":
+            img.draft(None, (at_least, at_least))
         img.load()
     except Image.DecompressionBombError as exc:
         raise ImageTooLarge(f"{upload.filename}: {exc}") from exc
@@ -85,10 +92,15 @@ def to_8bit(img: Image.Image) -> Image.Image:
 
 
 def prepare_batch(uploads: Sequence[Upload], spec: InputSpec, *, max_pixels: int) -> np.ndarray:
-    """Decode and preprocess every upload into an (n, C, H, W) float32 batch; fail on the first bad one."""
+    """Decode and preprocess every upload into an (n, C, H, W) float32 batch; fail on the first bad one.
+
+    Large JPEGs are decoded at reduced scale, keeping at least twice the model's input size on each side
+    (whatever the EXIF orientation), so the final resize still averages several source pixels per input pixel.
+    """
     arrays = []
+    at_least = DRAFT_MARGIN * max(spec.height, spec.width)
     for upload in uploads:
-        img = decode_image(upload, max_pixels=max_pixels)
+        img = decode_image(upload, max_pixels=max_pixels, at_least=at_least)
         try:
             arrays.append(preprocess(to_8bit(upright(img)), spec))
         except (OSError, ValueError) as exc:

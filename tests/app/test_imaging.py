@@ -101,3 +101,32 @@ def test_prepare_batch_exif_orientation_is_applied_once(helpers):
     ]
     batch = prepare_batch(uploads, SPEC, max_pixels=10**6)
     np.testing.assert_array_equal(batch[0], batch[1])
+
+
+def _large_jpeg(width: int = 1200, height: int = 1600) -> bytes:
+    yy, xx = np.mgrid[0:height, 0:width]
+    pixels = np.stack([np.sin(xx / 37) * 120 + 128, np.cos(yy / 53) * 120 + 128, (xx + yy) % 256], -1)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels.astype(np.uint8)).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def test_decode_image_large_jpeg_with_at_least_decodes_at_reduced_scale():
+    upload = Upload("big.jpg", _large_jpeg())
+    img = decode_image(upload, max_pixels=10**8, at_least=128)
+    assert img.size == (150, 200)  # 1/8 scale: the smallest that keeps both sides >= 128
+    assert decode_image(upload, max_pixels=10**8).size == (1200, 1600)
+
+
+def test_decode_image_png_ignores_at_least(helpers):
+    img = decode_image(Upload("a.png", helpers.png(helpers.pattern("a"))), max_pixels=1000, at_least=2)
+    assert img.size == (SIDE, SIDE)
+
+
+def test_prepare_batch_reduced_scale_jpeg_matches_full_decode_closely(monkeypatch):
+    upload = Upload("big.jpg", _large_jpeg())
+    spec = InputSpec(height=64, width=64, channels=3, mean=(0.5,) * 3, std=(0.5,) * 3)
+    reduced = prepare_batch([upload], spec, max_pixels=10**8)
+    monkeypatch.setattr("app.imaging.DRAFT_MARGIN", 100)  # asks for more than the image has: full decode
+    full = prepare_batch([upload], spec, max_pixels=10**8)
+    assert np.abs(reduced - full).mean() < 0.01 and np.abs(reduced - full).max() < 0.1
