@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
-import pytest
 
 from app.search import SearchJob, finish_searches
 from gallery import Gallery, GalleryRegistry
@@ -18,14 +15,6 @@ DIM = 8
 
 def _unit(rows: np.ndarray) -> np.ndarray:
     return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[GalleryRegistry]:
-    registry = GalleryRegistry(tmp_path)
-    registry.open()
-    yield registry
-    registry.close()
 
 
 def _gallery(registry: GalleryRegistry, name: str, vectors: np.ndarray) -> Gallery:

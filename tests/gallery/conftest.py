@@ -57,13 +57,5 @@ def store(store_path: Path) -> Iterator[GalleryStore]:
 
 
 @pytest.fixture
-def registry(tmp_path: Path) -> Iterator[GalleryRegistry]:
-    registry = GalleryRegistry(tmp_path)
-    registry.open()
-    yield registry
-    registry.close()
-
-
-@pytest.fixture
 def gallery(registry: GalleryRegistry) -> Gallery:
     return registry.create("faces", model="faces", model_sha256=MODEL_SHA, dim=DIM)
