@@ -19,6 +19,7 @@ from typing import Any
 
 from app.settings import Settings
 from bench.machine import machine_info
+from bench.populate import LAYOUTS
 from bench.report import scenario_sections, write_report
 from bench.scenarios import SCENARIOS, BenchConfig, run_scenario
 
@@ -31,6 +32,7 @@ SERVICE_DEFAULTS = (
     "inter_op_threads",
     "decode_threads",
     "search_threads",
+    "ann_min_size",
     "device",
 )
 PASSED_AS_IS = (
@@ -38,7 +40,7 @@ PASSED_AS_IS = (
     "models_dir",
     "clients",
     "gallery_sizes",
-    "ann_min_size",
+    "synthetic",
     "images",
     "identities",
     "enroll_batch",
@@ -76,7 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
         kind = type(_service_default(name)) if name != "device" else str
         run.add_argument(f"--{name.replace('_', '-')}", type=kind, default=_service_default(name))
     run.add_argument(
-        "--ann-min-size", type=int, default=None, help="SG_ANN_MIN_SIZE: ANN index from this size"
+        "--synthetic",
+        choices=LAYOUTS,
+        default="identities",
+        help="layout of the synthetic references: each identity's around a centre of its own (as real "
+        "embeddings are), or uniform random directions (the worst case for an ANN index)",
     )
     run.add_argument("--images", type=Path, default=None, help="class-per-folder images (default: synthetic)")
     run.add_argument("--identities", type=int, default=20, help="identities enrolled through the service")

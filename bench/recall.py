@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.populate import around
 from bench.stats import percentiles_ms, recall_at_1
 from gallery.config import IndexConfig
 from gallery.gallery import FIRST_K
@@ -25,13 +26,9 @@ QUERY_COSINE = 0.65  # how close a synthetic query lies to the stored vector it 
 
 def near_queries(vectors: np.ndarray, *, count: int, cosine: float, rng: np.random.Generator) -> np.ndarray:
     """Unit queries at cosine `cosine` from randomly chosen rows of `vectors` (which must be unit rows)."""
-    if not 0 < cosine <= 1 or len(vectors) == 0:
-        raise ValueError("need 0 < cosine <= 1 and at least one vector")
-    anchors = vectors[rng.integers(0, len(vectors), count)]
-    noise = rng.standard_normal(anchors.shape).astype(np.float32)
-    noise -= (noise * anchors).sum(axis=1, keepdims=True) * anchors  # orthogonal to its anchor
-    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
-    return (cosine * anchors + np.sqrt(1 - cosine**2) * noise).astype(np.float32)
+    if len(vectors) == 0:
+        raise ValueError("need at least one vector")
+    return around(vectors[rng.integers(0, len(vectors), count)], cosine=cosine, rng=rng)
 
 
 def timed_top1(

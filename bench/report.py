@@ -41,6 +41,7 @@ STARTUP_COLUMNS = (
 )
 RECALL_COLUMNS = (
     ("gallery", "gallery_size"),
+    ("synthetic layout", "synthetic"),
     ("index", "index"),
     ("recall@1 real", "recall_at_1_real"),
     ("real queries", "queries_real"),

@@ -59,13 +59,14 @@ class BenchConfig:
     decode_threads: int = 2
     search_threads: int = 1
     device: str = "auto"
-    ann_min_size: int | None = None
+    ann_min_size: int | None = 100_000
     images: Path | None = None
     identities: int = 20
     images_per_identity: int = 5
     enroll_per_identity: int = 3
     enroll_batch: int = 8
     refs_per_identity: int = 5
+    synthetic: str = "identities"  # layout of the synthetic references: identities | uniform (bench.populate)
     work_dir: Path | None = None
     start_timeout_s: float = 1800.0  # building an ANN index over 1M references takes minutes on 2 cores
     seed: int = 0
@@ -142,6 +143,7 @@ def _populated(cfg: BenchConfig, size: int) -> Iterator[tuple[Path, float]]:
             card=card,
             size=size,
             refs_per_identity=cfg.refs_per_identity,
+            layout=cfg.synthetic,
             seed=cfg.seed,
         )
         log.info("populated %d references in %.1f s", size, seconds)
@@ -237,4 +239,4 @@ def _recall(cfg: BenchConfig, images: ImageSet, *, data: Path, size: int) -> dic
     real = encoder.run(decoded_tensors(encoder, images.probes))
     row = measure_recall(data, gallery=BENCH_GALLERY, ann_min_size=cfg.ann_min_size or 1, real_queries=real)
     log.info("recall at %d references: %s", size, json.dumps(row))
-    return {"gallery_size": size, **row}
+    return {"gallery_size": size, "synthetic": cfg.synthetic, **row}

@@ -1,8 +1,17 @@
 """Synthetic gallery contents: unit rows, identities never split across transactions, and a real store."""
 
 import numpy as np
+import pytest
 
-from bench.populate import fake_sha256s, populate, synthetic_entries, unit_vectors
+from bench.populate import (
+    IDENTITY_COSINE,
+    around,
+    fake_sha256s,
+    populate,
+    synthetic_entries,
+    synthetic_vectors,
+    unit_vectors,
+)
 from gallery.registry import GalleryRegistry
 from modelcard import load_card
 
@@ -11,6 +20,32 @@ def test_unit_vectors_rows_have_unit_length():
     x = unit_vectors(50, 16, rng=np.random.default_rng(0))
     assert x.dtype == np.float32 and x.shape == (50, 16)
     np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
+
+
+def test_around_puts_each_row_at_exactly_the_asked_cosine_from_its_anchor():
+    anchors = unit_vectors(20, 32, rng=np.random.default_rng(0))
+    near = around(anchors, cosine=0.3, rng=np.random.default_rng(1))
+    np.testing.assert_allclose((near * anchors).sum(axis=1), 0.3, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(near, axis=1), 1.0, atol=1e-5)
+
+
+def test_synthetic_vectors_identities_layout_keeps_each_identity_together():
+    x = synthetic_vectors(600, 64, per_identity=5, layout="identities", rng=np.random.default_rng(0))
+    sims = x @ x.T
+    same = np.kron(np.eye(120), np.ones((5, 5))).astype(bool) & ~np.eye(600, dtype=bool)
+    assert sims[same].mean() == pytest.approx(IDENTITY_COSINE**2, abs=0.03)  # both at 0.8 from one centre
+    assert abs(sims[~same & ~np.eye(600, dtype=bool)].mean()) < 0.01  # other identities: unrelated
+
+
+def test_synthetic_vectors_uniform_layout_has_no_structure():
+    x = synthetic_vectors(600, 64, per_identity=5, layout="uniform", rng=np.random.default_rng(0))
+    same = np.kron(np.eye(120), np.ones((5, 5))).astype(bool) & ~np.eye(600, dtype=bool)
+    assert abs((x @ x.T)[same].mean()) < 0.03
+
+
+def test_synthetic_vectors_unknown_layout_raises_value_error():
+    with pytest.raises(ValueError, match="layout"):
+        synthetic_vectors(5, 8, per_identity=5, layout="grid", rng=np.random.default_rng(0))
 
 
 def test_fake_sha256s_are_distinct_hex():
