@@ -18,6 +18,7 @@ from app.settings import Settings
 
 VERSION = "0.1.0"
 ERROR_RESPONSES = {code: {"model": ErrorBody} for code in (401, 404, 409, 413, 422, 429, 503)}
+TELEMETRY_OFF = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 ROUTERS = (galleries.router, identities.router, enroll.router, identify.router, verify.router, ops.router)
 
 
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=VERSION,
         summary="Few-shot image recognition: enroll, verify and identify over durable galleries.",
         lifespan=lifespan,
+        telemetry=None if settings.opentelemetry else TELEMETRY_OFF,
     )
     app.state.settings = settings
     app.state.metrics = metrics
