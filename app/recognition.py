@@ -21,7 +21,7 @@ from app.errors import BadIdentity, BadMetadata, InvalidRequest, TooManyImages
 from app.imaging import Upload, prepare_batch
 from app.runtime import Runtime, blocking
 from app.schemas import CandidateOut, EnrollOut, IdentifyOut, VerifyOut
-from app.search import SearchJob
+from app.search import Deferred, SearchJob
 from gallery import validate
 from gallery.gallery import Gallery
 from gallery.types import Candidate
@@ -148,6 +148,10 @@ async def identify(rt: Runtime, *, gallery_name: str, upload: Upload, top_k: int
     # the runner-up decides `ambiguous` even when only one candidate is asked for
     job = SearchJob(gallery, top_k=max(top_k, 2))
     (candidates,) = await rt.batcher(encoder.name).process(list(batch), [job])
+    if isinstance(
+        candidates, Deferred
+    ):  # the gallery was busy with a write: wait for it off the model thread
+        (candidates,) = await blocking(gallery.search, candidates.embedding[None, :], top_k=job.top_k)
     threshold = threshold_for(gallery, encoder)
     decision = decide(candidates, threshold=threshold, margin=rt.settings.ambiguity_margin)
     return decision.model_copy(update={"candidates": decision.candidates[:top_k]})

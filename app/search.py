@@ -1,7 +1,8 @@
 """Gallery searches done by the batcher right after the model: one FAISS call per gallery per batch.
 
 `finish_searches` is the batcher's finish step. Rows without a job come back as their embedding; a gallery
-that fails (deleted meanwhile, say) fails only the rows that searched it.
+that fails (deleted meanwhile, say) fails only the rows that searched it. A gallery busy with a write is not
+waited for on the model thread: its rows come back `Deferred`, for the request to search off that thread.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from gallery.errors import GalleryBusy
 from gallery.gallery import Gallery
 
 
@@ -21,6 +23,13 @@ class SearchJob:
 
     gallery: Gallery
     top_k: int
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """The gallery was busy with a write: search `embedding` later, on a worker thread."""
+
+    embedding: np.ndarray
 
 
 def finish_searches(embeddings: np.ndarray, jobs: Sequence[SearchJob | None]) -> list[Any]:
@@ -33,7 +42,7 @@ def finish_searches(embeddings: np.ndarray, jobs: Sequence[SearchJob | None]) ->
             groups.setdefault(id(job.gallery), []).append((row, job))
     for members in groups.values():
         for (row, job), found in zip(members, _search_group(embeddings, members), strict=True):
-            results[row] = found if isinstance(found, BaseException) else found[: job.top_k]
+            results[row] = found if isinstance(found, BaseException | Deferred) else found[: job.top_k]
     return results
 
 
@@ -42,6 +51,8 @@ def _search_group(embeddings: np.ndarray, members: list[tuple[int, SearchJob]]) 
     gallery = members[0][1].gallery
     rows = [row for row, _ in members]
     try:
-        return list(gallery.search(embeddings[rows], top_k=max(job.top_k for _, job in members)))
+        return list(gallery.search(embeddings[rows], top_k=max(job.top_k for _, job in members), wait=False))
+    except GalleryBusy:
+        return [Deferred(embeddings[row]) for row in rows]
     except Exception as exc:  # reported to the requests that searched this gallery, as they would see it
         return [exc] * len(members)

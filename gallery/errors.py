@@ -9,6 +9,12 @@ class GalleryNotFound(GalleryError):
     code = "gallery_not_found"
 
 
+class GalleryBusy(GalleryError):
+    """A search that was told not to wait found the gallery locked by a write (never reaches a client)."""
+
+    code = "gallery_busy"
+
+
 class GalleryExists(GalleryError):
     code = "gallery_exists"
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from gallery import validate
 from gallery.config import IndexConfig
-from gallery.errors import GalleryNotFound, ModelMismatch
+from gallery.errors import GalleryBusy, GalleryNotFound, ModelMismatch
 from gallery.index import VectorIndex
 from gallery.loading import build_from_store, open_index, store_stamp
 from gallery.snapshot import write_snapshot
@@ -112,17 +112,25 @@ class Gallery:
             self._dirty = True
         return id_lists
 
-    def search(self, queries: np.ndarray, *, top_k: int) -> list[list[Candidate]]:
-        """Per query, up to `top_k` identities with their nearest reference, nearest first."""
+    def search(self, queries: np.ndarray, *, top_k: int, wait: bool = True) -> list[list[Candidate]]:
+        """Per query, up to `top_k` identities with their nearest reference, nearest first.
+
+        `wait=False`: raise `GalleryBusy` at once instead of waiting for a write in progress (a long one,
+        such as an index rebuild, would otherwise hold up the caller's thread).
+        """
         q = validate.unit_rows(queries, dim=self.meta.dim, what="queries")
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
             raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
-        with self._lock:
+        if not self._lock.acquire(blocking=wait):
+            raise GalleryBusy(f"gallery {self.name!r} is busy with a write")
+        try:
             self._ensure_open()
             live = self._index.ntotal
             if live == 0:
                 return [[] for _ in range(len(q))]
             return self._search_growing(q, top_k=top_k, live=live)
+        finally:
+            self._lock.release()
 
     def list_identities(self, *, offset: int, limit: int) -> tuple[int, list[IdentitySummary]]:
         with self._lock:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 
 import numpy as np
 
-from app.search import SearchJob, finish_searches
+from app.search import Deferred, SearchJob, finish_searches
 from gallery import Gallery, GalleryRegistry
 from gallery.errors import GalleryNotFound
 
@@ -34,8 +35,8 @@ def test_finish_searches_groups_rows_by_gallery_and_keeps_each_rows_top_k(regist
         monkeypatch.setattr(
             gallery,
             "search",
-            lambda q, *, top_k, g=gallery, s=search: (
-                calls.append((g.name, len(q), top_k)) or s(q, top_k=top_k)
+            lambda q, *, top_k, wait=True, g=gallery, s=search: (
+                calls.append((g.name, len(q), top_k)) or s(q, top_k=top_k, wait=wait)
             ),
         )
     embeddings = vectors[[0, 1, 2]]
@@ -62,3 +63,27 @@ def test_finish_searches_deleted_gallery_fails_only_its_rows(registry):
     results = finish_searches(vectors, [SearchJob(a, top_k=1), SearchJob(b, top_k=1)])
     assert results[0][0].identity == "a-0"
     assert isinstance(results[1], GalleryNotFound)
+
+
+def test_finish_searches_gallery_busy_with_a_write_defers_its_rows(registry):
+    vectors = _unit(np.eye(DIM)[:2] + 0.01)
+    a, b = _gallery(registry, "a", vectors), _gallery(registry, "b", vectors)
+    held = threading.Event()
+    release = threading.Event()
+
+    def writer() -> None:
+        with b._lock:  # what a long write (an index rebuild) holds
+            held.set()
+            release.wait(timeout=10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    held.wait(timeout=10)
+    try:
+        results = finish_searches(vectors, [SearchJob(a, top_k=1), SearchJob(b, top_k=1)])
+    finally:
+        release.set()
+        thread.join()
+    assert results[0][0].identity == "a-0"
+    assert isinstance(results[1], Deferred)
+    np.testing.assert_array_equal(results[1].embedding, vectors[1])

@@ -232,3 +232,28 @@ def test_concurrent_adds_and_searches_from_8_threads_stay_consistent(gallery: Ga
     assert gallery.info.identities == 60 and gallery.info.references == 120 == gallery.index.ntotal
     found = gallery.search(np.stack([rows[0] for rows in acknowledged.values()]), top_k=1)
     assert [row[0].identity for row in found] == list(acknowledged)
+
+
+def test_search_without_wait_on_a_gallery_held_by_a_write_raises_gallery_busy(gallery, unit_vectors, shas):
+    import threading
+
+    from gallery.errors import GalleryBusy
+
+    gallery.add("ada", unit_vectors(2), image_sha256s=shas(2))
+    held, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with gallery._lock:
+            held.set()
+            release.wait(timeout=10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    held.wait(timeout=10)
+    try:
+        with pytest.raises(GalleryBusy):
+            gallery.search(unit_vectors(1), top_k=1, wait=False)
+    finally:
+        release.set()
+        thread.join()
+    assert gallery.search(unit_vectors(1), top_k=1, wait=False)[0][0].identity == "ada"
