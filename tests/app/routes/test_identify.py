@@ -161,3 +161,33 @@ async def test_identify_text_as_jpeg_returns_422_bad_image(helpers, client):
     response = await client.post("/identify", data={"gallery": "faces"}, files=files)
     assert response.status_code == 422 and response.json()["error"]["code"] == "bad_image"
     assert (await client.get("/health")).status_code == 200
+
+
+async def test_identify_gallery_busy_with_a_write_holds_up_neither_the_model_nor_other_galleries(
+    helpers, service, enrolled
+):
+    app, client = service
+    await client.post("/galleries", json={"name": "other", "model": "toy"})
+    await helpers.enroll(client, "alice", gallery="other")
+    gallery = app.state.runtime.registry.get("faces")
+    held, release = threading.Event(), threading.Event()
+
+    def long_write() -> None:
+        with gallery._lock:  # what an index rebuild holds
+            held.set()
+            release.wait(timeout=10)
+
+    writer = threading.Thread(target=long_write)
+    writer.start()
+    held.wait(timeout=10)
+    try:
+        pending = asyncio.ensure_future(helpers.identify(client, helpers.noisy("bob", seed=50)))
+        other = await asyncio.wait_for(
+            helpers.identify(client, helpers.noisy("alice", seed=5), gallery="other"), timeout=5
+        )
+        assert other.json()["identity"] == "alice"
+        assert not pending.done()  # waits for the write, on a worker thread
+    finally:
+        release.set()
+        writer.join()
+    assert (await asyncio.wait_for(pending, timeout=10)).json()["identity"] == "bob"
