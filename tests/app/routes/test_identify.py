@@ -167,7 +167,7 @@ async def test_identify_gallery_busy_with_a_write_holds_up_neither_the_model_nor
     helpers, service, enrolled
 ):
     app, client = service
-    await client.post("/galleries", json={"name": "other", "model": "toy"})
+    await client.post("/galleries", json={"name": "other", "model": "faces"})  # same model, same batcher
     await helpers.enroll(client, "alice", gallery="other")
     gallery = app.state.runtime.registry.get("faces")
     held, release = threading.Event(), threading.Event()
@@ -181,7 +181,12 @@ async def test_identify_gallery_busy_with_a_write_holds_up_neither_the_model_nor
     writer.start()
     held.wait(timeout=10)
     try:
+        batcher = app.state.runtime.batchers["faces"]
+        before = batcher.items_run
         pending = asyncio.ensure_future(helpers.identify(client, helpers.noisy("bob", seed=50)))
+        async with asyncio.timeout(5):
+            while batcher.items_run == before:  # its batch has reached the model
+                await asyncio.sleep(0.005)
         other = await asyncio.wait_for(
             helpers.identify(client, helpers.noisy("alice", seed=5), gallery="other"), timeout=5
         )
