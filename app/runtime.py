@@ -49,6 +49,9 @@ class Runtime:
             use_gpu=settings.device != "cpu",
             ann_min_size=settings.ann_min_size,
             omp_threads=settings.search_threads,
+            hnsw_m=settings.hnsw_m,
+            ef_construction=settings.hnsw_ef_construction,
+            ef_search=settings.hnsw_ef_search,
         )
         self.decode_limiter = anyio.CapacityLimiter(settings.decode_threads)
         self.started = False

@@ -28,8 +28,8 @@ class IndexConfig:
 
     ann_min_size: int | None = None
     hnsw_m: int = 32
-    ef_construction: int = 40
-    ef_search: int = 128
+    ef_construction: int = 80
+    ef_search: int = 256
     compact_fraction: float = 0.2
     blas_threshold: int = FAISS_DEFAULT_BLAS_THRESHOLD
     omp_threads: int | None = None
