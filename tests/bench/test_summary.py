@@ -39,6 +39,29 @@ def test_headline_ratios_from_matching_runs():
     assert rows["start-up s, 1M references"] == (12.5, False)
 
 
+def test_headline_recall_separates_identity_like_and_uniform_galleries():
+    def recall(layout: str | None, value: float) -> dict:
+        row = {"gallery_size": 1_000_000, "recall_at_1_real": value, "ann_search_ms": {"p50": value * 4}}
+        return row | ({"synthetic": layout} if layout else {})
+
+    docs = [
+        {"scenario": "identify", "config": {"max_batch": 32}, "runs": [], "recall": [recall(None, 0.6)]},
+        {
+            "scenario": "identify",
+            "config": {"max_batch": 32},
+            "runs": [],
+            "recall": [recall("identities", 0.99)],
+        },
+    ]
+    rows = {f.name: (f.value, f.met) for f in headline(docs)}
+    assert rows["ANN recall@1 on real queries, 1M refs"] == (0.99, True)
+    assert rows["ANN recall@1 on real queries, 1M uniform refs (worst case)"] == (
+        0.6,
+        False,
+    )  # no layout: uniform
+    assert rows["ANN search p50 ms, 1M refs"] == (3.96, True)
+
+
 def test_headline_missing_runs_give_none_not_a_guess():
     assert all(f.value is None and f.met is None for f in headline([RESULTS[0]]))
 
