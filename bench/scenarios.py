@@ -59,7 +59,7 @@ class BenchConfig:
     decode_threads: int = 2
     search_threads: int = 1
     device: str = "auto"
-    ann_min_size: int | None = 100_000
+    ann_min_size: int | None = 200_000
     images: Path | None = None
     identities: int = 20
     images_per_identity: int = 5

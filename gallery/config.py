@@ -29,7 +29,7 @@ class IndexConfig:
     ann_min_size: int | None = None
     hnsw_m: int = 32
     ef_construction: int = 80
-    ef_search: int = 256
+    ef_search: int = 512
     compact_fraction: float = 0.2
     blas_threshold: int = FAISS_DEFAULT_BLAS_THRESHOLD
     omp_threads: int | None = None
