@@ -63,8 +63,10 @@ def rows_for(card: dict[str, Any]) -> list[str]:
         f"| `{card['name']}` | threshold (L2) at FAR {card['threshold']['target_far']:g} on validation | "
         f"{card['threshold']['value']:.3f} | | |"
     )
+    size = f"{card['input']['height']}×{card['input']['width']}"
+    pool = ", GeM pooling" if t.get("config", {}).get("model", {}).get("pool") == "gem" else ""
     rows.append(
-        f"| `{card['name']}` | trained | {t['encoder']}, {t['loss']}, {t['epochs']} epochs, "
+        f"| `{card['name']}` | trained | {t['encoder']} at {size}{pool}, {t['loss']}, {t['epochs']} epochs, "
         f"{t['minutes']:.0f} min, {t['device']} | | |"
     )
     return rows
