@@ -80,9 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--synthetic",
         choices=LAYOUTS,
-        default="identities",
+        default="model",
         help="layout of the synthetic references: each identity's around a centre of its own (as real "
-        "embeddings are), or uniform random directions (the worst case for an ANN index)",
+        "embeddings are), the centres drawn from the model's own embeddings of the bench images (model) or "
+        "from the whole sphere (identities); or uniform random directions (the worst case for an ANN index)",
     )
     run.add_argument("--images", type=Path, default=None, help="class-per-folder images (default: synthetic)")
     run.add_argument("--identities", type=int, default=20, help="identities enrolled through the service")

@@ -31,6 +31,8 @@ HTTP_COLUMNS = (
     ("errors", "errors"),
     ("mean batch", "mean_batch_size"),
     ("server mean ms", "server_mean_ms"),
+    ("service CPU ms/req", "server_cpu_ms_per_request"),
+    ("load gen CPU ms/req", "load_cpu_ms_per_request"),
 )
 RAW_COLUMNS = (("batch", "batch"), ("calls/s", "req_per_s"), ("images/s", "images_per_s"), *LATENCY)
 STARTUP_COLUMNS = (

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 
 from app.encoder import SessionConfig
+from bench.cpu import own_cpu_s, per_request_ms, process_cpu_s
 from bench.load import PreparedRequest, drive
 from bench.payloads import ImageSet, folder_images, synthetic_images
 from bench.populate import populate
@@ -66,7 +68,9 @@ class BenchConfig:
     enroll_per_identity: int = 3
     enroll_batch: int = 8
     refs_per_identity: int = 5
-    synthetic: str = "identities"  # layout of the synthetic references: identities | uniform (bench.populate)
+    synthetic: str = (
+        "model"  # layout of the synthetic references: model | identities | uniform (bench.populate)
+    )
     work_dir: Path | None = None
     start_timeout_s: float = 1800.0  # building an ANN index over 1M references takes minutes on 2 cores
     seed: int = 0
@@ -117,7 +121,7 @@ def run_scenario(cfg: BenchConfig) -> dict[str, Any]:
     if cfg.scenario == "raw":
         return _raw(cfg, images)
     if cfg.scenario == "startup":
-        runs = [_startup(cfg, size) for size in cfg.gallery_sizes]
+        runs = [_startup(cfg, images, size) for size in cfg.gallery_sizes]
         return {"runs": runs, "device": runs[-1]["device"]}
     return _http(cfg, images)
 
@@ -130,10 +134,19 @@ def _raw(cfg: BenchConfig, images: ImageSet) -> dict[str, Any]:
     return {"runs": runs, "device": encoder.provider}
 
 
+def _embedding_sample(cfg: BenchConfig, images: ImageSet) -> np.ndarray | None:
+    """Real embeddings of every bench image, which the "model" layout fits its synthetic identities to."""
+    if cfg.synthetic != "model":
+        return None
+    encoder = load_encoder(cfg.models_dir, model=cfg.model, session=cfg.session)
+    return encoder.run(decoded_tensors(encoder, images.all_images))
+
+
 @contextmanager
-def _populated(cfg: BenchConfig, size: int) -> Iterator[tuple[Path, float]]:
+def _populated(cfg: BenchConfig, images: ImageSet, size: int) -> Iterator[tuple[Path, float]]:
     """A fresh temporary data dir whose bench gallery holds `size` synthetic references."""
     card = load_card(Path(cfg.models_dir) / f"{cfg.model}.json")
+    sample = _embedding_sample(cfg, images) if size else None
     with tempfile.TemporaryDirectory(dir=cfg.work_dir, prefix="sg-bench-") as tmp:
         data = Path(tmp)
         seconds = populate(
@@ -144,15 +157,16 @@ def _populated(cfg: BenchConfig, size: int) -> Iterator[tuple[Path, float]]:
             size=size,
             refs_per_identity=cfg.refs_per_identity,
             layout=cfg.synthetic,
+            sample=sample,
             seed=cfg.seed,
         )
         log.info("populated %d references in %.1f s", size, seconds)
         yield data, seconds
 
 
-def _startup(cfg: BenchConfig, size: int) -> dict[str, Any]:
+def _startup(cfg: BenchConfig, images: ImageSet, size: int) -> dict[str, Any]:
     """Spawn-to-ready with `size` stored references: first start (builds the index), then a restart."""
-    with _populated(cfg, size) as (data, populate_s):
+    with _populated(cfg, images, size) as (data, populate_s):
         times, device = [], None
         for _ in range(2):
             with ServiceProcess(service_config(cfg, data), log_path=data / "service.log") as service:
@@ -174,7 +188,7 @@ def _http(cfg: BenchConfig, images: ImageSet) -> dict[str, Any]:
     recall: list[dict[str, Any]] = []
     device = None
     for size in sizes:
-        with _populated(cfg, size) as (data, _):
+        with _populated(cfg, images, size) as (data, _):
             gallery_runs, device = _serve_and_drive(cfg, images, data=data, size=size)
             runs += gallery_runs
             if cfg.scenario == "identify" and cfg.ann_min_size is not None and size >= cfg.ann_min_size:
@@ -218,9 +232,12 @@ def _measure(
     """One closed-loop run; mean batch size and server-side latency from /metrics deltas."""
     where = {"base_url": service.base_url, "headers": service.headers}
     before = fetch_metrics(client, **where)
+    server_cpu, own_cpu = _service_cpu(service), own_cpu_s()
     result = drive(
         service.base_url, requests, clients=clients, duration_s=cfg.duration_s, headers=service.headers
     )
+    server_cpu_s = _delta(_service_cpu(service), server_cpu)
+    load_cpu_s = own_cpu_s() - own_cpu
     after = fetch_metrics(client, **where)
     batch = scraped_mean(before, after, name=BATCH_METRIC, labels={"model": cfg.model})
     route = {"route": SCENARIO_PATHS[cfg.scenario], "method": "POST"}
@@ -229,8 +246,18 @@ def _measure(
     run = {"clients": clients, **stats}
     run["mean_batch_size"] = None if batch is None else round(batch, 2)
     run["server_mean_ms"] = None if server_s is None else round(server_s * 1000, 3)
+    run["server_cpu_ms_per_request"] = per_request_ms(server_cpu_s, stats["requests"])
+    run["load_cpu_ms_per_request"] = per_request_ms(load_cpu_s, stats["requests"])
     log.info("%s, %d clients: %s", cfg.scenario, clients, json.dumps(run))
     return run
+
+
+def _service_cpu(service: ServiceProcess) -> float | None:
+    return process_cpu_s(service.pid) if service.pid is not None else None
+
+
+def _delta(after: float | None, before: float | None) -> float | None:
+    return None if after is None or before is None else after - before
 
 
 def _recall(cfg: BenchConfig, images: ImageSet, *, data: Path, size: int) -> dict[str, Any]:

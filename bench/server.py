@@ -89,6 +89,10 @@ class ServiceProcess:
     def headers(self) -> dict[str, str]:
         return {"X-API-Key": self.api_key}
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def start(self, *, timeout_s: float = 1800.0) -> float:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SG_")}
         env |= self.config.env(port=self.port, api_key=self.api_key)

@@ -81,7 +81,7 @@ def headline(results: Sequence[Result], *, gallery: int = HEADLINE_GALLERY) -> l
     at8 = _identify(runs, clients=P99_CLIENTS, batching=True, gallery=gallery)
     raw = best_raw(results)
     startup = find_run(runs_of(results, "startup"), gallery_size=LARGE_GALLERY)
-    recall = _large_recall(results, layout="identities")
+    recall = _large_recall(results, layout="model")
     worst = _large_recall(results, layout="uniform")
     where = f"{HEADLINE_CLIENTS} clients, {gallery:,} refs"
     return [

@@ -7,6 +7,7 @@ from bench.populate import (
     IDENTITY_COSINE,
     around,
     fake_sha256s,
+    fitted_directions,
     populate,
     synthetic_entries,
     synthetic_vectors,
@@ -41,6 +42,23 @@ def test_synthetic_vectors_uniform_layout_has_no_structure():
     x = synthetic_vectors(600, 64, per_identity=5, layout="uniform", rng=np.random.default_rng(0))
     same = np.kron(np.eye(120), np.ones((5, 5))).astype(bool) & ~np.eye(600, dtype=bool)
     assert abs((x @ x.T)[same].mean()) < 0.03
+
+
+def test_fitted_directions_follow_the_sample_distribution():
+    rng = np.random.default_rng(0)
+    axis = np.zeros(32, dtype=np.float32)
+    axis[0] = 1.0
+    sample = around(np.tile(axis, (200, 1)), cosine=0.7, rng=rng)  # a cone around the first axis
+    drawn = fitted_directions(sample, 1000, rng=rng)
+    np.testing.assert_allclose(np.linalg.norm(drawn, axis=1), 1.0, atol=1e-5)
+    assert drawn[:, 0].mean() > 0.5  # inside the cone, not spread over the sphere
+    uniform = unit_vectors(1000, 32, rng=rng)
+    assert abs(uniform[:, 0].mean()) < 0.05
+
+
+def test_synthetic_vectors_model_layout_needs_a_sample():
+    with pytest.raises(ValueError, match="sample"):
+        synthetic_vectors(10, 8, per_identity=5, layout="model", rng=np.random.default_rng(0))
 
 
 def test_synthetic_vectors_unknown_layout_raises_value_error():

@@ -50,7 +50,7 @@ def test_headline_recall_separates_identity_like_and_uniform_galleries():
             "scenario": "identify",
             "config": {"max_batch": 32},
             "runs": [],
-            "recall": [recall("identities", 0.99)],
+            "recall": [recall("model", 0.99)],
         },
     ]
     rows = {f.name: (f.value, f.met) for f in headline(docs)}
