@@ -38,8 +38,8 @@ RAW_COLUMNS = (("batch", "batch"), ("calls/s", "req_per_s"), ("images/s", "image
 STARTUP_COLUMNS = (
     ("gallery", "gallery_size"),
     ("populate s", "populate_s"),
-    ("start-up s", "startup_s"),
-    ("restart s", "restart_s"),
+    ("first start s (builds the index)", "startup_s"),
+    ("restart s (loads its snapshot)", "restart_s"),
 )
 RECALL_COLUMNS = (
     ("gallery", "gallery_size"),
