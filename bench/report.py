@@ -24,6 +24,7 @@ LATENCY = (("p50 ms", "latency_ms.p50"), ("p95 ms", "latency_ms.p95"), ("p99 ms"
 HTTP_COLUMNS = (
     ("max batch", "max_batch"),
     ("gallery", "gallery_size"),
+    ("synthetic layout", "synthetic"),
     ("clients", "clients"),
     ("req/s", "req_per_s"),
     ("images/s", "images_per_s"),
@@ -100,8 +101,10 @@ def figures_markdown(results: Sequence[Result], *, plot_ref: str | None) -> str:
 
 
 def plot(results: Sequence[Result], path: Path) -> bool:
-    """Images/s and p99 against clients, one line per (batching, gallery size); False when nothing to plot."""
-    runs = runs_of(results, "identify")
+    """Images/s and p99 against clients, one line per (batching, gallery size); False when nothing to plot.
+
+    Runs on the other synthetic layouts (identities, uniform: ANN recall studies) stay in the tables only."""
+    runs = [r for r in runs_of(results, "identify") if r.get("synthetic") in (None, "model")]
     if not runs:
         return False
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))

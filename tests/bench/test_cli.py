@@ -19,6 +19,8 @@ RUN_KEYS = {
     "latency_ms",
     "mean_batch_size",
     "server_mean_ms",
+    "server_cpu_ms_per_request",
+    "load_cpu_ms_per_request",
     "startup_s",
     "probe_accuracy",
 }
@@ -82,9 +84,10 @@ def test_run_identify_tiny_writes_json_and_report(tmp_path, models_dir, capsys):
     assert (run["clients"], run["gallery_size"], run["errors"]) == (2, 100, 0)
     assert run["requests"] > 0 and run["images_per_s"] > 0 and run["mean_batch_size"] >= 1
     assert run["probe_accuracy"] == 1.0  # each probe's nearest identity is its own
+    assert run["server_cpu_ms_per_request"] > 0 and run["load_cpu_ms_per_request"] > 0
     assert "### identify" in capsys.readouterr().out
     results_md = tmp_path / "RESULTS.md"
     assert main(["report", "--results-dir", str(results), "--results-md", str(results_md)]) == 0
     text = results_md.read_text()
-    assert f"| {doc['config']['max_batch']} | 100 | 2 |" in text
+    assert f"| {doc['config']['max_batch']} | 100 | model | 2 |" in text
     assert (results / "identify.png").stat().st_size > 0 and "(results/identify.png)" in text
