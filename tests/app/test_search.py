@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import threading
 
 import numpy as np
 
 from app.search import Deferred, SearchJob, finish_searches
 from gallery import Gallery, GalleryRegistry
 from gallery.errors import GalleryNotFound
+from tests.support.locks import held_elsewhere
 
 DIM = 8
 
@@ -68,22 +68,8 @@ def test_finish_searches_deleted_gallery_fails_only_its_rows(registry):
 def test_finish_searches_gallery_busy_with_a_write_defers_its_rows(registry):
     vectors = _unit(np.eye(DIM)[:2] + 0.01)
     a, b = _gallery(registry, "a", vectors), _gallery(registry, "b", vectors)
-    held = threading.Event()
-    release = threading.Event()
-
-    def writer() -> None:
-        with b._lock:  # what a long write (an index rebuild) holds
-            held.set()
-            release.wait(timeout=10)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    held.wait(timeout=10)
-    try:
+    with held_elsewhere(b._lock):  # what a long write (an index rebuild) holds
         results = finish_searches(vectors, [SearchJob(a, top_k=1), SearchJob(b, top_k=1)])
-    finally:
-        release.set()
-        thread.join()
     assert results[0][0].identity == "a-0"
     assert isinstance(results[1], Deferred)
     np.testing.assert_array_equal(results[1].embedding, vectors[1])

@@ -235,25 +235,10 @@ def test_concurrent_adds_and_searches_from_8_threads_stay_consistent(gallery: Ga
 
 
 def test_search_without_wait_on_a_gallery_held_by_a_write_raises_gallery_busy(gallery, unit_vectors, shas):
-    import threading
-
     from gallery.errors import GalleryBusy
+    from tests.support.locks import held_elsewhere
 
     gallery.add("ada", unit_vectors(2), image_sha256s=shas(2))
-    held, release = threading.Event(), threading.Event()
-
-    def writer() -> None:
-        with gallery._lock:
-            held.set()
-            release.wait(timeout=10)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    held.wait(timeout=10)
-    try:
-        with pytest.raises(GalleryBusy):
-            gallery.search(unit_vectors(1), top_k=1, wait=False)
-    finally:
-        release.set()
-        thread.join()
+    with held_elsewhere(gallery._lock), pytest.raises(GalleryBusy):
+        gallery.search(unit_vectors(1), top_k=1, wait=False)
     assert gallery.search(unit_vectors(1), top_k=1, wait=False)[0][0].identity == "ada"

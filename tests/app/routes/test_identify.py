@@ -8,6 +8,7 @@ import threading
 import numpy as np
 
 from app.errors import BatchFailed
+from tests.support.locks import held_elsewhere
 
 
 async def test_identify_enrolled_identity_returns_it_with_candidates(helpers, enrolled):
@@ -170,17 +171,7 @@ async def test_identify_gallery_busy_with_a_write_holds_up_neither_the_model_nor
     await client.post("/galleries", json={"name": "other", "model": "faces"})  # same model, same batcher
     await helpers.enroll(client, "alice", gallery="other")
     gallery = app.state.runtime.registry.get("faces")
-    held, release = threading.Event(), threading.Event()
-
-    def long_write() -> None:
-        with gallery._lock:  # what an index rebuild holds
-            held.set()
-            release.wait(timeout=10)
-
-    writer = threading.Thread(target=long_write)
-    writer.start()
-    held.wait(timeout=10)
-    try:
+    with held_elsewhere(gallery._lock):  # what an index rebuild holds
         batcher = app.state.runtime.batchers["faces"]
         before = batcher.items_run
         pending = asyncio.ensure_future(helpers.identify(client, helpers.noisy("bob", seed=50)))
@@ -192,7 +183,4 @@ async def test_identify_gallery_busy_with_a_write_holds_up_neither_the_model_nor
         )
         assert other.json()["identity"] == "alice"
         assert not pending.done()  # waits for the write, on a worker thread
-    finally:
-        release.set()
-        writer.join()
     assert (await asyncio.wait_for(pending, timeout=10)).json()["identity"] == "bob"
