@@ -7,6 +7,7 @@ refused (reported by `/ready`, its requests answered with an error) while the re
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
@@ -55,9 +56,12 @@ class Runtime:
         )
         self.decode_limiter = anyio.CapacityLimiter(settings.decode_threads)
         self.started = False
+        self._switch_interval_before: float | None = None
 
     async def start(self) -> None:
         """Load models, start one batcher per model, open the galleries and create the default ones."""
+        self._switch_interval_before = sys.getswitchinterval()
+        sys.setswitchinterval(self.settings.gil_switch_interval_ms / 1000.0)
         choose_providers(self.settings.device, available=ort.get_available_providers())  # fail fast on cuda
         self.models = await blocking(load_models, self.settings.models_dir, self._session_config())
         for name, encoder in self.models.encoders.items():
@@ -84,6 +88,9 @@ class Runtime:
             await batcher.stop()
         self.batchers.clear()
         await blocking(self.registry.close)
+        if self._switch_interval_before is not None:
+            sys.setswitchinterval(self._switch_interval_before)
+            self._switch_interval_before = None
 
     def _session_config(self) -> SessionConfig:
         s = self.settings

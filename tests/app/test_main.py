@@ -104,3 +104,12 @@ async def test_two_apps_in_one_process_keep_separate_metrics(helpers, settings_f
         line = 'sg_http_requests_total{method="GET",route="/galleries",status="200"}'
         assert f"{line} 2.0" in (await first.get("/metrics")).text
         assert f"{line} 1.0" in (await second.get("/metrics")).text
+
+
+async def test_gil_switch_interval_is_set_while_serving_and_restored_after(helpers, settings_factory):
+    import sys
+
+    before = sys.getswitchinterval()
+    async with helpers.serving(settings_factory(gil_switch_interval_ms=0.25)):
+        assert sys.getswitchinterval() == pytest.approx(0.00025)
+    assert sys.getswitchinterval() == before
