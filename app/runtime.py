@@ -50,7 +50,6 @@ class Runtime:
             use_gpu=settings.device != "cpu",
             ann_min_size=settings.ann_min_size,
             omp_threads=settings.search_threads,
-            blas_threshold=settings.search_blas_min_queries,
             hnsw_m=settings.hnsw_m,
             ef_construction=settings.hnsw_ef_construction,
             ef_search=settings.hnsw_ef_search,

@@ -43,10 +43,6 @@ class Settings(BaseSettings):
     # FAISS OpenMP threads. One query against 10k references: 0.08 ms with 1 thread, 0.48 ms with 2 on a
     # 2-core machine (the fork/join costs more than the scan), and the batcher already overlaps requests.
     search_threads: int = Field(default=1, ge=1)
-    # Exact search of at least this many queries in one call (a batch) takes FAISS's BLAS path: one matrix
-    # product instead of a scan per query. 100k references, 16 queries: 14 ms against 39 ms; below ~8
-    # queries the scan is faster (1 query: 2.5 ms against 11 ms).
-    search_blas_min_queries: int = Field(default=8, ge=1)
     # How long a Python thread may hold the GIL while another waits (CPython's default is 5 ms). The event
     # loop, the decode threads and the model thread take turns; at 5 ms the loop sat waiting while the model
     # thread ran its Python parts. 0.1 ms: identify at 32 clients 527 -> 654 requests/s (2-core machine).

@@ -21,10 +21,9 @@ class IndexConfig:
     """Index parameters; ANN (HNSW) is used only from `ann_min_size` live references up, and never on a GPU.
 
     `blas_threshold` sets the process-wide `faiss.cvar.distance_compute_blas_threshold`: exact search takes
-    the BLAS (sgemm) path only when one call has at least this many queries. faiss-cpu's own default
-    (128,000) never takes it for a batch; the service sets `SG_SEARCH_BLAS_MIN_QUERIES` (8), measured on 2
-    cores with OpenBLAS on one thread: 100k references, 16 queries in one call 14 ms by BLAS against 39 ms
-    by scanning, 32 queries 19 against 77 ms, 1 query 11 against 2.5 ms.
+    the BLAS (sgemm) path only when one call has at least this many queries. Measured with faiss-cpu 1.15.1
+    on 2 cores (NOTES.md): the default non-BLAS path was 3x faster at 100k references even for 256 queries,
+    BLAS only won at 1M references with >= 32 queries, a size where the HNSW index takes over.
     """
 
     ann_min_size: int | None = None
