@@ -50,6 +50,7 @@ class Runtime:
             use_gpu=settings.device != "cpu",
             ann_min_size=settings.ann_min_size,
             omp_threads=settings.search_threads,
+            blas_min_queries=settings.search_blas_min_queries,
             hnsw_m=settings.hnsw_m,
             ef_construction=settings.hnsw_ef_construction,
             ef_search=settings.hnsw_ef_search,

@@ -32,6 +32,7 @@ class IndexConfig:
     ef_search: int = 512
     compact_fraction: float = 0.2
     blas_threshold: int = FAISS_DEFAULT_BLAS_THRESHOLD
+    blas_min_queries: int | None = None  # exact search of this many queries or more in one call: BLAS path
     omp_threads: int | None = None
     use_gpu: bool = False
     snapshots: bool = True
@@ -43,6 +44,7 @@ class IndexConfig:
         _at_least("ef_search", self.ef_search, 1)
         _at_least("blas_threshold", self.blas_threshold, 0)
         _at_least("omp_threads", self.omp_threads, 1, optional=True)
+        _at_least("blas_min_queries", self.blas_min_queries, 1, optional=True)
         if not (isinstance(self.compact_fraction, float | int) and 0 < self.compact_fraction <= 1):
             raise ValueError(f"compact_fraction must lie in (0, 1], got {self.compact_fraction!r}")
 

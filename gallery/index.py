@@ -125,10 +125,26 @@ class VectorIndex:
         elif self.kind == "hnsw":
             sims, labels = self._index.search(q, k, params=self._hnsw_params(k))
         else:
-            sims, labels = self._index.search(q, k)
+            sims, labels = self._flat_search(q, k)
         distances = similarity_to_l2(sims).astype(np.float32)
         distances[labels < 0] = np.inf
         return distances, labels.astype(np.int64, copy=False)
+
+    def _flat_search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact search; a batch of at least `blas_min_queries` queries takes FAISS's BLAS path (one matrix
+        product over the references instead of a scan per query). FAISS's own switch is a process-wide
+        threshold that also sends a single query down the BLAS path once set low (faiss-cpu 1.15.1, 100k
+        references: 1 query 11 ms by BLAS against 2.6 ms by scanning, 16 queries 16 against 33 ms), so it
+        is lowered for the batched call alone."""
+        wanted = self.config.blas_min_queries
+        if wanted is None or len(q) < wanted:
+            return self._index.search(q, k)
+        before = faiss.cvar.distance_compute_blas_threshold
+        faiss.cvar.distance_compute_blas_threshold = 1
+        try:
+            return self._index.search(q, k)
+        finally:
+            faiss.cvar.distance_compute_blas_threshold = before
 
     def _hnsw_params(self, k: int) -> faiss.SearchParametersHNSW:
         params = faiss.SearchParametersHNSW()  # one per call: IndexIDMap2 rewrites params.sel while searching

@@ -113,3 +113,10 @@ async def test_gil_switch_interval_is_set_while_serving_and_restored_after(helpe
     async with helpers.serving(settings_factory(gil_switch_interval_ms=0.25)):
         assert sys.getswitchinterval() == pytest.approx(0.00025)
     assert sys.getswitchinterval() == before
+
+
+async def test_search_settings_reach_the_gallery_index_config(helpers, settings_factory):
+    settings = settings_factory(search_blas_min_queries=5, search_threads=2, hnsw_ef_search=99)
+    async with helpers.serving(settings) as (app, _):
+        config = app.state.runtime.registry.config
+        assert (config.blas_min_queries, config.omp_threads, config.ef_search) == (5, 2, 99)

@@ -143,3 +143,19 @@ def test_search_runs_on_search_threads_in_whichever_thread_searches():
     worker.start()
     worker.join()
     assert seen == [1]
+
+
+def test_flat_search_batch_on_the_blas_path_gives_the_same_answers_and_restores_the_threshold(dim):
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((500, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    queries = vectors[:12] + 0.01
+    answers = []
+    for config in (IndexConfig(), IndexConfig(blas_min_queries=4)):
+        index = VectorIndex(dim, config=config)
+        index.add(vectors, np.arange(500))
+        before = faiss.cvar.distance_compute_blas_threshold
+        answers.append(index.search(queries, 5))
+        assert faiss.cvar.distance_compute_blas_threshold == before
+    np.testing.assert_array_equal(answers[0][1], answers[1][1])
+    np.testing.assert_allclose(answers[0][0], answers[1][0], atol=1e-5)
