@@ -148,9 +148,8 @@ async def identify(rt: Runtime, *, gallery_name: str, upload: Upload, top_k: int
     # the runner-up decides `ambiguous` even when only one candidate is asked for
     job = SearchJob(gallery, top_k=max(top_k, 2))
     (candidates,) = await rt.batcher(encoder.name).process(list(batch), [job])
-    if isinstance(
-        candidates, Deferred
-    ):  # the gallery was busy with a write: wait for it off the model thread
+    # a gallery busy with a write is not waited for on the model thread, but here, on a worker thread
+    if isinstance(candidates, Deferred):
         (candidates,) = await blocking(gallery.search, candidates.embedding[None, :], top_k=job.top_k)
     threshold = threshold_for(gallery, encoder)
     decision = decide(candidates, threshold=threshold, margin=rt.settings.ambiguity_margin)

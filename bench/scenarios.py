@@ -68,9 +68,8 @@ class BenchConfig:
     enroll_per_identity: int = 3
     enroll_batch: int = 8
     refs_per_identity: int = 5
-    synthetic: str = (
-        "model"  # layout of the synthetic references: model | identities | uniform (bench.populate)
-    )
+    # layout of the synthetic references: model | identities | uniform (bench.populate)
+    synthetic: str = "model"
     work_dir: Path | None = None
     start_timeout_s: float = 1800.0  # building an ANN index over 1M references takes minutes on 2 cores
     seed: int = 0

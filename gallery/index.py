@@ -139,12 +139,11 @@ class VectorIndex:
         wanted = self.config.blas_min_queries
         if wanted is None or len(q) < wanted:
             return self._index.search(q, k)
-        before = faiss.cvar.distance_compute_blas_threshold
         faiss.cvar.distance_compute_blas_threshold = 1
         try:
             return self._index.search(q, k)
-        finally:
-            faiss.cvar.distance_compute_blas_threshold = before
+        finally:  # the configured value, not the one read before: two batched calls at once must not leave 1
+            faiss.cvar.distance_compute_blas_threshold = self.config.blas_threshold
 
     def _hnsw_params(self, k: int) -> faiss.SearchParametersHNSW:
         params = faiss.SearchParametersHNSW()  # one per call: IndexIDMap2 rewrites params.sel while searching
