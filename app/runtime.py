@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
@@ -55,7 +56,7 @@ class Runtime:
             ef_construction=settings.hnsw_ef_construction,
             ef_search=settings.hnsw_ef_search,
         )
-        self.decode_limiter = anyio.CapacityLimiter(settings.decode_threads)
+        self.decode_pool: ThreadPoolExecutor | None = None  # SG_DECODE_THREADS threads, from start to stop
         self.started = False
         self._switch_interval_before: float | None = None
 
@@ -64,6 +65,7 @@ class Runtime:
         self._switch_interval_before = sys.getswitchinterval()
         sys.setswitchinterval(self.settings.gil_switch_interval_ms / 1000.0)
         choose_providers(self.settings.device, available=ort.get_available_providers())  # fail fast on cuda
+        self.decode_pool = ThreadPoolExecutor(self.settings.decode_threads, thread_name_prefix="decode")
         self.models = await blocking(load_models, self.settings.models_dir, self._session_config())
         for name, encoder in self.models.encoders.items():
             batcher = Batcher(
@@ -88,6 +90,9 @@ class Runtime:
         for batcher in self.batchers.values():
             await batcher.stop()
         self.batchers.clear()
+        if self.decode_pool is not None:
+            await blocking(self.decode_pool.shutdown, wait=True, cancel_futures=True)
+            self.decode_pool = None
         await blocking(self.registry.close)
         if self._switch_interval_before is not None:
             sys.setswitchinterval(self._switch_interval_before)

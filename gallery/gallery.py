@@ -20,6 +20,7 @@ from gallery import validate
 from gallery.config import IndexConfig
 from gallery.errors import GalleryBusy, GalleryNotFound, ModelMismatch
 from gallery.index import VectorIndex
+from gallery.labels import NONE, ReferenceLabels
 from gallery.loading import build_from_store, open_index, store_stamp
 from gallery.snapshot import write_snapshot
 from gallery.store import GalleryStore
@@ -43,6 +44,7 @@ class Gallery:
         self._dirty = False
         self._identities = store.counts()[0]
         started = time.perf_counter()
+        self._labels = ReferenceLabels.from_pairs(store.iter_reference_identities())
         # index_source says how the index was obtained at open: "snapshot", "reconciled" or "rebuilt"
         self._index, self.index_source = open_index(store, config=config, snapshot_path=snapshot_path)
         took = time.perf_counter() - started
@@ -108,6 +110,8 @@ class Gallery:
             except BaseException:
                 self._forget(indexed)
                 raise
+            for entry, ids in zip(entries, id_lists, strict=True):
+                self._labels.add(ids, entry.identity)
             self._identities += len(new_names)
             self._dirty = True
         return id_lists
@@ -142,6 +146,7 @@ class Gallery:
         with self._lock:
             self._ensure_open()
             ids = self._store.delete_identity(identity)
+            self._labels.remove(ids)
             self._identities -= 1
             self._unindex(np.asarray(ids, dtype=np.int64))
         return len(ids)
@@ -153,6 +158,7 @@ class Gallery:
             if isinstance(reference_id, bool) or not isinstance(reference_id, int | np.integer):
                 raise ValueError(f"reference_id must be an integer, got {reference_id!r}")
             identity = self._store.delete_reference(reference_id)
+            self._labels.remove([int(reference_id)])
             self._identities -= 0 if self._store.has_identity(identity) else 1
             self._unindex(np.asarray([reference_id], dtype=np.int64))
         return identity
@@ -192,9 +198,9 @@ class Gallery:
         pending = np.arange(len(q))
         while pending.size:
             distances, ids = self._index.search(q[pending], k)
-            names = self._store.identities_of(np.unique(ids[ids >= 0]).tolist())
+            codes = self._labels.codes(ids)
             for row, query in enumerate(pending):
-                found = aggregate(distances[row], ids[row], names, top_k=top_k)
+                found = aggregate(distances[row], ids[row], codes[row], self._labels, top_k=top_k)
                 if len(found) >= wanted or k >= live:
                     results[query] = found
             pending = np.array([i for i in pending if results[i] is None], dtype=np.int64)
@@ -250,15 +256,16 @@ class Gallery:
 
 
 def aggregate(
-    distances: np.ndarray, ids: np.ndarray, names: dict[int, str], *, top_k: int
+    distances: np.ndarray, ids: np.ndarray, codes: np.ndarray, labels: ReferenceLabels, *, top_k: int
 ) -> list[Candidate]:
-    """One row per identity (its nearest reference), nearest first, at most `top_k`; unknown ids skipped."""
-    seen: dict[str, Candidate] = {}
+    """One row per identity (its nearest reference), nearest first, at most `top_k`; ids whose identity code
+    is `NONE` (not stored, or FAISS's -1 padding) skipped."""
+    seen: dict[int, Candidate] = {}
     for position in np.argsort(distances, kind="stable"):
-        name = names.get(int(ids[position]))
-        if name is None or name in seen:
+        code = int(codes[position])
+        if code == NONE or code in seen:
             continue
-        seen[name] = Candidate(name, float(distances[position]), int(ids[position]))
+        seen[code] = Candidate(labels.name(code), float(distances[position]), int(ids[position]))
         if len(seen) == top_k:
             break
     return list(seen.values())

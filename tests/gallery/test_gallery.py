@@ -8,6 +8,7 @@ import pytest
 from gallery import Gallery, GalleryRegistry
 from gallery.errors import DimensionMismatch, ModelMismatch
 from gallery.gallery import aggregate
+from gallery.labels import ReferenceLabels
 
 
 def _at_distance(distances: list[float], *, axis: int, dim: int) -> np.ndarray:
@@ -57,6 +58,24 @@ def test_search_grows_k_past_an_identity_with_many_close_references(
     assert gallery.index.kind == ("flat" if ann_min_size is None else "hnsw")
     assert [c.identity for c in found] == ["crowd", "loner"]
     assert found[1].reference_id == far_id and found[1].distance == pytest.approx(0.8, abs=1e-4)
+
+
+def test_reopened_gallery_names_the_identities_its_store_holds(tmp_path, shas, unit_vectors, dim):
+    vectors = unit_vectors(6)
+    registry = GalleryRegistry(tmp_path)
+    registry.open()
+    gallery = registry.create("faces", model="faces", model_sha256="a" * 64, dim=dim)
+    for i, name in enumerate(["alice", "bob", "carol"]):
+        gallery.add(name, vectors[2 * i : 2 * i + 2], image_sha256s=shas(2))
+    gallery.delete_identity("bob")
+    registry.close()
+    registry = GalleryRegistry(tmp_path)
+    registry.open()
+    found = registry.get("faces").search(vectors, top_k=1)
+    registry.close()
+    names = [row[0].identity for row in found]
+    assert names[:2] == ["alice", "alice"] and names[4:] == ["carol", "carol"]
+    assert "bob" not in names
 
 
 def test_search_empty_gallery_returns_empty_list_per_query(gallery, unit_vectors):
@@ -193,8 +212,8 @@ def test_hnsw_gallery_compacts_after_many_deletes(tmp_path, shas, unit_vectors, 
 def test_aggregate_literal_keeps_nearest_per_identity_and_skips_unknown_ids():
     distances = np.array([0.5, 0.1, 0.3, 0.2, np.inf])
     ids = np.array([10, 11, 12, 13, -1])
-    names = {10: "a", 11: "b", 12: "a", 13: "b"}
-    found = aggregate(distances, ids, names, top_k=5)
+    labels = ReferenceLabels.from_pairs([(np.array([10, 11, 12, 13]), ["a", "b", "a", "b"])])
+    found = aggregate(distances, ids, labels.codes(ids), labels, top_k=5)
     assert [(c.identity, c.reference_id, c.distance) for c in found] == [("b", 11, 0.1), ("a", 12, 0.3)]
 
 
