@@ -214,11 +214,14 @@ class GalleryStore:
     def iter_reference_identities(self, *, batch: int = 65536) -> Iterator[tuple[np.ndarray, list[str]]]:
         """Every stored reference as (ids int64 (n,), identities) chunks, read from the identity index alone."""
         with self._lock:
-            cursor = self._conn.execute('SELECT id, identity FROM "references" INDEXED BY references_identity')
+            cursor = self._conn.execute(
+                'SELECT id, identity FROM "references" INDEXED BY references_identity'
+            )
             while rows := cursor.fetchmany(batch):
-                yield np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)), [
-                    row[1] for row in rows
-                ]
+                yield (
+                    np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)),
+                    [row[1] for row in rows],
+                )
 
     def iter_embeddings(
         self, *, batch: int = 65536, after_id: int = 0
