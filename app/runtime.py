@@ -55,6 +55,7 @@ class Runtime:
             hnsw_m=settings.hnsw_m,
             ef_construction=settings.hnsw_ef_construction,
             ef_search=settings.hnsw_ef_search,
+            background_build_min=settings.index_background_build_min,
         )
         self.decode_pool: ThreadPoolExecutor | None = None  # SG_DECODE_THREADS threads, from start to stop
         self.started = False

@@ -26,6 +26,16 @@ class GalleryCreate(BaseModel):
     )
 
 
+class GalleryIndexOut(BaseModel):
+    kind: Literal["flat", "hnsw"] = Field(
+        description="`flat`: exact search over every reference; `hnsw`: a graph."
+    )
+    references: int = Field(description="References the index holds.")
+    building: bool = Field(
+        description="A graph is being built in the background; the gallery answers from `kind` meanwhile."
+    )
+
+
 class GalleryOut(BaseModel):
     name: str
     model: str
@@ -42,6 +52,7 @@ class GalleryOut(BaseModel):
     metric: str
     created_at: str
     status: GalleryStatus = Field(description="`ready`, or why requests to this gallery are refused.")
+    index: GalleryIndexOut
 
 
 class GalleryList(BaseModel):
@@ -126,6 +137,7 @@ class GalleryReady(BaseModel):
     status: GalleryStatus
     model: str
     message: str | None = None
+    index: GalleryIndexOut
 
 
 class Ready(BaseModel):

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     hnsw_m: int = Field(default=32, ge=4)  # graph links per vector; a change rebuilds the index at start-up
     hnsw_ef_construction: int = Field(default=80, ge=1)  # build-time candidate list; likewise rebuilds
     hnsw_ef_search: int = Field(default=512, ge=1)  # search-time candidate list: recall against speed
+    # A graph build over at least this many references runs in the background (about 5 minutes at 1M on 2
+    # cores): the gallery answers from the index it has meanwhile, exactly when it had none, so a first
+    # start with a million references and no snapshot serves in seconds instead of after the build.
+    index_background_build_min: int = Field(default=50_000, ge=1)
     # FastAPI's native OpenTelemetry (spans, metrics, logs) for a provider you configure. Off by default: the
     # service exports Prometheus metrics itself, and the check alone reads the environment on every request.
     opentelemetry: bool = False

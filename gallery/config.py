@@ -20,6 +20,10 @@ def gpu_available() -> bool:
 class IndexConfig:
     """Index parameters; ANN (HNSW) is used only from `ann_min_size` live references up, and never on a GPU.
 
+    An HNSW graph over many references takes minutes to build (about 5 at 1M on 2 cores), so from
+    `background_build_min` references up it is built on a thread of its own: the gallery keeps answering from
+    the index it has (an exact one when none is usable yet) and swaps the graph in when it is done.
+
     `blas_threshold` sets the process-wide `faiss.cvar.distance_compute_blas_threshold`: exact search takes
     the BLAS (sgemm) path only when one call has at least this many queries. Measured with faiss-cpu 1.15.1
     on 2 cores (NOTES.md): the default non-BLAS path was 3x faster at 100k references even for 256 queries,
@@ -36,6 +40,9 @@ class IndexConfig:
     omp_threads: int | None = None
     use_gpu: bool = False
     snapshots: bool = True
+    background_build_min: int = (
+        50_000  # an HNSW (re)build over at least this many references runs off the lock
+    )
 
     def __post_init__(self) -> None:
         _at_least("ann_min_size", self.ann_min_size, 1, optional=True)
@@ -45,6 +52,7 @@ class IndexConfig:
         _at_least("blas_threshold", self.blas_threshold, 0)
         _at_least("omp_threads", self.omp_threads, 1, optional=True)
         _at_least("blas_min_queries", self.blas_min_queries, 1, optional=True)
+        _at_least("background_build_min", self.background_build_min, 1)
         if not (isinstance(self.compact_fraction, float | int) and 0 < self.compact_fraction <= 1):
             raise ValueError(f"compact_fraction must lie in (0, 1], got {self.compact_fraction!r}")
 
@@ -66,6 +74,11 @@ class IndexConfig:
         if self.gpu_active or self.ann_min_size is None or size < self.ann_min_size:
             return "flat"
         return "hnsw"
+
+    def builds_in_background(self, size: int) -> bool:
+        """Whether an HNSW build over `size` references runs on a thread of its own while the gallery goes on
+        serving from the index it has (exact search at first open): minutes at a million references."""
+        return size >= self.background_build_min
 
     def build_params(self) -> dict[str, Any]:
         """What a stored index depends on; a snapshot built with other values is not reused."""

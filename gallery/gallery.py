@@ -2,6 +2,11 @@
 
 An identity's distance is its nearest reference's "l2" distance; `search` aggregates neighbours per
 identity and asks FAISS for more neighbours until `top_k` distinct identities are found.
+
+A big HNSW build (first open without a snapshot, growing past `ann_min_size`, compaction after deletes)
+runs on a thread of its own, off the lock, while the gallery goes on answering from the index it has; the
+new index is then reconciled with the store under the lock (what was added or deleted meanwhile) and
+swapped in.
 """
 
 from __future__ import annotations
@@ -21,10 +26,10 @@ from gallery.config import IndexConfig
 from gallery.errors import GalleryBusy, GalleryNotFound, ModelMismatch
 from gallery.index import VectorIndex
 from gallery.labels import NONE, ReferenceLabels
-from gallery.loading import build_from_store, open_index, store_stamp
+from gallery.loading import build_from_store, open_index, reconcile, store_stamp
 from gallery.snapshot import write_snapshot
 from gallery.store import GalleryStore
-from gallery.types import Candidate, Enrollment, GalleryInfo, GalleryMeta, IdentitySummary
+from gallery.types import Candidate, Enrollment, GalleryInfo, GalleryMeta, IdentitySummary, IndexState
 
 log = logging.getLogger(__name__)
 FIRST_K = 32  # neighbours fetched first per query, at least 4 x top_k; grows 4x while identities are missing
@@ -42,6 +47,7 @@ class Gallery:
         self._lock = threading.RLock()
         self._closed = False
         self._dirty = False
+        self._builder: threading.Thread | None = None  # the background index build, while one runs
         self._identities = store.counts()[0]
         started = time.perf_counter()
         self._labels = ReferenceLabels.from_pairs(store.iter_reference_identities())
@@ -49,6 +55,8 @@ class Gallery:
         self._index, self.index_source = open_index(store, config=config, snapshot_path=snapshot_path)
         took = time.perf_counter() - started
         log.info("gallery %s: %s index (%s) in %.2f s", self.name, self._index.kind, self.index_source, took)
+        with self._lock:
+            self._build_if_wanted()
 
     @property
     def name(self) -> str:
@@ -61,6 +69,23 @@ class Gallery:
     @property
     def index(self) -> VectorIndex:
         return self._index
+
+    @property
+    def index_state(self) -> IndexState:
+        """The index searched now, and whether a better one is being built in the background."""
+        with self._lock:
+            return IndexState(kind=self._index.kind, references=self._index.ntotal, building=self.building)
+
+    @property
+    def building(self) -> bool:
+        return self._builder is not None
+
+    def wait_for_index(self, timeout: float | None = None) -> bool:
+        """Wait for a background index build to finish; True when none is running any more."""
+        builder = self._builder
+        if builder is not None:
+            builder.join(timeout)
+        return not self.building
 
     @property
     def info(self) -> GalleryInfo:
@@ -184,7 +209,10 @@ class Gallery:
             if self._closed:
                 return
             try:
-                stale = self._dirty or self.index_source != "snapshot"
+                # an index of a kind not wanted for its size (exact while the graph was being built) is not
+                # kept: the next open would not take it
+                wanted = self._index.kind == self._config.kind_for(self._index.ntotal)
+                stale = wanted and (self._dirty or self.index_source != "snapshot")
                 if snapshot and self._config.snapshots and self._snapshot_path is not None and stale:
                     self.save_snapshot()
             finally:
@@ -214,10 +242,16 @@ class Gallery:
         return dataclasses.replace(entry, identity=validate.identity(entry.identity), embeddings=vectors)
 
     def _index_new(self, vectors: np.ndarray, ids: np.ndarray) -> None:
-        if self._index.kind == "flat" and self._config.kind_for(self._index.ntotal + len(ids)) == "hnsw":
-            self._index = self._build_from_store()  # crossing ann_min_size; the store holds the new rows
-        else:
-            self._index.add(vectors, ids)
+        grown = self._index.ntotal + len(ids)
+        if (
+            self._index.kind == "flat"
+            and self._config.kind_for(grown) == "hnsw"
+            and not self._config.builds_in_background(grown)
+        ):
+            self._rebuild()  # crossing ann_min_size; the store holds the new rows
+            return
+        self._index.add(vectors, ids)
+        self._build_if_wanted()  # crossing ann_min_size with a big gallery: the graph is built off the lock
 
     def _forget(self, ids: np.ndarray) -> None:
         """After a rolled-back add, drop its ids from the index. SQLite will hand those ids out again, so
@@ -230,7 +264,7 @@ class Gallery:
                 return
         except Exception:
             log.exception("gallery %s: cannot undo an index add", self.name)
-        self._index = self._build_from_store()
+        self._rebuild()
 
     def _unindex(self, ids: np.ndarray) -> None:
         self._dirty = True
@@ -238,14 +272,66 @@ class Gallery:
             self._index.remove(ids)
         except Exception:
             log.exception("gallery %s: index removal failed; rebuilding from the store", self.name)
-            self._index = self._build_from_store()
+            self._rebuild()
             return
-        if self._index.needs_compaction():
-            self._index = self._build_from_store()
+        if self._index.needs_compaction() and not self._config.builds_in_background(self._index.ntotal):
+            self._rebuild()
+        self._build_if_wanted()  # a big one keeps its tombstones until the compacted graph is built
 
-    def _build_from_store(self) -> VectorIndex:
+    def _rebuild(self) -> None:
+        """(under the lock) Rebuild from the store now; a big HNSW index is exact for now, its graph built
+        in the background."""
         self.index_source = "rebuilt"
-        return build_from_store(self._store, config=self._config)
+        count, _ = self._store.reference_stats()
+        kind = "flat" if self._config.builds_in_background(count) else None
+        self._index = build_from_store(self._store, config=self._config, kind=kind)
+        self._build_if_wanted()
+
+    def _wants_build(self) -> bool:
+        """(under the lock) An exact index where the size calls for a graph, or a graph due for compaction."""
+        index = self._index
+        upgrade = index.kind == "flat" and self._config.kind_for(index.ntotal) == "hnsw"
+        return upgrade or index.needs_compaction()
+
+    def _build_if_wanted(self) -> None:
+        """(under the lock) Start the background build when one is wanted and none runs yet; a running one
+        checks again when it is done, so what changed meanwhile is not missed."""
+        if self._builder is None and not self._closed and self._wants_build():
+            self._builder = threading.Thread(
+                target=self._build_in_background, name=f"index-build-{self.name}", daemon=True
+            )
+            self._builder.start()
+
+    def _build_in_background(self) -> None:
+        """The builder thread: build from the store off the lock, then under the lock bring the new index up
+        to date with the store and swap it in; again while the result is still not the index wanted."""
+        while True:
+            started = time.perf_counter()
+            try:
+                index = build_from_store(self._store, config=self._config)
+            except Exception:
+                with self._lock:
+                    self._builder = None
+                    if not self._closed:  # closing the store under a running build ends it this way
+                        log.exception("gallery %s: background index build failed", self.name)
+                return
+            with self._lock:
+                if self._closed:
+                    self._builder = None
+                    return
+                if reconcile(self._store, index):  # False: too much changed meanwhile; build again
+                    self._index, self.index_source, self._dirty = index, "rebuilt", True
+                    took = time.perf_counter() - started
+                    log.info(
+                        "gallery %s: %s index over %d references built in the background in %.1f s",
+                        self.name,
+                        index.kind,
+                        index.ntotal,
+                        took,
+                    )
+                    if not self._wants_build():
+                        self._builder = None
+                        return
 
     def _stamp(self) -> dict[str, Any]:
         return store_stamp(self._store)

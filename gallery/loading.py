@@ -23,21 +23,25 @@ RECONCILE_MAX_FRACTION = 0.25  # a snapshot further than this from the store is 
 def open_index(
     store: GalleryStore, *, config: IndexConfig, snapshot_path: Path | None
 ) -> tuple[VectorIndex, str]:
-    """The gallery's index and where it came from: "snapshot", "reconciled" or "rebuilt"."""
+    """The gallery's index and where it came from: "snapshot", "reconciled" or "rebuilt". Without a usable
+    snapshot, an HNSW index big enough to build in the background comes back as an exact (flat) one for now
+    (seconds instead of minutes); the gallery sees the kind differ from the wanted one and builds the graph."""
     rows, max_id = store.reference_stats()
     snapshot = _matching_snapshot(store, rows=rows, config=config, snapshot_path=snapshot_path)
     if snapshot is not None:
         if (snapshot.rows, snapshot.max_reference_id) == (rows, max_id):
             return snapshot.index, "snapshot"
-        if _reconcile(store, snapshot.index, rows=rows):
+        if reconcile(store, snapshot.index):
             return snapshot.index, "reconciled"
-    return build_from_store(store, config=config), "rebuilt"
+    kind = "flat" if config.builds_in_background(rows) else None
+    return build_from_store(store, config=config, kind=kind), "rebuilt"
 
 
-def build_from_store(store: GalleryStore, *, config: IndexConfig) -> VectorIndex:
-    """A fresh index streamed from the store chunk by chunk (no second full copy in memory)."""
+def build_from_store(store: GalleryStore, *, config: IndexConfig, kind: str | None = None) -> VectorIndex:
+    """A fresh index streamed from the store chunk by chunk (no second full copy in memory), of the kind
+    `config` wants for the stored count unless `kind` says otherwise."""
     count, _ = store.reference_stats()
-    index = VectorIndex(store.meta.dim, config=config, kind=config.kind_for(count))
+    index = VectorIndex(store.meta.dim, config=config, kind=kind or config.kind_for(count))
     for ids, vectors in store.iter_embeddings(batch=LOAD_BATCH):
         index.add(vectors, ids)
     return index
@@ -63,11 +67,12 @@ def _matching_snapshot(
     return snapshot
 
 
-def _reconcile(store: GalleryStore, index: VectorIndex, *, rows: int) -> bool:
-    """Remove what the store lost and add what it gained; False when the gap is too wide to be worth it."""
+def reconcile(store: GalleryStore, index: VectorIndex) -> bool:
+    """Remove what the store lost and add what it gained; False when the gap is too wide to be worth it
+    (or the removals leave an HNSW index due for compaction)."""
     stored, indexed = store.reference_ids(), index.ids()
     stale, missing = np.setdiff1d(indexed, stored), np.setdiff1d(stored, indexed)
-    if len(stale) + len(missing) > RECONCILE_MAX_FRACTION * max(rows, 1):
+    if len(stale) + len(missing) > RECONCILE_MAX_FRACTION * max(len(stored), 1):
         return False
     index.remove(stale)
     if index.needs_compaction():

@@ -37,6 +37,15 @@ class GalleryInfo:
 
 
 @dataclass(frozen=True)
+class IndexState:
+    """The index a gallery searches now ("flat": exact, "hnsw": graph) and whether a graph is being built."""
+
+    kind: str
+    references: int
+    building: bool
+
+
+@dataclass(frozen=True)
 class Candidate:
     """One identity in a search answer: its nearest reference and that reference's distance."""
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from app.deps import RuntimeDep
 from app.runtime import Runtime, blocking
-from app.schemas import GalleryCreate, GalleryDeleted, GalleryList, GalleryOut
+from app.schemas import GalleryCreate, GalleryDeleted, GalleryIndexOut, GalleryList, GalleryOut
 from gallery.errors import GalleryNotFound
 from gallery.gallery import Gallery
 
@@ -31,7 +31,13 @@ def describe(rt: Runtime, gallery: Gallery) -> GalleryOut:
         metric=info.metric,
         created_at=info.created_at,
         status=status,
+        index=index_out(gallery),
     )
+
+
+def index_out(gallery: Gallery) -> GalleryIndexOut:
+    state = gallery.index_state
+    return GalleryIndexOut(kind=state.kind, references=state.references, building=state.building)
 
 
 def _create(rt: Runtime, body: GalleryCreate) -> GalleryOut:

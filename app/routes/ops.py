@@ -7,6 +7,7 @@ import contextlib
 from fastapi import APIRouter, Response
 
 from app.deps import MetricsDep, RuntimeDep
+from app.routes.galleries import index_out
 from app.runtime import Runtime, blocking
 from app.schemas import GalleryReady, Health, ModelReady, Ready
 from gallery.errors import GalleryNotFound
@@ -22,8 +23,11 @@ def _ready(rt: Runtime) -> Ready:
     galleries = {}
     for info in rt.registry.list():
         with contextlib.suppress(GalleryNotFound):  # deleted since the listing
-            status, message = rt.gallery_status(rt.registry.get(info.name))
-            galleries[info.name] = GalleryReady(status=status, model=info.model, message=message)
+            gallery = rt.registry.get(info.name)
+            status, message = rt.gallery_status(gallery)
+            galleries[info.name] = GalleryReady(
+                status=status, model=info.model, message=message, index=index_out(gallery)
+            )
     degraded = bool(rt.models.skipped) or any(g.status != "ready" for g in galleries.values())
     status = "degraded" if degraded else "ready"
     return Ready(status=status, models=models, skipped_models=dict(rt.models.skipped), galleries=galleries)

@@ -116,7 +116,10 @@ async def test_gil_switch_interval_is_set_while_serving_and_restored_after(helpe
 
 
 async def test_search_settings_reach_the_gallery_index_config(helpers, settings_factory):
-    settings = settings_factory(search_blas_min_queries=5, search_threads=2, hnsw_ef_search=99)
+    settings = settings_factory(
+        search_blas_min_queries=5, search_threads=2, hnsw_ef_search=99, index_background_build_min=7
+    )
     async with helpers.serving(settings) as (app, _):
         config = app.state.runtime.registry.config
         assert (config.blas_min_queries, config.omp_threads, config.ef_search) == (5, 2, 99)
+        assert config.background_build_min == 7
