@@ -17,24 +17,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.settings import Settings
 from bench.machine import machine_info
 from bench.populate import LAYOUTS
 from bench.report import scenario_sections, write_report
 from bench.scenarios import SCENARIOS, BenchConfig, run_scenario
+from bench.server import SERVICE_SETTINGS, service_default
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
-SERVICE_DEFAULTS = (
-    "max_batch",
-    "max_wait_ms",
-    "intra_op_threads",
-    "inter_op_threads",
-    "decode_threads",
-    "search_threads",
-    "ann_min_size",
-    "device",
-)
 PASSED_AS_IS = (
     "model",
     "models_dir",
@@ -57,10 +47,6 @@ def int_list(text: str) -> tuple[int, ...]:
     return values
 
 
-def _service_default(name: str) -> Any:
-    return Settings.model_fields[name].default
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -74,9 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--warmup", type=float, default=3.0, help="seconds of unmeasured load first")
     run.add_argument("--model", default="faces")
     run.add_argument("--models-dir", type=Path, default=Path("models"))
-    for name in SERVICE_DEFAULTS:
-        kind = type(_service_default(name)) if name != "device" else str
-        run.add_argument(f"--{name.replace('_', '-')}", type=kind, default=_service_default(name))
+    for name in SERVICE_SETTINGS:
+        kind = type(service_default(name)) if name != "device" else str
+        run.add_argument(f"--{name.replace('_', '-')}", type=kind, default=service_default(name))
     run.add_argument(
         "--synthetic",
         choices=LAYOUTS,
@@ -99,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from(args: argparse.Namespace, *, scenario: str, **overrides: Any) -> BenchConfig:
-    values = {name: getattr(args, name) for name in (*SERVICE_DEFAULTS, *PASSED_AS_IS)}
+    values = {name: getattr(args, name) for name in (*SERVICE_SETTINGS, *PASSED_AS_IS)}
     return BenchConfig(
         scenario=scenario, duration_s=args.duration, warmup_s=args.warmup, **values | overrides
     )

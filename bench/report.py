@@ -39,7 +39,10 @@ RAW_COLUMNS = (("batch", "batch"), ("calls/s", "req_per_s"), ("images/s", "image
 STARTUP_COLUMNS = (
     ("gallery", "gallery_size"),
     ("populate s", "populate_s"),
-    ("first start s (builds the index)", "startup_s"),
+    ("first start s (to ready)", "startup_s"),
+    ("searches at ready", "startup_index"),
+    ("index built s (from spawn)", "index_built_s"),
+    ("index", "index"),
     ("restart s (loads its snapshot)", "restart_s"),
 )
 RECALL_COLUMNS = (

@@ -16,11 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 
+from app.settings import Settings
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-OPTIONAL_SETTINGS = (
+SERVICE_SETTINGS = (  # service settings the benchmark can set, each a `--flag` of `bench run`
     "max_batch",
     "max_wait_ms",
     "intra_op_threads",
@@ -28,8 +31,14 @@ OPTIONAL_SETTINGS = (
     "decode_threads",
     "search_threads",
     "ann_min_size",
+    "index_background_build_min",
     "device",
 )
+
+
+def service_default(name: str) -> Any:
+    """The service's own default for one of its settings."""
+    return Settings.model_fields[name].default
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,7 @@ class ServiceConfig:
     decode_threads: int | None = None
     search_threads: int | None = None
     ann_min_size: int | None = None
+    index_background_build_min: int | None = None
     device: str | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
@@ -58,7 +68,7 @@ class ServiceConfig:
             "SG_API_KEYS": api_key,
             "SG_LOG_LEVEL": "warning",
         }
-        for name in OPTIONAL_SETTINGS:
+        for name in SERVICE_SETTINGS:
             if getattr(self, name) is not None:
                 values[f"SG_{name.upper()}"] = str(getattr(self, name))
         return values | dict(self.extra_env)
@@ -80,6 +90,7 @@ class ServiceProcess:
         self.port = free_port()
         self.api_key = f"bench-{secrets.token_hex(8)}"
         self._process: subprocess.Popen[bytes] | None = None
+        self._started = 0.0
 
     @property
     def base_url(self) -> str:
@@ -96,7 +107,7 @@ class ServiceProcess:
     def start(self, *, timeout_s: float = 1800.0) -> float:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SG_")}
         env |= self.config.env(port=self.port, api_key=self.api_key)
-        started = time.perf_counter()
+        started = self._started = time.perf_counter()
         with open(self.log_path, "ab") as log:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "app"], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
@@ -117,6 +128,20 @@ class ServiceProcess:
                 time.sleep(0.02)
         self.stop()
         raise RuntimeError(f"the service was not ready in time:\n{self.log_tail()}")
+
+    def index_state(self, gallery: str) -> dict[str, Any]:
+        """The index /ready reports for `gallery`: kind, references, building."""
+        ready = httpx.get(f"{self.base_url}/ready", timeout=30.0).json()
+        return dict(ready["galleries"][gallery]["index"])
+
+    def wait_index_built(self, gallery: str, *, timeout_s: float = 1800.0) -> float:
+        """Wait until `gallery` builds no index in the background; returns the seconds since spawn."""
+        deadline = time.perf_counter() + timeout_s
+        while self.index_state(gallery)["building"]:
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"gallery {gallery!r} was still building its index after {timeout_s:g} s")
+            time.sleep(0.5)
+        return time.perf_counter() - self._started
 
     def provider(self, model: str) -> str | None:
         """The execution provider /ready names for `model` (None if it is not loaded)."""

@@ -91,3 +91,16 @@ def test_run_identify_tiny_writes_json_and_report(tmp_path, models_dir, capsys):
     text = results_md.read_text()
     assert f"| {doc['config']['max_batch']} | 100 | model | 2 |" in text
     assert (results / "identify.png").stat().st_size > 0 and "(results/identify.png)" in text
+
+
+def test_run_startup_tiny_reports_ready_then_the_graph_built_in_the_background(tmp_path, models_dir):
+    out = tmp_path / "startup.json"
+    args = ["run", "--scenario", "startup", "--model", "tiny", "--gallery-sizes", "300", "--identities", "5"]
+    args += ["--ann-min-size", "100", "--index-background-build-min", "100", "--device", "cpu"]
+    args += ["--models-dir", str(models_dir), "--work-dir", str(tmp_path), "--out", str(out)]
+    assert main(args) == 0
+    (run,) = json.loads(out.read_text())["runs"]
+    assert run["gallery_size"] == 300
+    assert run["startup_index"] in ("flat", "hnsw")  # exact until the graph is in: a race at 300 references
+    assert (run["index"], run["restart_index"]) == ("hnsw", "hnsw")
+    assert 0 < run["startup_s"] <= run["index_built_s"] and run["restart_s"] > 0

@@ -39,6 +39,7 @@ def test_headline_ratios_from_matching_runs():
     assert rows["batching on ÷ off"] == (4.25, True)  # 850 / 200
     assert rows["p99 ms at 8 clients"] == (40.0, True)
     assert rows["start-up s, 1M references"] == (12.5, False)
+    assert rows["first start s, 1M references"] == (300.0, False)
 
 
 def test_headline_recall_separates_identity_like_and_uniform_galleries():
