@@ -91,9 +91,9 @@ class Runtime:
         for batcher in self.batchers.values():
             await batcher.stop()
         self.batchers.clear()
-        if self.decode_pool is not None:
-            await blocking(self.decode_pool.shutdown, wait=True, cancel_futures=True)
-            self.decode_pool = None
+        pool, self.decode_pool = self.decode_pool, None  # new requests get NotRunning; queued decodes finish
+        if pool is not None:
+            await blocking(pool.shutdown, wait=True)
         await blocking(self.registry.close)
         if self._switch_interval_before is not None:
             sys.setswitchinterval(self._switch_interval_before)

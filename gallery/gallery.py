@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import threading
 import time
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ from gallery.store import GalleryStore
 from gallery.types import Candidate, Enrollment, GalleryInfo, GalleryMeta, IdentitySummary, IndexState
 
 log = logging.getLogger(__name__)
+BUILD_RETRY_S = 60.0  # after a failed background build, the next one waits this long
 FIRST_K = 32  # neighbours fetched first per query, at least 4 x top_k; grows 4x while identities are missing
 
 
@@ -48,9 +50,10 @@ class Gallery:
         self._closed = False
         self._dirty = False
         self._builder: threading.Thread | None = None  # the background index build, while one runs
+        self._build_failed_at = -math.inf
         self._identities = store.counts()[0]
         started = time.perf_counter()
-        self._labels = ReferenceLabels.from_pairs(store.iter_reference_identities())
+        self._labels = ReferenceLabels.from_pairs(store.reference_identities())
         # index_source says how the index was obtained at open: "snapshot", "reconciled" or "rebuilt"
         self._index, self.index_source = open_index(store, config=config, snapshot_path=snapshot_path)
         took = time.perf_counter() - started
@@ -295,43 +298,56 @@ class Gallery:
 
     def _build_if_wanted(self) -> None:
         """(under the lock) Start the background build when one is wanted and none runs yet; a running one
-        checks again when it is done, so what changed meanwhile is not missed."""
-        if self._builder is None and not self._closed and self._wants_build():
-            self._builder = threading.Thread(
-                target=self._build_in_background, name=f"index-build-{self.name}", daemon=True
-            )
-            self._builder.start()
+        checks again when it is done, so what changed meanwhile is not missed. After a failed build the next
+        try waits `BUILD_RETRY_S`, so a failing build is not restarted by every write."""
+        if self._builder is not None or self._closed or not self._wants_build():
+            return
+        if time.monotonic() - self._build_failed_at < BUILD_RETRY_S:
+            return
+        builder = threading.Thread(
+            target=self._build_in_background, name=f"index-build-{self.name}", daemon=True
+        )
+        builder.start()
+        self._builder = builder  # only once it runs: a thread that failed to start must not look like a build
 
     def _build_in_background(self) -> None:
         """The builder thread: build from the store off the lock, then under the lock bring the new index up
-        to date with the store and swap it in; again while the result is still not the index wanted."""
-        while True:
-            started = time.perf_counter()
-            try:
-                index = build_from_store(self._store, config=self._config)
-            except Exception:
-                with self._lock:
-                    self._builder = None
-                    if not self._closed:  # closing the store under a running build ends it this way
-                        log.exception("gallery %s: background index build failed", self.name)
-                return
+        to date with the store and swap it in; again while the result is still not the index wanted. Any
+        failure is logged (unless the gallery was closed under it, which ends a build this way) and ends the
+        build, so the gallery never stays marked as building."""
+        try:
+            while self._build_once():
+                pass
+        except Exception:
             with self._lock:
-                if self._closed:
+                if not self._closed:
+                    self._build_failed_at = time.monotonic()
+                    log.exception("gallery %s: background index build failed", self.name)
+        finally:
+            with self._lock:
+                if self._builder is threading.current_thread():
                     self._builder = None
-                    return
-                if reconcile(self._store, index):  # False: too much changed meanwhile; build again
-                    self._index, self.index_source, self._dirty = index, "rebuilt", True
-                    took = time.perf_counter() - started
-                    log.info(
-                        "gallery %s: %s index over %d references built in the background in %.1f s",
-                        self.name,
-                        index.kind,
-                        index.ntotal,
-                        took,
-                    )
-                    if not self._wants_build():
-                        self._builder = None
-                        return
+
+    def _build_once(self) -> bool:
+        """One build and swap; True when another is wanted (too much changed meanwhile, or still not the
+        index the size calls for)."""
+        started = time.perf_counter()
+        index = build_from_store(self._store, config=self._config)
+        with self._lock:
+            if self._closed:
+                return False
+            if not reconcile(self._store, index):  # too much changed meanwhile
+                return True
+            self._index, self.index_source, self._dirty = index, "rebuilt", True
+            took = time.perf_counter() - started
+            log.info(
+                "gallery %s: %s index over %d references built in the background in %.1f s",
+                self.name,
+                index.kind,
+                index.ntotal,
+                took,
+            )
+            return self._wants_build()
 
     def _stamp(self) -> dict[str, Any]:
         return store_stamp(self._store)

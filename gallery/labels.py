@@ -26,7 +26,7 @@ class ReferenceLabels:
 
     @classmethod
     def from_pairs(cls, chunks: Iterable[tuple[np.ndarray, Sequence[str]]]) -> ReferenceLabels:
-        """Built from (ids, identities) chunks, such as `GalleryStore.iter_reference_identities`."""
+        """Built from (ids, identities) chunks, such as `GalleryStore.reference_identities`."""
         labels = cls()
         for ids, identities in chunks:
             codes = np.fromiter(

@@ -39,11 +39,15 @@ def open_index(
 
 def build_from_store(store: GalleryStore, *, config: IndexConfig, kind: str | None = None) -> VectorIndex:
     """A fresh index streamed from the store chunk by chunk (no second full copy in memory), of the kind
-    `config` wants for the stored count unless `kind` says otherwise."""
-    count, _ = store.reference_stats()
+    `config` wants for the stored count unless `kind` says otherwise. It holds the references stored when it
+    began: a build running beside steady enrolment does not chase the newest rows."""
+    count, max_id = store.reference_stats()
     index = VectorIndex(store.meta.dim, config=config, kind=kind or config.kind_for(count))
     for ids, vectors in store.iter_embeddings(batch=LOAD_BATCH):
-        index.add(vectors, ids)
+        within = ids <= max_id  # what was stored when the build began; later rows are reconciled after
+        index.add(vectors[within], ids[within])
+        if not within.all() or ids[-1] == max_id:
+            break
     return index
 
 

@@ -211,17 +211,18 @@ class GalleryStore:
                 found.update(self._conn.execute(sql, chunk).fetchall())
         return found
 
-    def iter_reference_identities(self, *, batch: int = 65536) -> Iterator[tuple[np.ndarray, list[str]]]:
-        """Every stored reference as (ids int64 (n,), identities) chunks, read from the identity index alone."""
+    def reference_identities(self, *, batch: int = 65536) -> list[tuple[np.ndarray, list[str]]]:
+        """Every stored reference as (ids int64 (n,), identities) chunks, read from the identity index alone
+        (not the table with its embeddings)."""
+        chunks = []
         with self._lock:
             cursor = self._conn.execute(
                 'SELECT id, identity FROM "references" INDEXED BY references_identity'
             )
             while rows := cursor.fetchmany(batch):
-                yield (
-                    np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)),
-                    [row[1] for row in rows],
-                )
+                ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+                chunks.append((ids, [row[1] for row in rows]))
+        return chunks
 
     def iter_embeddings(
         self, *, batch: int = 65536, after_id: int = 0

@@ -1,10 +1,12 @@
-"""Pure decision helpers of enroll/identify: the unknown/ambiguous rule, metadata and identity checks."""
+"""Decision helpers of enroll/identify (the unknown/ambiguous rule, metadata and identity checks) and the
+decode pool."""
 
 from __future__ import annotations
 
 import pytest
 
-from app.errors import BadIdentity, BadMetadata, InvalidRequest, TooManyImages
+from app import recognition
+from app.errors import BadIdentity, BadMetadata, InvalidRequest, NotRunning, TooManyImages
 from app.recognition import check_identity, check_image_count, decide, parse_metadata
 from gallery.types import Candidate
 
@@ -87,3 +89,11 @@ def test_parse_metadata_nested_too_deep_raises_bad_metadata(depth):
 def test_parse_metadata_nested_32_levels_is_returned():
     raw = '{"a": ' + "[" * 31 + "]" * 31 + "}"
     assert parse_metadata(raw) is not None
+
+
+async def test_decoding_after_the_runtime_stopped_is_refused_as_not_running(helpers, settings_factory):
+    async with helpers.serving(settings_factory()) as (app, _):
+        rt = app.state.runtime
+        assert await recognition.on_decode_pool(rt, sum, [1, 2]) == 3
+    with pytest.raises(NotRunning):
+        await recognition.on_decode_pool(rt, sum, [1, 2])

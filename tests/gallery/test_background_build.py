@@ -7,6 +7,7 @@ keeps the build from starting: that is how these tests look at a gallery in mid-
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
@@ -120,3 +121,27 @@ def test_closing_during_a_build_ends_it_and_writes_no_snapshot_of_the_stopgap(tm
 @pytest.mark.parametrize("size", [59, 60])
 def test_builds_in_background_from_its_threshold(size):
     assert CONFIG.builds_in_background(size) is (size >= 60)
+
+
+def test_a_build_that_fails_at_the_swap_is_logged_and_not_left_marked_building(
+    tmp_path, unit_vectors, shas, caplog
+):
+    path = tmp_path / "faces.sqlite"
+    store = _filled_store(path, unit_vectors(240), shas)
+    gallery = Gallery(store, config=CONFIG)
+    with gallery._lock:  # the builder builds, then waits here to swap
+        time.sleep(0.3)
+        other = sqlite3.connect(
+            path, isolation_level=None
+        )  # a row the store cannot decode, committed meanwhile
+        other.execute(
+            'INSERT INTO "references" (identity, embedding, image_sha256, created_at) VALUES (?, ?, ?, ?)',
+            ("id0", b"xx", "f" * 64, "2026-01-01T00:00:00+00:00"),
+        )
+        other.close()
+    assert gallery.wait_for_index(timeout=30)
+    assert gallery.index_state.building is False
+    assert "background index build failed" in caplog.text
+    gallery.delete_identity("id1")  # a later write does not start a failing build again at once
+    assert gallery.index_state.building is False
+    gallery.close()

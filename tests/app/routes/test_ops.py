@@ -15,7 +15,9 @@ async def test_ready_names_provider_per_model_and_open_galleries(client):
     assert set(body["models"]) == {"faces", "toy"}
     assert body["models"]["faces"]["provider"] == "CPUExecutionProvider"
     index = {"kind": "flat", "references": 0, "building": False}
-    assert body["galleries"] == {"faces": {"status": "ready", "model": "faces", "message": None, "index": index}}
+    assert body["galleries"] == {
+        "faces": {"status": "ready", "model": "faces", "message": None, "index": index}
+    }
 
 
 async def test_metrics_exposes_requests_batches_queue_and_gallery_sizes(helpers, enrolled):
