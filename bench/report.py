@@ -72,6 +72,11 @@ def scenario_sections(results: Sequence[Result]) -> list[str]:
     tables = [
         ("raw: the encoder alone (per model call)", runs_of(results, "raw"), RAW_COLUMNS),
         *((name, runs_of(results, name), HTTP_COLUMNS) for name in ("identify", "enroll", "verify")),
+        (
+            "ceiling: identify with an encoder that costs nothing (the service's own limit)",
+            runs_of(results, "ceiling"),
+            HTTP_COLUMNS,
+        ),
         ("start-up: process start to /ready (then a restart)", runs_of(results, "startup"), STARTUP_COLUMNS),
         (
             "ANN vs exact search (per query)",
@@ -104,7 +109,8 @@ def figures_markdown(results: Sequence[Result], *, plot_ref: str | None) -> str:
 
 
 def plot(results: Sequence[Result], path: Path) -> bool:
-    """Images/s and p99 against clients, one line per (batching, gallery size); False when nothing to plot.
+    """Images/s and p99 against clients, one line per (batching, gallery size), with the raw encoder's limit and
+    the service's own ceiling (an encoder that costs nothing); False when nothing to plot.
 
     Runs on the other synthetic layouts (identities, uniform: ANN recall studies) stay in the tables only."""
     runs = [r for r in runs_of(results, "identify") if r.get("synthetic") in (None, "model")]
@@ -119,6 +125,16 @@ def plot(results: Sequence[Result], path: Path) -> bool:
         clients = [r["clients"] for r in series]
         left.plot(clients, [r["images_per_s"] for r in series], marker="o", label=label)
         right.plot(clients, [r["latency_ms"]["p99"] for r in series], marker="o", label=label)
+    ceiling = sorted(runs_of(results, "ceiling"), key=lambda r: r["clients"])
+    if ceiling:
+        label = f"encoder that costs nothing, {fmt(ceiling[-1]['gallery_size'])} refs"
+        left.plot(
+            [r["clients"] for r in ceiling],
+            [r["images_per_s"] for r in ceiling],
+            "k:",
+            marker="x",
+            label=label,
+        )
     raw = best_raw(results)
     if raw:
         left.axhline(raw["images_per_s"], color="grey", ls="--", label=f"raw encoder, batch {raw['batch']}")

@@ -1,4 +1,5 @@
-"""The benchmark scenarios: raw encoder, HTTP identify/enroll/verify against a live service, start-up time.
+"""The benchmark scenarios: raw encoder, HTTP identify/enroll/verify against a live service, start-up time,
+and the service's own ceiling (identify with an encoder that costs nothing).
 
 Each HTTP run populates a fresh temporary data dir, starts the service, enrolls real identities through it,
 warms it up, then drives it once per client count, scraping /metrics around each run.
@@ -6,6 +7,7 @@ warms it up, then drives it once per client count, scraping /metrics around each
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import tempfile
@@ -21,6 +23,7 @@ import numpy as np
 from app.encoder import SessionConfig
 from bench.cpu import own_cpu_s, per_request_ms, process_cpu_s
 from bench.load import PreparedRequest, drive
+from bench.nullmodel import write_null_model
 from bench.payloads import ImageSet, folder_images, synthetic_images
 from bench.populate import populate
 from bench.raw import decoded_tensors, load_encoder, run_raw
@@ -38,7 +41,7 @@ from bench.workload import (
 from modelcard import load_card
 
 log = logging.getLogger("bench")
-SCENARIOS = ("raw", "identify", "enroll", "verify", "startup")
+SCENARIOS = ("raw", "identify", "enroll", "verify", "startup", "ceiling")
 BATCH_METRIC = "sg_batch_size"
 LATENCY_METRIC = "sg_http_request_duration_seconds"
 
@@ -113,6 +116,10 @@ def run_scenario(cfg: BenchConfig) -> dict[str, Any]:
     if cfg.scenario == "startup":
         runs = [_startup(cfg, images, size) for size in cfg.gallery_sizes]
         return {"runs": runs, "device": runs[-1]["device"]}
+    if cfg.scenario == "ceiling":  # identify, served by an encoder that costs nothing (bench.nullmodel)
+        with tempfile.TemporaryDirectory(dir=cfg.work_dir, prefix="sg-null-") as tmp:
+            null = write_null_model(cfg.models_dir, cfg.model, Path(tmp))
+            return _http(dataclasses.replace(cfg, scenario="identify", models_dir=null), images)
     return _http(cfg, images)
 
 

@@ -14,6 +14,7 @@ HEADLINE_GALLERY = 10_000
 P99_CLIENTS = 8
 LARGE_GALLERY = 1_000_000
 IPS = "images_per_s"
+NO_GOAL = "–"  # a figure reported for what it bounds, not against a goal
 
 
 def runs_of(results: Iterable[Result], scenario: str) -> list[Result]:
@@ -61,7 +62,7 @@ class Figure:
 
     @property
     def met(self) -> bool | None:
-        if self.value is None or math.isnan(self.value):
+        if self.value is None or math.isnan(self.value) or self.goal == NO_GOAL:
             return None
         op, target = self.goal.split(" ")
         return self.value >= float(target) if op == "≥" else self.value <= float(target)
@@ -78,6 +79,7 @@ def headline(results: Sequence[Result], *, gallery: int = HEADLINE_GALLERY) -> l
     """The figures the goals are stated in, each from runs of the same documents."""
     runs = runs_of(results, "identify")
     on = _identify(runs, clients=HEADLINE_CLIENTS, batching=True, gallery=gallery)
+    ceiling = _identify(runs_of(results, "ceiling"), clients=HEADLINE_CLIENTS, batching=True, gallery=gallery)
     off = _identify(runs, clients=HEADLINE_CLIENTS, batching=False, gallery=gallery)
     at8 = _identify(runs, clients=P99_CLIENTS, batching=True, gallery=gallery)
     raw = best_raw(results)
@@ -87,6 +89,11 @@ def headline(results: Sequence[Result], *, gallery: int = HEADLINE_GALLERY) -> l
     where = f"{HEADLINE_CLIENTS} clients, {gallery:,} refs"
     return [
         Figure(f"service ÷ raw images/s ({where})", ratio(pick(on, IPS), pick(raw, IPS)), "≥ 0.8"),
+        Figure(
+            f"service ceiling ÷ raw images/s ({where}; the service with an encoder that costs nothing)",
+            ratio(pick(ceiling, IPS), pick(raw, IPS)),
+            NO_GOAL,
+        ),
         Figure(f"batching on ÷ off ({where})", ratio(pick(on, IPS), pick(off, IPS)), "≥ 3"),
         Figure(f"p99 ms at {P99_CLIENTS} clients ({gallery:,} refs)", pick(at8, "latency_ms.p99"), "≤ 50"),
         Figure("start-up s, 1M references (from the index snapshot)", pick(startup, "restart_s"), "≤ 10"),

@@ -104,3 +104,15 @@ def test_run_startup_tiny_reports_ready_then_the_graph_built_in_the_background(t
     assert run["startup_index"] in ("flat", "hnsw")  # exact until the graph is in: a race at 300 references
     assert (run["index"], run["restart_index"]) == ("hnsw", "hnsw")
     assert 0 < run["startup_s"] <= run["index_built_s"] and run["restart_s"] > 0
+
+
+def test_run_ceiling_tiny_serves_identify_with_the_null_encoder(tmp_path, models_dir):
+    out = tmp_path / "ceiling.json"
+    args = ["run", "--scenario", "ceiling", "--model", "tiny", "--clients", "2", "--gallery-sizes", "100"]
+    args += ["--duration", "1", "--warmup", "0", "--identities", "5", "--device", "cpu"]
+    args += ["--models-dir", str(models_dir), "--work-dir", str(tmp_path), "--out", str(out)]
+    assert main(args) == 0
+    doc = json.loads(out.read_text())
+    (run,) = doc["runs"]
+    assert doc["scenario"] == "ceiling" and run["errors"] == 0 and run["requests"] > 0
+    assert run["gallery_size"] == 100 and run["mean_batch_size"] >= 1

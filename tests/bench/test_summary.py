@@ -30,6 +30,7 @@ RESULTS = [
     _identify_doc(32, [_run(8, 700.0, 40.0), _run(32, 850.0, 90.0), _run(32, 999.0, 1.0, gallery=1_000)]),
     _identify_doc(1, [_run(8, 210.0, 60.0), _run(32, 200.0, 300.0)]),
     {"scenario": "startup", "config": {"max_batch": 32}, "runs": STARTUP},
+    {"scenario": "ceiling", "config": {"max_batch": 32}, "runs": [_run(32, 900.0, 50.0)]},
 ]
 
 
@@ -37,6 +38,7 @@ def test_headline_ratios_from_matching_runs():
     rows = {f.name.split(" (")[0]: (f.value, f.met) for f in headline(RESULTS)}
     assert rows["service ÷ raw images/s"] == (0.85, True)  # 850 / best raw 1000, not the 1k-gallery run
     assert rows["batching on ÷ off"] == (4.25, True)  # 850 / 200
+    assert rows["service ceiling ÷ raw images/s"] == (0.9, None)  # a bound, reported without a goal
     assert rows["p99 ms at 8 clients"] == (40.0, True)
     assert rows["start-up s, 1M references"] == (12.5, False)
     assert rows["first start s, 1M references"] == (300.0, False)
