@@ -13,7 +13,11 @@ def test_null_model_keeps_the_card_and_answers_its_shapes(models_dir, tmp_path):
     out = write_null_model(models_dir, MODEL, tmp_path / "null")
     real, null = load_card(models_dir / f"{MODEL}.json"), load_card(out / f"{MODEL}.json")  # sha256 checked
     assert null.onnx_sha256 != real.onnx_sha256
-    assert (null.input, null.embedding_dim, null.threshold) == (real.input, real.embedding_dim, real.threshold)
+    assert (null.input, null.embedding_dim, null.threshold) == (
+        real.input,
+        real.embedding_dim,
+        real.threshold,
+    )
     session = ort.InferenceSession(str(out / f"{MODEL}.onnx"), providers=["CPUExecutionProvider"])
     spec = real.input
     batch = np.random.default_rng(0).standard_normal((5, spec.channels, spec.height, spec.width))
