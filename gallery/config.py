@@ -40,9 +40,8 @@ class IndexConfig:
     omp_threads: int | None = None
     use_gpu: bool = False
     snapshots: bool = True
-    background_build_min: int = (
-        50_000  # an HNSW (re)build over at least this many references runs off the lock
-    )
+    # an HNSW (re)build over at least this many references runs off the lock
+    background_build_min: int = 50_000
 
     def __post_init__(self) -> None:
         _at_least("ann_min_size", self.ann_min_size, 1, optional=True)

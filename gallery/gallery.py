@@ -285,9 +285,7 @@ class Gallery:
         """(under the lock) Rebuild from the store now; a big HNSW index is exact for now, its graph built
         in the background."""
         self.index_source = "rebuilt"
-        count, _ = self._store.reference_stats()
-        kind = "flat" if self._config.builds_in_background(count) else None
-        self._index = build_from_store(self._store, config=self._config, kind=kind)
+        self._index = build_from_store(self._store, config=self._config, stopgap=True)
         self._build_if_wanted()
 
     def _wants_build(self) -> bool:

@@ -33,16 +33,18 @@ def open_index(
             return snapshot.index, "snapshot"
         if reconcile(store, snapshot.index):
             return snapshot.index, "reconciled"
-    kind = "flat" if config.builds_in_background(rows) else None
-    return build_from_store(store, config=config, kind=kind), "rebuilt"
+    return build_from_store(store, config=config, stopgap=True), "rebuilt"
 
 
-def build_from_store(store: GalleryStore, *, config: IndexConfig, kind: str | None = None) -> VectorIndex:
+def build_from_store(store: GalleryStore, *, config: IndexConfig, stopgap: bool = False) -> VectorIndex:
     """A fresh index streamed from the store chunk by chunk (no second full copy in memory), of the kind
-    `config` wants for the stored count unless `kind` says otherwise. It holds the references stored when it
-    began: a build running beside steady enrolment does not chase the newest rows."""
+    `config` wants for the stored count. With `stopgap`, a count big enough to build in the background gets
+    an exact (flat) index for now, seconds instead of minutes, for the gallery to replace with the graph. It
+    holds the references stored when it began: a build running beside steady enrolment does not chase the
+    newest rows."""
     count, max_id = store.reference_stats()
-    index = VectorIndex(store.meta.dim, config=config, kind=kind or config.kind_for(count))
+    kind = "flat" if stopgap and config.builds_in_background(count) else config.kind_for(count)
+    index = VectorIndex(store.meta.dim, config=config, kind=kind)
     for ids, vectors in store.iter_embeddings(batch=LOAD_BATCH):
         within = ids <= max_id  # what was stored when the build began; later rows are reconciled after
         index.add(vectors[within], ids[within])
