@@ -115,11 +115,11 @@ async def on_decode_pool(rt: Runtime, func: Callable[..., T], /, *args: Any) -> 
     A plain executor rather than anyio's worker threads: its C work queue costs the event loop far less
     per call than anyio's limiter and `queue.Queue` hand-off, which showed under load."""
     pool = rt.decode_pool
+    if pool is None:
+        raise NotRunning("the service is not running")
     try:
-        if pool is None:
-            raise RuntimeError("no decode pool")
         work = asyncio.get_running_loop().run_in_executor(pool, partial(func, *args))
-    except RuntimeError as exc:  # stopped, or shut down between the check and the submit
+    except RuntimeError as exc:  # the pool was shut down between the check and the submit
         raise NotRunning("the service is not running") from exc
     return await work
 

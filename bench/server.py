@@ -129,10 +129,13 @@ class ServiceProcess:
         self.stop()
         raise RuntimeError(f"the service was not ready in time:\n{self.log_tail()}")
 
+    def ready(self) -> dict[str, Any]:
+        """The service's /ready body."""
+        return httpx.get(f"{self.base_url}/ready", timeout=30.0).json()
+
     def index_state(self, gallery: str) -> dict[str, Any]:
         """The index /ready reports for `gallery`: kind, references, building."""
-        ready = httpx.get(f"{self.base_url}/ready", timeout=30.0).json()
-        return dict(ready["galleries"][gallery]["index"])
+        return dict(self.ready()["galleries"][gallery]["index"])
 
     def wait_index_built(self, gallery: str, *, timeout_s: float = 1800.0) -> float:
         """Wait until `gallery` builds no index in the background; returns the seconds since spawn."""
@@ -145,8 +148,7 @@ class ServiceProcess:
 
     def provider(self, model: str) -> str | None:
         """The execution provider /ready names for `model` (None if it is not loaded)."""
-        ready = httpx.get(f"{self.base_url}/ready", timeout=30.0).json()
-        return ready.get("models", {}).get(model, {}).get("provider")
+        return self.ready().get("models", {}).get(model, {}).get("provider")
 
     def stop(self, *, timeout_s: float = 600.0) -> None:
         """SIGTERM (the lifespan shutdown writes index snapshots), then SIGKILL after `timeout_s`."""
