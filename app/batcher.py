@@ -4,9 +4,11 @@ One future per item; a bounded queue (full -> `Overloaded`, HTTP 429); one worke
 to `max_batch` items, waiting at most `max_wait_ms` after the first; the model runs on the batcher's own
 thread and results are set on the event loop. A failed batch fails every item in it; every wait is bounded.
 
-An item may carry a job for `finish`, which runs on the same thread right after the model with the whole
-batch's embeddings (the service searches each gallery once per batch there), so a request makes no further
-thread hop; `finish` answers per item, and an exception it answers for one item fails that item alone.
+An item may carry a job for `finish`, which gets the whole batch's embeddings (the service searches each
+gallery once per batch there). `finish` runs on a second thread of its own, so the model goes on with the
+next batch meanwhile: a two-stage pipeline, at most `MAX_UNFINISHED` batches behind the model (when `finish`
+is the slower stage, the model waits for it instead of running ahead). `finish` answers per item, and an
+exception it answers for one item fails that item alone.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -25,6 +28,7 @@ import numpy as np
 from app.errors import BatchFailed, NotRunning, Overloaded
 
 log = logging.getLogger(__name__)
+MAX_UNFINISHED = 1  # batches still in `finish` when the model may start the next one
 
 RunFn = Callable[[np.ndarray], np.ndarray]
 FinishFn = Callable[
@@ -69,6 +73,8 @@ class Batcher:
         self._queue: asyncio.Queue[_Item] | None = None
         self._worker: asyncio.Task[None] | None = None
         self.executor: ThreadPoolExecutor | None = None  # the one thread that runs the model
+        self._finisher: ThreadPoolExecutor | None = None  # the one thread that runs `finish`
+        self._unfinished: deque[asyncio.Future[list[Any]]] = deque()
         self.batches_run = 0
         self.batches_failed = 0
         self.items_run = 0
@@ -87,13 +93,16 @@ class Batcher:
         return self._worker is not None and not self._worker.done()
 
     async def start(self) -> None:
-        """Create the queue, the model thread and the worker on the running loop."""
+        """Create the queue, the model and finish threads and the worker on the running loop."""
         self._queue = asyncio.Queue(maxsize=self.config.queue_size)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"batcher-{self.name}")
+        if self._finish is not None:
+            self._finisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"finish-{self.name}")
         self._worker = asyncio.create_task(self._work(self._queue), name=f"batcher-{self.name}")
 
     async def stop(self) -> None:
-        """Stop the worker, fail whatever is still queued, and let the model thread finish its call."""
+        """Stop the worker, fail whatever is still queued, and let the model and finish threads end their calls
+        (batches already past the model still get their answers)."""
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -101,9 +110,12 @@ class Batcher:
             self._worker = None
         while self._queue is not None and not self._queue.empty():
             _fail([self._queue.get_nowait()], NotRunning, f"{self.name}: service is stopping")
-        if self.executor is not None:
-            await asyncio.to_thread(self.executor.shutdown, wait=True, cancel_futures=True)
-            self.executor = None
+        if self._unfinished:
+            await asyncio.wait(list(self._unfinished))
+        for executor in (self.executor, self._finisher):
+            if executor is not None:
+                await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+        self.executor = self._finisher = None
 
     def enqueue(
         self, arrays: Sequence[np.ndarray], jobs: Sequence[Any] | None = None
@@ -184,31 +196,45 @@ class Batcher:
         if not items:
             return
         self._record(len(items))
+        while len(self._unfinished) > MAX_UNFINISHED:  # `finish` is the slower stage: do not run ahead of it
+            await asyncio.wait([self._unfinished[0]])
         loop = asyncio.get_running_loop()
         try:
-            out = await loop.run_in_executor(self.executor, self._run_and_finish, items)
+            out = await loop.run_in_executor(self.executor, self._run_model, items)
         except Exception as exc:
-            self.batches_failed += 1
-            log.warning("%s: batch of %d failed: %s", self.name, len(items), exc)
-            _fail(items, BatchFailed, f"{self.name}: inference failed for a batch of {len(items)}: {exc}")
+            self._failed(items, f"inference failed for a batch of {len(items)}", exc)
             return
-        for item, result in zip(items, out, strict=True):
-            if item.future.done():
-                continue
-            if isinstance(result, BaseException):
-                item.future.set_exception(result)
-            else:
-                item.future.set_result(result)
+        jobs = [item.job for item in items]
+        if self._finish is None or all(job is None for job in jobs):
+            _deliver(items, list(out))
+            return
+        finishing = loop.run_in_executor(self._finisher, self._finish, out, jobs)
+        self._unfinished.append(finishing)
+        finishing.add_done_callback(partial(self._finished, items))
 
-    def _run_and_finish(self, items: list[_Item]) -> list[Any]:
-        """On the model thread: stack (a batch can be large), run, then `finish` the items that carry jobs."""
+    def _run_model(self, items: list[_Item]) -> np.ndarray:
+        """On the model thread: stack (a batch can be large) and run."""
         out = self._run(np.stack([item.array for item in items]))
         if len(out) != len(items):
             raise ValueError(f"model returned {len(out)} rows for {len(items)} inputs")
-        jobs = [item.job for item in items]
-        if self._finish is None or all(job is None for job in jobs):
-            return list(out)
-        return self._finish(out, jobs)
+        return out
+
+    def _finished(self, items: list[_Item], finishing: asyncio.Future[list[Any]]) -> None:
+        """On the loop, when `finish` is done with a batch: answer its items."""
+        self._unfinished.remove(finishing)
+        if finishing.cancelled():
+            _fail(items, NotRunning, f"{self.name}: service is stopping")
+        elif (exc := finishing.exception()) is not None:
+            self._failed(items, f"finishing a batch of {len(items)} failed", exc)
+        elif len(results := finishing.result()) != len(items):
+            self._failed(items, "finish answered the wrong number of items", ValueError(len(results)))
+        else:
+            _deliver(items, results)
+
+    def _failed(self, items: list[_Item], what: str, exc: BaseException) -> None:
+        self.batches_failed += 1
+        log.warning("%s: %s: %s", self.name, what, exc)
+        _fail(items, BatchFailed, f"{self.name}: {what}: {exc}")
 
     def _record(self, size: int) -> None:
         self.batches_run += 1
@@ -216,6 +242,17 @@ class Batcher:
         self.batch_sizes[size] += 1
         if self._on_batch is not None:
             self._on_batch(size)
+
+
+def _deliver(items: Sequence[_Item], results: Sequence[Any]) -> None:
+    """Each item's result, or its exception; items whose caller gave up are skipped."""
+    for item, result in zip(items, results, strict=True):
+        if item.future.done():
+            continue
+        if isinstance(result, BaseException):
+            item.future.set_exception(result)
+        else:
+            item.future.set_result(result)
 
 
 def _fail(items: Sequence[_Item], error: type[Exception], message: str) -> None:

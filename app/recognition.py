@@ -1,5 +1,5 @@
 """Enroll, identify and verify: open the gallery and decode off the loop (one thread hop), embed in the
-batcher (which also runs identify's gallery search, batched), then store.
+batcher (whose finish thread also runs identify's gallery search, batched), then store.
 
 Every image of a request is decoded and embedded before anything is stored, so a bad input never leaves a
 partial write. Distances are the card's metric: L2 between unit embeddings, in [0, 2]; an identity's
@@ -158,7 +158,7 @@ async def identify(rt: Runtime, *, gallery_name: str, upload: Upload, top_k: int
     # the runner-up decides `ambiguous` even when only one candidate is asked for
     job = SearchJob(gallery, top_k=max(top_k, 2))
     (candidates,) = await rt.batcher(encoder.name).process(list(batch), [job])
-    # a gallery busy with a write is not waited for on the model thread, but here, on a worker thread
+    # a gallery busy with a write is not waited for on the batcher's finish thread, but here, on a worker thread
     if isinstance(candidates, Deferred):
         (candidates,) = await blocking(gallery.search, candidates.embedding[None, :], top_k=job.top_k)
     threshold = threshold_for(gallery, encoder)

@@ -1,8 +1,9 @@
-"""Gallery searches done by the batcher right after the model: one FAISS call per gallery per batch.
+"""Gallery searches done by the batcher's finish thread after the model: one FAISS call per gallery per batch.
 
 `finish_searches` is the batcher's finish step. Rows without a job come back as their embedding; a gallery
 that fails (deleted meanwhile, say) fails only the rows that searched it. A gallery busy with a write is not
-waited for on the model thread: its rows come back `Deferred`, for the request to search off that thread.
+waited for on the finish thread (every gallery's searches pass there): its rows come back `Deferred`, for the
+request to search on a worker thread of its own.
 """
 
 from __future__ import annotations

@@ -189,3 +189,93 @@ async def test_process_without_finish_step_raises_value_error(make_batcher):
     await batcher.start()
     with pytest.raises(ValueError, match="no finish step"):
         await batcher.process([np.ones((1,), dtype=np.float32)], ["job"])
+
+
+def gated_finish(gate: threading.Event, calls: list[int]):
+    """A finish step that records each batch's size, then holds until `gate` opens; answers each row's sum."""
+
+    def finish(out: np.ndarray, jobs) -> list[object]:
+        calls.append(len(out))
+        gate.wait(timeout=10)
+        return [float(row[0]) for row in out]
+
+    return finish
+
+
+def counting(model_calls: list[int]):
+    def run(batch: np.ndarray) -> np.ndarray:
+        model_calls.append(len(batch))
+        return row_sums(batch)
+
+    return run
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.001)
+
+
+async def test_model_runs_the_next_batch_while_finish_works_on_the_last(make_batcher):
+    gate, finish_calls, model_calls = threading.Event(), [], []
+    batcher = make_batcher(counting(model_calls), finish=gated_finish(gate, finish_calls), max_batch=1)
+    await batcher.start()
+    ones = np.ones((1,), dtype=np.float32)
+    first = asyncio.ensure_future(batcher.process([ones], ["job"]))
+    await until(lambda: finish_calls == [1])  # finish holds the first batch
+    second = asyncio.ensure_future(batcher.process([2 * ones], ["job"]))
+    await until(lambda: len(model_calls) == 2)  # the model did not wait for it
+    assert not first.done() and not second.done()
+    gate.set()
+    assert await asyncio.wait_for(asyncio.gather(first, second), timeout=5) == [[1.0], [2.0]]
+
+
+async def test_model_waits_for_finish_when_finish_is_the_slower_stage(make_batcher):
+    gate, finish_calls, model_calls = threading.Event(), [], []
+    batcher = make_batcher(counting(model_calls), finish=gated_finish(gate, finish_calls), max_batch=1)
+    await batcher.start()
+    ones = np.ones((1,), dtype=np.float32)
+    pending = [asyncio.ensure_future(batcher.process([i * ones], ["job"])) for i in range(1, 6)]
+    await until(lambda: len(model_calls) == 2)
+    await asyncio.sleep(0.1)
+    assert len(model_calls) == 2  # one batch in finish, one waiting for it: the model stops there
+    gate.set()
+    results = await asyncio.wait_for(asyncio.gather(*pending), timeout=5)
+    assert results == [[1.0], [2.0], [3.0], [4.0], [5.0]]
+    assert len(model_calls) == 5
+
+
+async def test_finish_that_raises_fails_its_whole_batch_and_the_batcher_goes_on(make_batcher):
+    def finish(out: np.ndarray, jobs) -> list[object]:
+        if any(job == "explode" for job in jobs):
+            raise RuntimeError("index corrupted")
+        return [float(row[0]) for row in out]
+
+    batcher = make_batcher(finish=finish, max_batch=1)
+    await batcher.start()
+    ones = np.ones((1,), dtype=np.float32)
+    with pytest.raises(BatchFailed, match="index corrupted"):
+        await asyncio.wait_for(batcher.process([ones], ["explode"]), timeout=5)
+    assert batcher.batches_failed == 1
+    assert await asyncio.wait_for(batcher.process([ones], ["ok"]), timeout=5) == [1.0]
+
+
+async def test_finish_answering_the_wrong_number_of_items_fails_the_batch(make_batcher):
+    batcher = make_batcher(finish=lambda out, jobs: [], max_batch=1)
+    await batcher.start()
+    with pytest.raises(BatchFailed, match="wrong number"):
+        await asyncio.wait_for(batcher.process([np.ones((1,), dtype=np.float32)], ["job"]), timeout=5)
+
+
+async def test_stop_lets_a_batch_in_finish_answer(make_batcher):
+    gate, finish_calls = threading.Event(), []
+    batcher = make_batcher(finish=gated_finish(gate, finish_calls), max_batch=1)
+    await batcher.start()
+    answer = asyncio.ensure_future(batcher.process([np.ones((1,), dtype=np.float32)], ["job"]))
+    await until(lambda: finish_calls == [1])
+    stopping = asyncio.ensure_future(batcher.stop())
+    await asyncio.sleep(0.05)
+    assert not stopping.done()  # waits for the batch past the model
+    gate.set()
+    await asyncio.wait_for(stopping, timeout=5)
+    assert await answer == [1.0]
