@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, UploadFile
 
-from app.imaging import Upload
+from app.imaging import Upload, upload_name
 from app.metrics import Metrics
 from app.runtime import Runtime
 from gallery.registry import GalleryRegistry
@@ -35,4 +35,4 @@ RegistryDep = Annotated[GalleryRegistry, Depends(get_registry)]
 
 async def read_upload(file: UploadFile) -> Upload:
     """The bytes of one uploaded file (the request body cap already bounds them)."""
-    return Upload(filename=file.filename or "upload", data=await file.read())
+    return Upload(filename=upload_name(file.filename), data=await file.read())

@@ -37,6 +37,11 @@ class Upload:
         return hashlib.sha256(self.data).hexdigest()
 
 
+def upload_name(filename: str | None) -> str:
+    """The name an upload goes by in messages: its filename, or "upload" when it was sent without one."""
+    return filename or "upload"
+
+
 def _check_pixels(size: tuple[int, int], *, max_pixels: int, filename: str) -> None:
     pixels = max(1, size[0]) * max(1, size[1])
     if pixels > max_pixels:

@@ -41,6 +41,12 @@ class Metrics:
         self.batch_size = Histogram(
             "sg_batch_size", "Images per model call", ["model"], buckets=BATCH_BUCKETS, registry=reg
         )
+        self.identify_readers = Counter(
+            "sg_identify_reader",
+            "POST /identify requests by what read them: the hot path, or the FastAPI route it passed them to",
+            ["reader"],
+            registry=reg,
+        )
         self.queue_depth = Gauge("sg_queue_depth", "Images waiting for the model", ["model"], registry=reg)
         self.identities = Gauge("sg_gallery_identities", "Identities per gallery", ["gallery"], registry=reg)
         self.references = Gauge("sg_gallery_references", "References per gallery", ["gallery"], registry=reg)

@@ -27,6 +27,8 @@ from gallery.gallery import Gallery
 from gallery.types import Candidate
 
 T = TypeVar("T")
+DEFAULT_TOP_K = 5  # identities an identify answer lists, unless asked otherwise
+MAX_TOP_K = 100
 
 
 def parse_metadata(raw: str | None) -> dict[str, Any] | None:

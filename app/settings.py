@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # FastAPI's native OpenTelemetry (spans, metrics, logs) for a provider you configure. Off by default: the
     # service exports Prometheus metrics itself, and the check alone reads the environment on every request.
     opentelemetry: bool = False
+    # POST /identify read and answered below FastAPI's routing (app/hotpath.py); off sends it through the
+    # FastAPI route, which answers the same, at about 0.2 ms more Python per request on the event loop.
+    identify_hot_path: bool = True
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
 
     @field_validator("api_keys", "default_galleries", mode="before")

@@ -61,8 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model", default="faces")
     run.add_argument("--models-dir", type=Path, default=Path("models"))
     for name in SERVICE_SETTINGS:
-        kind = type(service_default(name)) if name != "device" else str
-        run.add_argument(f"--{name.replace('_', '-')}", type=kind, default=service_default(name))
+        flag, default = f"--{name.replace('_', '-')}", service_default(name)
+        if isinstance(default, bool):
+            run.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+        else:
+            run.add_argument(flag, type=str if name == "device" else type(default), default=default)
     run.add_argument(
         "--synthetic",
         choices=LAYOUTS,

@@ -32,6 +32,7 @@ SERVICE_SETTINGS = (  # service settings the benchmark can set, each a `--flag` 
     "search_threads",
     "ann_min_size",
     "index_background_build_min",
+    "identify_hot_path",
     "device",
 )
 
@@ -55,6 +56,7 @@ class ServiceConfig:
     search_threads: int | None = None
     ann_min_size: int | None = None
     index_background_build_min: int | None = None
+    identify_hot_path: bool | None = None
     device: str | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
 

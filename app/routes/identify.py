@@ -18,7 +18,9 @@ async def identify_image(
     rt: RuntimeDep,
     gallery: Annotated[str, Form(description="Gallery name.")],
     image: Annotated[UploadFile, File(description="The image to identify.")],
-    top_k: Annotated[int, Form(ge=1, le=100, description="How many identities to return.")] = 5,
+    top_k: Annotated[
+        int, Form(ge=1, le=recognition.MAX_TOP_K, description="How many identities to return.")
+    ] = recognition.DEFAULT_TOP_K,
 ) -> IdentifyOut:
     """Identify the image: the nearest identity within the threshold, else unknown, plus candidates."""
     upload = await read_upload(image)
