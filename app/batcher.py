@@ -2,12 +2,14 @@
 
 One future per item; a bounded queue (full -> `Overloaded`, HTTP 429); one worker task that takes up
 to `max_batch` items, waiting at most `max_wait_ms` after the first; the model runs on the batcher's own
-thread and results are set on the event loop. A failed batch fails every item in it; every wait is bounded.
+thread and results are set on the event loop. A failed batch fails every item in it; every request's wait
+is bounded (`timeout_s`).
 
 An item may carry a job for `finish`, which gets the whole batch's embeddings (the service searches each
 gallery once per batch there). `finish` runs on a second thread of its own, so the model goes on with the
-next batch meanwhile: a two-stage pipeline, at most `MAX_UNFINISHED` batches behind the model (when `finish`
-is the slower stage, the model waits for it instead of running ahead). `finish` answers per item, and an
+next batch meanwhile: a two-stage pipeline. The worker takes the next batch off the queue only while at most
+`MAX_UNFINISHED` earlier batches are still in `finish`, so when `finish` is the slower stage the model waits
+for it instead of running ahead, and requests wait in the bounded queue. `finish` answers per item, and an
 exception it answers for one item fails that item alone.
 """
 
@@ -28,7 +30,7 @@ import numpy as np
 from app.errors import BatchFailed, NotRunning, Overloaded
 
 log = logging.getLogger(__name__)
-MAX_UNFINISHED = 1  # batches still in `finish` when the model may start the next one
+MAX_UNFINISHED = 1  # batches that may still be in `finish` when the worker takes the next one
 
 RunFn = Callable[[np.ndarray], np.ndarray]
 FinishFn = Callable[
@@ -87,6 +89,11 @@ class Batcher:
     @property
     def max_batch_seen(self) -> int:
         return max(self.batch_sizes, default=0)
+
+    @property
+    def finishing(self) -> int:
+        """Batches past the model whose `finish` has not answered yet."""
+        return len(self._unfinished)
 
     @property
     def running(self) -> bool:
@@ -159,6 +166,8 @@ class Batcher:
 
     async def _work(self, queue: asyncio.Queue[_Item]) -> None:
         while True:
+            while len(self._unfinished) > MAX_UNFINISHED:  # `finish` is the slower stage: do not run ahead
+                await asyncio.wait([self._unfinished[0]])
             items = await self._collect(queue)
             try:
                 await self._run_batch(items)
@@ -196,13 +205,11 @@ class Batcher:
         if not items:
             return
         self._record(len(items))
-        while len(self._unfinished) > MAX_UNFINISHED:  # `finish` is the slower stage: do not run ahead of it
-            await asyncio.wait([self._unfinished[0]])
         loop = asyncio.get_running_loop()
         try:
             out = await loop.run_in_executor(self.executor, self._run_model, items)
         except Exception as exc:
-            self._failed(items, f"inference failed for a batch of {len(items)}", exc)
+            self._fail_batch(items, f"inference failed for a batch of {len(items)}", exc)
             return
         jobs = [item.job for item in items]
         if self._finish is None or all(job is None for job in jobs):
@@ -210,7 +217,7 @@ class Batcher:
             return
         finishing = loop.run_in_executor(self._finisher, self._finish, out, jobs)
         self._unfinished.append(finishing)
-        finishing.add_done_callback(partial(self._finished, items))
+        finishing.add_done_callback(partial(self._on_finished, items))
 
     def _run_model(self, items: list[_Item]) -> np.ndarray:
         """On the model thread: stack (a batch can be large) and run."""
@@ -219,19 +226,24 @@ class Batcher:
             raise ValueError(f"model returned {len(out)} rows for {len(items)} inputs")
         return out
 
-    def _finished(self, items: list[_Item], finishing: asyncio.Future[list[Any]]) -> None:
-        """On the loop, when `finish` is done with a batch: answer its items."""
+    def _on_finished(self, items: list[_Item], finishing: asyncio.Future[list[Any]]) -> None:
+        """On the loop, when `finish` is done with a batch: answer its items. A done-callback's exception
+        would only be logged by the loop, leaving the items to time out, so every failure answers them."""
         self._unfinished.remove(finishing)
-        if finishing.cancelled():
-            _fail(items, NotRunning, f"{self.name}: service is stopping")
-        elif (exc := finishing.exception()) is not None:
-            self._failed(items, f"finishing a batch of {len(items)} failed", exc)
-        elif len(results := finishing.result()) != len(items):
-            self._failed(items, "finish answered the wrong number of items", ValueError(len(results)))
-        else:
-            _deliver(items, results)
+        try:
+            if finishing.cancelled():
+                _fail(items, NotRunning, f"{self.name}: service is stopping")
+            elif (exc := finishing.exception()) is not None:
+                self._fail_batch(items, f"finishing a batch of {len(items)} failed", exc)
+            else:
+                results = list(finishing.result())
+                if len(results) != len(items):
+                    raise ValueError(f"finish answered {len(results)} items for {len(items)}")
+                _deliver(items, results)
+        except Exception as exc:
+            self._fail_batch(items, "finish answered badly", exc)
 
-    def _failed(self, items: list[_Item], what: str, exc: BaseException) -> None:
+    def _fail_batch(self, items: list[_Item], what: str, exc: BaseException) -> None:
         self.batches_failed += 1
         log.warning("%s: %s: %s", self.name, what, exc)
         _fail(items, BatchFailed, f"{self.name}: {what}: {exc}")

@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from app.auth import ApiKeyMiddleware
 from app.bodylimit import BodyLimitMiddleware
 from app.errors import install_error_handlers
-from app.hotpath import PATH as HOT_PATH
 from app.hotpath import IdentifyHotPath
 from app.metrics import Metrics, RequestMetricsMiddleware
 from app.routes import enroll, galleries, identify, identities, ops, verify
@@ -49,9 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
-    if settings.identify_hot_path:  # innermost: inside the key and body checks
-        route = next(route for route in identify.router.routes if getattr(route, "path", None) == HOT_PATH)
-        app.add_middleware(IdentifyHotPath, route=route, metrics=metrics)
+    if settings.identify_hot_path and not settings.opentelemetry:  # innermost: inside key and body checks
+        app.add_middleware(IdentifyHotPath, route=identify.route(), metrics=metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
     app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys)  # before any body is read
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)  # outermost: counts every answer

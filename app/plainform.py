@@ -9,15 +9,16 @@ answer or error; so this reader never has to reproduce an error of its own.
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
 from typing import Any
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.formparsers import MultiPartParser as StarletteParser
 
 MAX_PARTS = 16
-MAX_FIELD_BYTES = 1024 * 1024  # Starlette's own cap on a form field
-UTF8 = (b"utf-8", b"utf8")
+MAX_FIELD_BYTES = StarletteParser.max_part_size  # the cap on a form field FastAPI's own parsing applies
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,7 @@ def read_plain_form(content_type: bytes, body: bytes) -> PlainForm | None:
     """The form in `body`, or None when it is not a plain, complete multipart form (see the module doc)."""
     kind, options = parse_options_header(content_type)
     boundary = options.get(b"boundary")
-    charset = options.get(b"charset", b"utf-8").lower()
-    if kind != b"multipart/form-data" or not boundary or charset not in UTF8:
+    if kind != b"multipart/form-data" or not boundary or not _is_utf8(options.get(b"charset", b"utf-8")):
         return None
     collected = _Parts()
     try:
@@ -119,6 +119,13 @@ def _read_part(headers: dict[bytes, bytes], data: bytes) -> tuple[str, str | Fil
         return None if filename is None else (name, FilePart(filename, data))
     value = _utf8(data) if len(data) <= MAX_FIELD_BYTES else None
     return None if value is None else (name, value)
+
+
+def _is_utf8(charset: bytes) -> bool:
+    try:
+        return codecs.lookup(charset.decode("latin-1")).name == "utf-8"
+    except LookupError:
+        return False
 
 
 def _utf8(raw: bytes | None) -> str | None:

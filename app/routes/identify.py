@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.routing import APIRoute
 
 from app import recognition
 from app.deps import RuntimeDep, read_upload
@@ -25,3 +26,8 @@ async def identify_image(
     """Identify the image: the nearest identity within the threshold, else unknown, plus candidates."""
     upload = await read_upload(image)
     return await recognition.identify(rt, gallery_name=gallery, upload=upload, top_k=top_k)
+
+
+def route() -> APIRoute:
+    """The identify route itself (for `app.hotpath`, which answers its plain requests)."""
+    return next(r for r in router.routes if isinstance(r, APIRoute) and r.endpoint is identify_image)

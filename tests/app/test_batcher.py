@@ -260,11 +260,30 @@ async def test_finish_that_raises_fails_its_whole_batch_and_the_batcher_goes_on(
     assert await asyncio.wait_for(batcher.process([ones], ["ok"]), timeout=5) == [1.0]
 
 
-async def test_finish_answering_the_wrong_number_of_items_fails_the_batch(make_batcher):
-    batcher = make_batcher(finish=lambda out, jobs: [], max_batch=1)
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [([], "answered 0 items for 1"), (None, "not iterable"), ([StopIteration()], "StopIteration")],
+    ids=["too-few", "not-a-list", "unsettable-exception"],
+)
+async def test_finish_answering_badly_fails_the_batch_at_once(make_batcher, answer, message):
+    batcher = make_batcher(finish=lambda out, jobs: answer, max_batch=1, timeout_s=5)
     await batcher.start()
-    with pytest.raises(BatchFailed, match="wrong number"):
-        await asyncio.wait_for(batcher.process([np.ones((1,), dtype=np.float32)], ["job"]), timeout=5)
+    with pytest.raises(BatchFailed, match=message):
+        await asyncio.wait_for(batcher.process([np.ones((1,), dtype=np.float32)], ["job"]), timeout=2)
+
+
+async def test_stop_answers_every_batch_already_past_the_model(make_batcher):
+    gate, finish_calls = threading.Event(), []
+    batcher = make_batcher(finish=gated_finish(gate, finish_calls), max_batch=1)
+    await batcher.start()
+    ones = np.ones((1,), dtype=np.float32)
+    answers = [asyncio.ensure_future(batcher.process([i * ones], ["job"])) for i in (1, 2)]
+    await until(lambda: batcher.finishing == 2 and finish_calls == [1])  # one in finish, one queued behind
+    stopping = asyncio.ensure_future(batcher.stop())
+    await asyncio.sleep(0.05)
+    gate.set()
+    await asyncio.wait_for(stopping, timeout=5)
+    assert await asyncio.gather(*answers) == [[1.0], [2.0]]
 
 
 async def test_stop_lets_a_batch_in_finish_answer(make_batcher):
