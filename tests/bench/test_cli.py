@@ -4,8 +4,10 @@ import json
 
 import pytest
 
-from bench.cli import default_name, int_list, main
-from bench.scenarios import BenchConfig
+from pathlib import Path
+
+from bench.cli import build_parser, config_from, default_name, int_list, main
+from bench.scenarios import BenchConfig, service_config
 
 RUN_KEYS = {
     "clients",
@@ -39,6 +41,13 @@ def test_default_name_separates_batching_on_and_off(models_dir):
     on = BenchConfig(scenario="identify", models_dir=models_dir, max_batch=32)
     off = BenchConfig(scenario="identify", models_dir=models_dir, max_batch=1)
     assert (default_name(on), default_name(off)) == ("identify-maxbatch32.json", "identify-maxbatch1.json")
+
+
+@pytest.mark.parametrize(("flags", "value"), [([], "True"), (["--no-identify-hot-path"], "False")])
+def test_on_off_service_settings_take_a_flag_pair_and_reach_the_service(models_dir, flags, value):
+    args = build_parser().parse_args(["run", "--scenario", "identify", "--models-dir", str(models_dir), *flags])
+    service = service_config(config_from(args, scenario="identify"), Path("data"))
+    assert service.env(port=1, api_key="k")["SG_IDENTIFY_HOT_PATH"] == value
 
 
 def test_bench_config_unknown_scenario_raises_value_error(models_dir):
