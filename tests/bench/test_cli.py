@@ -1,10 +1,9 @@
 """End to end: `python -m bench run` against the real service on a tiny model, then `bench report`."""
 
 import json
+from pathlib import Path
 
 import pytest
-
-from pathlib import Path
 
 from bench.cli import build_parser, config_from, default_name, int_list, main
 from bench.scenarios import BenchConfig, service_config
@@ -45,7 +44,9 @@ def test_default_name_separates_batching_on_and_off(models_dir):
 
 @pytest.mark.parametrize(("flags", "value"), [([], "True"), (["--no-identify-hot-path"], "False")])
 def test_on_off_service_settings_take_a_flag_pair_and_reach_the_service(models_dir, flags, value):
-    args = build_parser().parse_args(["run", "--scenario", "identify", "--models-dir", str(models_dir), *flags])
+    args = build_parser().parse_args(
+        ["run", "--scenario", "identify", "--models-dir", str(models_dir), *flags]
+    )
     service = service_config(config_from(args, scenario="identify"), Path("data"))
     assert service.env(port=1, api_key="k")["SG_IDENTIFY_HOT_PATH"] == value
 
