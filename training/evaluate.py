@@ -133,6 +133,9 @@ def evaluate(
         "verification": verification_figures(pd_, psame, threshold=float(np.median(pd_))),
         **identification_figures(pixels, labels, groups, cfg, threshold=None),
     }
+    if cfg.data.split == "image":
+        known = np.isin(labels, [r.label for r in split.train])
+        baseline.update(known_classes_figures(pixels, labels, known, cfg))
     return Evaluation(
         threshold=threshold,
         metrics=metrics,
@@ -144,6 +147,20 @@ def evaluate(
     )
 
 
+def known_classes_figures(emb: np.ndarray, labels: np.ndarray, known: np.ndarray, cfg: TrainConfig) -> dict:
+    """k-shot top-1 over the test images of the classes training saw, each enrolled from k of its own held-out
+    images: what a user of the model's own classes gets (top1_{k}shot also counts novel classes)."""
+    k = cfg.eval.kshot
+    _, counts = np.unique(labels[known], return_counts=True)
+    if np.sum(counts > k) < 2:
+        return {}
+    return {
+        f"top1_{k}shot_known_classes": kshot_top1(
+            emb[known], labels[known], k=k, seed=cfg.eval.seed, n_rounds=5
+        )
+    }
+
+
 def _train_reference_figures(model, split: Split, cfg: TrainConfig, spec, emb, labels, *, device) -> dict:
     """Image splits: enroll k training images per class, identify held-out test images of those classes."""
     ref_ds = ImageDataset(split.train, spec)
@@ -151,11 +168,11 @@ def _train_reference_figures(model, split: Split, cfg: TrainConfig, spec, emb, l
     ref_labels = np.asarray([ref_ds.classes[y] for y in ref_ds.labels])
     known = np.isin(labels, ref_labels)
     novel = ~known
+    k, seed = cfg.eval.kshot, cfg.eval.seed
     out = {
-        f"top1_{cfg.eval.kshot}shot_train_refs": kshot_from_references(
-            ref_emb, ref_labels, emb, labels, k=cfg.eval.kshot, seed=cfg.eval.seed
-        )
+        f"top1_{k}shot_train_refs": kshot_from_references(ref_emb, ref_labels, emb, labels, k=k, seed=seed),
     }
+    out.update(known_classes_figures(emb, labels, known, cfg))
     if novel.any():
         # Novel classes: enrolled from k of their own test images, searched among all known + novel references.
         rng = np.random.default_rng(cfg.eval.seed)

@@ -1,0 +1,52 @@
+"""Recipe splits: novel classes are held out whole, so the test split measures classes training never saw."""
+
+import pytest
+
+from training.config import DataConfig
+from training.data.records import Record
+from training.recipes import make_split, recipe_config
+
+
+def _records(counts: dict[str, int]) -> list[Record]:
+    return [
+        Record(source=f"{label}/{i}.png", label=label, group="g")
+        for label, n in counts.items()
+        for i in range(n)
+    ]
+
+
+def _image_data(novel: tuple[str, ...]) -> DataConfig:
+    return DataConfig(recipe="folder", split="image", val=0.2, test=0.2, novel_classes=novel)
+
+
+def test_two_novel_classes_go_whole_one_to_val_and_one_to_test():
+    split = make_split(_records({"a": 10, "b": 10, "n1": 6, "n2": 8}), _image_data(("n1", "n2")))
+    assert {r.label for r in split.train} == {"a", "b"}
+    val_novel = {r.label for r in split.val} - {"a", "b"}
+    test_novel = {r.label for r in split.test} - {"a", "b"}
+    assert len(val_novel) == len(test_novel) == 1 and val_novel | test_novel == {"n1", "n2"}
+    assert sum(r.label in val_novel for r in split.val) == {"n1": 6, "n2": 8}[val_novel.pop()]
+
+
+def test_one_novel_class_is_shared_half_and_half_between_val_and_test():
+    records = _records({"a": 10, "b": 10, "n": 9})
+    split = make_split(records, _image_data(("n",)))
+    val_n = [r for r in split.val if r.label == "n"]
+    test_n = [r for r in split.test if r.label == "n"]
+    assert "n" not in {r.label for r in split.train}
+    assert (len(val_n), len(test_n)) == (4, 5)
+    assert not set(val_n) & set(test_n)
+    assert sorted(split.train + split.val + split.test, key=records.index) == records
+    again = make_split(records, _image_data(("n",)))
+    assert again.test == split.test, "the split is seeded"
+
+
+def test_unknown_novel_class_is_an_error():
+    with pytest.raises(ValueError, match="novel classes not in the data"):
+        make_split(_records({"a": 10, "b": 10}), _image_data(("zz",)))
+
+
+def test_defects_recipe_trains_on_every_magnetic_tile_class_and_holds_out_a_steel_type():
+    data = recipe_config("defects").data
+    assert data.novel_classes == ("neu/pitted_surface",)
+    assert data.split == "image"

@@ -1,0 +1,50 @@
+"""The README's results table, built from model cards alone."""
+
+from training.summary import rows_for
+
+
+def _card(metrics: dict) -> dict:
+    return {
+        "name": "defects",
+        "metrics": metrics,
+        "threshold": {"target_far": 0.01, "value": 0.5},
+        "input": {"height": 96, "width": 96},
+        "training": {
+            "encoder": "resnet-small",
+            "loss": "multi-similarity",
+            "epochs": 3,
+            "minutes": 2.0,
+            "device": "cpu",
+            "config": {"model": {"pool": "gem"}},
+        },
+    }
+
+
+def test_defects_target_is_judged_on_the_trained_classes_and_the_mixed_figure_is_shown_beside_it():
+    rows = rows_for(
+        _card(
+            {
+                "top1_5shot_known_classes": 0.975,
+                "top1_5shot": 0.9,
+                "novel_classes_top1_5shot": 0.6,
+                "pixel_nn_baseline": {"top1_5shot_known_classes": 0.3, "top1_5shot": 0.25},
+            }
+        )
+    )
+    assert rows[0] == (
+        "| `defects` | 5-shot top-1, held-out images of the trained classes | 97.5 % ✓ | 97.0 % | 30.0 % |"
+    )
+    assert rows[1].startswith(
+        "| `defects` | 5-shot top-1, held-out images with the novel types among them | 90.0 % |"
+    )
+    assert "| 25.0 % |" in rows[1]
+    assert "60.0 %" in rows[3]
+    assert rows[-1].endswith(
+        "resnet-small at 96×96, GeM pooling, multi-similarity, 3 epochs, 2 min, cpu | | |"
+    )
+
+
+def test_a_figure_below_its_target_is_marked_and_a_missing_one_is_a_dash():
+    rows = rows_for(_card({"top1_5shot_known_classes": 0.82}))
+    assert "82.0 % ✗" in rows[0]
+    assert rows[1].split("|")[3].strip() == "–"
