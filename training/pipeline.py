@@ -52,8 +52,12 @@ def finish(
     history: list[dict],
     seconds: float,
     device: str,
+    trained_on: str | None = None,
 ) -> ModelCard:
-    """Evaluate, export, and write the card and report for a trained model."""
+    """Evaluate, export, and write the card and report for a trained model.
+
+    `device` is where it is evaluated now; `trained_on` describes where it was trained (default: `device`).
+    """
     spec = input_spec(cfg)
     evaluation = evaluate(model, split, cfg, device=device, spec=spec)
     model = model.cpu().eval()
@@ -66,7 +70,7 @@ def finish(
         "sampler": cfg.optim.sampler,
         "epochs": len(history),
         "minutes": round(seconds / 60, 2),
-        "device": device_description(device),
+        "device": trained_on or device_description(device),
         "best_epoch": int(max(history, key=lambda h: h["val"])["epoch"]) if history else None,
         "selection_metric": cfg.eval.select,
         "onnx_parity_max_abs_diff": parity,
@@ -109,7 +113,15 @@ def export_checkpoint(
     cfg = apply_overrides(cfg, ([f"out_dir={out_dir}"] if out_dir is not None else []) + list(overrides))
     split = make_split(load_records(cfg.data), cfg.data)
     history = json.loads(state["history_json"])
-    return finish(cfg, model, split, history=history, seconds=float(state["seconds"]), device="cpu")
+    return finish(
+        cfg,
+        model,
+        split,
+        history=history,
+        seconds=float(state["seconds"]),
+        device="cpu",
+        trained_on=state.get("trained_on"),
+    )
 
 
 def evaluate_onnx(onnx_path: Path, cfg: TrainConfig) -> Evaluation:

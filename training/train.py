@@ -17,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from modelcard import InputSpec
+from training.card import device_description
 from training.config import TrainConfig, from_dict
 from training.data.dataset import ImageDataset
 from training.data.records import with_rotated_classes
@@ -261,6 +262,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> T
             config_json=cfg.to_json(),
             model_config_json=json.dumps(model.config),
             classes_json=json.dumps(train_ds.classes),
+            trained_on=device_description(str(device)),
         )
         save_checkpoint(last_path, **state)
         if improved:

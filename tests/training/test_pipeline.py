@@ -117,6 +117,19 @@ def test_export_subcommand_rebuilds_from_checkpoint_with_new_far(trained):
     assert card["name"] == "shapes2" and card["threshold"]["target_far"] == 0.2
 
 
+def test_export_keeps_where_the_checkpoint_was_trained(trained):
+    from training.train import load_checkpoint, save_checkpoint
+
+    state = load_checkpoint(trained / "runs" / "shapes" / "best.pt")
+    assert state["trained_on"].startswith("cpu (") and state["trained_on"].endswith(" 1 threads)")
+    moved = trained / "elsewhere.pt"
+    plain = {key: value for key, value in state.items() if key != "config"}  # config: added by the loader
+    save_checkpoint(moved, **{**plain, "trained_on": "cuda (a lent GPU)"})
+    assert main(["export", "--checkpoint", str(moved), "--set", "name=shapes3"]) == 0
+    card = json.loads((trained / "shapes3.json").read_text())
+    assert card["training"]["device"] == "cuda (a lent GPU)"
+
+
 def test_cli_rejects_unknown_override(capsys):
     assert main(["config", "--recipe", "omniglot", "--set", "optim.nope=1"]) == 2
     assert "unknown config key" in capsys.readouterr().err
