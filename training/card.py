@@ -59,6 +59,11 @@ def build_card(
             "split": cfg.data.split,
             "split_seed": cfg.data.seed,
             "novel_classes": list(cfg.data.novel_classes),
+            **(
+                {"ancestor_novel_classes": list(cfg.data.ancestor_novel_classes)}
+                if cfg.data.ancestor_novel_classes is not None
+                else {}
+            ),
             **split.summary(),
         },
         training=training,

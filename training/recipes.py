@@ -174,7 +174,23 @@ def _split_novel(records: list[Record], novel: tuple[str, ...], seed: int) -> tu
 
 
 def make_split(records: list[Record], data: DataConfig) -> Split:
-    """Split records as the data config says (seeded)."""
+    """Split records as the data config says (seeded), leaving out of val and test whatever an ancestor's
+    split (`data.ancestor_novel_classes`) trained on."""
+    split = _split(records, data)
+    if data.ancestor_novel_classes is None:
+        return split
+    ancestor = dataclasses.replace(
+        data, novel_classes=data.ancestor_novel_classes, ancestor_novel_classes=None
+    )
+    seen = set(_split(records, ancestor).train)
+    return Split(
+        train=split.train,
+        val=[r for r in split.val if r not in seen],
+        test=[r for r in split.test if r not in seen],
+    )
+
+
+def _split(records: list[Record], data: DataConfig) -> Split:
     if data.split == "group":
         return split_by_group(
             records, val_groups=data.val_groups, test_groups=data.test_groups, seed=data.seed

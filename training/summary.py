@@ -67,8 +67,9 @@ def rows_for(card: dict[str, Any]) -> list[str]:
     )
     size = f"{card['input']['height']}×{card['input']['width']}"
     pool = ", GeM pooling" if t.get("config", {}).get("model", {}).get("pool") == "gem" else ""
+    warm = "a warm start, then " if t.get("config", {}).get("init_from") else ""
     rows.append(
-        f"| `{card['name']}` | trained | {t['encoder']} at {size}{pool}, {t['loss']}, {t['epochs']} epochs, "
+        f"| `{card['name']}` | trained | {t['encoder']} at {size}{pool}, {t['loss']}, {warm}{t['epochs']} epochs, "
         f"{t['minutes']:.0f} min, {t['device']} | | |"
     )
     return rows

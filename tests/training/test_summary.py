@@ -48,3 +48,9 @@ def test_a_figure_below_its_target_is_marked_and_a_missing_one_is_a_dash():
     rows = rows_for(_card({"top1_5shot_known_classes": 0.82}))
     assert "82.0 % ✗" in rows[0]
     assert rows[1].split("|")[3].strip() == "–"
+
+
+def test_a_warm_started_stage_says_so():
+    card = _card({})
+    card["training"]["config"]["init_from"] = "checkpoints/defects.pt"
+    assert ", multi-similarity, a warm start, then 3 epochs, 2 min, cpu |" in rows_for(card)[-1]
