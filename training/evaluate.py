@@ -173,8 +173,9 @@ def _train_reference_figures(model, split: Split, cfg: TrainConfig, spec, emb, l
         f"top1_{k}shot_train_refs": kshot_from_references(ref_emb, ref_labels, emb, labels, k=k, seed=seed),
     }
     out.update(known_classes_figures(emb, labels, known, cfg))
-    if novel.any():
-        # Novel classes: enrolled from k of their own test images, searched among all known + novel references.
+    if np.unique(labels[novel], return_counts=True)[1].max(initial=0) > k:
+        # Novel classes (any with a probe left after enrolling k): enrolled from k of their own test images,
+        # searched among all known + novel references.
         rng = np.random.default_rng(cfg.eval.seed)
         pool_emb, pool_labels, probes = [ref_emb], [ref_labels], []
         for label in np.unique(labels[novel]):

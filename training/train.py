@@ -278,7 +278,14 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> T
 
     result.seconds = time.monotonic() - started
     if best_path.exists():
-        model.load_state_dict(load_checkpoint(best_path)["model"])
+        best = load_checkpoint(best_path)
+        model.load_state_dict(best["model"])
+        # best.pt keeps the best weights and, from here on, the whole run's record, so that exporting it
+        # writes the same card as this run does.
+        best.pop("config")
+        save_checkpoint(
+            best_path, **{**best, "history_json": json.dumps(result.history), "seconds": result.seconds}
+        )
         result.checkpoint = best_path
     model.eval()
     return result

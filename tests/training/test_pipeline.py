@@ -130,6 +130,50 @@ def test_export_keeps_where_the_checkpoint_was_trained(trained):
     assert card["training"]["device"] == "cuda (a lent GPU)"
 
 
+@pytest.fixture(scope="module")
+def shapes_by_image(tmp_path_factory):
+    """Six classes of twelve images: enough for an image split's test part to leave probes at 2-shot."""
+    root = tmp_path_factory.mktemp("shapes12")
+    rng = np.random.default_rng(1)
+    for cls in range(6):
+        (root / f"c{cls}").mkdir()
+        for n in range(12):
+            _shape_image(cls, 4, rng).save(root / f"c{cls}" / f"{n}.png")
+    return root
+
+
+def test_image_split_card_separates_trained_and_novel_classes_and_export_repeats_it(
+    shapes_by_image, tmp_path
+):
+    argv = _train_argv(shapes_by_image, tmp_path, "parts", batches=3, tasks=20, pairs=200)
+    argv += ["--split", "image", "--epochs", "2"]
+    argv += ["--set", "data.novel_classes=c5", "--set", "data.ancestor_novel_classes=c4,c5"]
+    assert main(argv) == 0
+    card = json.loads((tmp_path / "parts.json").read_text())
+    metrics = card["metrics"]
+    assert 0.0 <= metrics["top1_2shot_known_classes"] <= 1.0
+    assert 0.0 <= metrics["pixel_nn_baseline"]["top1_2shot_known_classes"] <= 1.0
+    assert metrics["novel_classes"] == ["c5"] and 0.0 <= metrics["novel_classes_top1_2shot"] <= 1.0
+    assert card["dataset"]["novel_classes"] == ["c5"]
+    assert card["dataset"]["ancestor_novel_classes"] == ["c4", "c5"]
+
+    from training.train import load_checkpoint
+
+    best = load_checkpoint(tmp_path / "runs" / "parts" / "best.pt")
+    assert len(json.loads(best["history_json"])) == card["training"]["epochs"] == 2, (
+        "best.pt keeps the whole run"
+    )
+    assert (
+        main(["export", "--checkpoint", str(tmp_path / "runs" / "parts" / "best.pt"), "--set", "name=again"])
+        == 0
+    )
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert again["metrics"] == metrics and again["dataset"] == card["dataset"]
+    assert (
+        again["training"]["epochs"] == 2 and again["training"]["best_epoch"] == card["training"]["best_epoch"]
+    )
+
+
 def test_cli_rejects_unknown_override(capsys):
     assert main(["config", "--recipe", "omniglot", "--set", "optim.nope=1"]) == 2
     assert "unknown config key" in capsys.readouterr().err

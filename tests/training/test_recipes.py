@@ -39,8 +39,11 @@ def test_one_novel_class_is_shared_half_and_half_between_val_and_test():
     assert (len(val_n), len(test_n)) == (4, 5)
     assert not set(val_n) & set(test_n)
     assert sorted(split.train + split.val + split.test, key=records.index) == records
-    again = make_split(records, _image_data(("n",)))
-    assert again.test == split.test, "the split is seeded"
+    assert val_n == sorted(val_n, key=records.index) and test_n == sorted(test_n, key=records.index), (
+        "each part keeps the input order"
+    )
+    other_seed = make_split(records, dataclasses.replace(_image_data(("n",)), seed=1))
+    assert {r for r in other_seed.test if r.label == "n"} != set(test_n), "the halves follow the seed"
 
 
 def test_unknown_novel_class_is_an_error():
