@@ -30,8 +30,9 @@ class DataConfig:
     val_groups: int = 4
     test_groups: int = 4
     novel_classes: tuple[str, ...] = ()  # classes held out entirely (val/test) on an image split
-    # A warm start whose ancestor was split with other novel classes: the images that split trained on are
-    # dropped from val and test, so nothing the weights have seen is measured (None: no such ancestor).
+    # A warm start whose ancestor was split with other novel classes (and the same seed, fractions and data):
+    # the images that split trained on are dropped from val and test, so nothing the weights have seen is
+    # measured (None: no such ancestor).
     ancestor_novel_classes: tuple[str, ...] | None = None
     rotated_classes: bool = False  # add training classes turned by 90/180/270 degrees as new classes
     seed: int = 0
