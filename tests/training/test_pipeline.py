@@ -25,15 +25,18 @@ def _shape_image(cls: int, jitter: int, rng: np.random.Generator) -> Image.Image
     return img
 
 
-@pytest.fixture(scope="module")
-def shapes_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("shapes")
-    rng = np.random.default_rng(0)
-    for cls in range(10):
+def _write_shapes(root: Path, *, classes: int, per_class: int, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    for cls in range(classes):
         (root / f"c{cls}").mkdir()
-        for n in range(6):
+        for n in range(per_class):
             _shape_image(cls, 4, rng).save(root / f"c{cls}" / f"{n}.png")
     return root
+
+
+@pytest.fixture(scope="module")
+def shapes_dir(tmp_path_factory):
+    return _write_shapes(tmp_path_factory.mktemp("shapes"), classes=10, per_class=6, seed=0)
 
 
 def _train_argv(
@@ -133,13 +136,7 @@ def test_export_keeps_where_the_checkpoint_was_trained(trained):
 @pytest.fixture(scope="module")
 def shapes_by_image(tmp_path_factory):
     """Six classes of twelve images: enough for an image split's test part to leave probes at 2-shot."""
-    root = tmp_path_factory.mktemp("shapes12")
-    rng = np.random.default_rng(1)
-    for cls in range(6):
-        (root / f"c{cls}").mkdir()
-        for n in range(12):
-            _shape_image(cls, 4, rng).save(root / f"c{cls}" / f"{n}.png")
-    return root
+    return _write_shapes(tmp_path_factory.mktemp("shapes12"), classes=6, per_class=12, seed=1)
 
 
 def test_image_split_card_separates_trained_and_novel_classes_and_export_repeats_it(
