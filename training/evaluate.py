@@ -15,6 +15,8 @@ from training.config import TrainConfig
 from training.data.dataset import ImageDataset
 from training.data.splits import Split
 from training.evaluation.baseline import pixel_embeddings
+from training.evaluation.distances import class_members
+from training.evaluation.identification import enroll
 from training.evaluation.metrics import (
     equal_error_rate,
     kshot_top1,
@@ -26,6 +28,8 @@ from training.evaluation.metrics import (
 )
 from training.evaluation.threshold import tune_threshold
 from training.validate import embed, group_array, kshot_from_references, pair_distances
+
+ROUNDS = 5  # random enrolments averaged in every k-shot top-1 figure (one draw of k references is noisy)
 
 
 @dataclass
@@ -80,7 +84,7 @@ def identification_figures(
                 groups=groups if e.within_group else None,
             )
     for k in sorted({1, e.kshot}):
-        out[f"top1_{k}shot"] = kshot_top1(emb, labels, k=k, seed=e.seed, n_rounds=5)
+        out[f"top1_{k}shot"] = kshot_top1(emb, labels, k=k, seed=e.seed, n_rounds=ROUNDS)
     if threshold is not None:
         out["open_set"] = open_set_identification(emb, labels, k=e.kshot, threshold=threshold, seed=e.seed)
     return out
@@ -122,10 +126,14 @@ def evaluate(
             gd, gsame = pair_distances(emb[sel], labels[sel], n_pairs=min(e.n_pairs, 4000), seed=e.seed + 2)
             metrics.setdefault("by_group", {})[group] = {
                 "verification": verification_figures(gd, gsame, threshold=threshold["value"]),
-                f"top1_{e.kshot}shot": kshot_top1(emb[sel], labels[sel], k=e.kshot, seed=e.seed, n_rounds=5),
+                f"top1_{e.kshot}shot": kshot_top1(
+                    emb[sel], labels[sel], k=e.kshot, seed=e.seed, n_rounds=ROUNDS
+                ),
             }
     if cfg.data.split == "image":
-        metrics.update(_train_reference_figures(model, split, cfg, spec, emb, labels, device=device))
+        known = np.isin(labels, [r.label for r in split.train])
+        metrics.update(known_classes_figures(emb, labels, known, cfg))
+        metrics.update(_train_reference_figures(model, split, cfg, spec, emb, labels, known, device=device))
 
     pixels = pixel_embeddings(np.stack([test_ds[i][0].numpy() for i in range(len(test_ds))]))
     pd_, psame = pair_distances(pixels, labels, n_pairs=e.n_pairs, seed=e.seed + 1, groups=pair_groups)
@@ -134,7 +142,6 @@ def evaluate(
         **identification_figures(pixels, labels, groups, cfg, threshold=None),
     }
     if cfg.data.split == "image":
-        known = np.isin(labels, [r.label for r in split.train])
         baseline.update(known_classes_figures(pixels, labels, known, cfg))
     return Evaluation(
         threshold=threshold,
@@ -147,9 +154,6 @@ def evaluate(
     )
 
 
-NOVEL_ROUNDS = 5  # random enrolments averaged for the novel-class figure (one draw of k references is noisy)
-
-
 def known_classes_figures(emb: np.ndarray, labels: np.ndarray, known: np.ndarray, cfg: TrainConfig) -> dict:
     """k-shot top-1 over the test images of the classes training saw, each enrolled from k of its own held-out
     images: what a user of the model's own classes gets (top1_{k}shot also counts novel classes)."""
@@ -159,40 +163,35 @@ def known_classes_figures(emb: np.ndarray, labels: np.ndarray, known: np.ndarray
         return {}
     return {
         f"top1_{k}shot_known_classes": kshot_top1(
-            emb[known], labels[known], k=k, seed=cfg.eval.seed, n_rounds=5
+            emb[known], labels[known], k=k, seed=cfg.eval.seed, n_rounds=ROUNDS
         )
     }
 
 
-def _train_reference_figures(model, split: Split, cfg: TrainConfig, spec, emb, labels, *, device) -> dict:
-    """Image splits: enroll k training images per class, identify held-out test images of those classes."""
+def _train_reference_figures(
+    model, split: Split, cfg: TrainConfig, spec, emb, labels, known: np.ndarray, *, device
+) -> dict:
+    """Image splits: enroll k training images per class, identify held-out test images of those classes
+    (`known` marks them; the other test images are of novel classes)."""
     ref_ds = ImageDataset(split.train, spec)
     ref_emb = embed(model, ref_ds, device=device)
     ref_labels = np.asarray([ref_ds.classes[y] for y in ref_ds.labels])
-    known = np.isin(labels, ref_labels)
-    novel = ~known
     k, seed = cfg.eval.kshot, cfg.eval.seed
     out = {
         f"top1_{k}shot_train_refs": kshot_from_references(ref_emb, ref_labels, emb, labels, k=k, seed=seed),
     }
-    out.update(known_classes_figures(emb, labels, known, cfg))
-    if np.unique(labels[novel], return_counts=True)[1].max(initial=0) > k:
+    novel = {label: idx for label, idx in class_members(labels).items() if not known[idx[0]]}
+    if max((len(idx) for idx in novel.values()), default=0) > k:
         # Novel classes (any with a probe left after enrolling k): enrolled from k of their own test images,
-        # searched among k training references of every known class; the mean over NOVEL_ROUNDS enrolments.
+        # searched among k training references of every known class; the mean over ROUNDS enrolments.
         rng = np.random.default_rng(seed)
         rounds = []
-        for n in range(NOVEL_ROUNDS):
-            pool_emb, pool_labels, probes = [ref_emb], [ref_labels], []
-            for label in np.unique(labels[novel]):
-                idx = rng.permutation(np.flatnonzero(labels == label))
-                pool_emb.append(emb[idx[:k]])
-                pool_labels.append(labels[idx[:k]])
-                probes.extend(idx[k:])
-            probes = np.asarray(probes, dtype=int)
+        for n in range(ROUNDS):
+            refs, probes = enroll(novel, rng, k)
             rounds.append(
                 kshot_from_references(
-                    np.concatenate(pool_emb),
-                    np.concatenate(pool_labels),
+                    np.concatenate([ref_emb, emb[refs]]),
+                    np.concatenate([ref_labels, labels[refs]]),
                     emb[probes],
                     labels[probes],
                     k=k,
@@ -200,5 +199,5 @@ def _train_reference_figures(model, split: Split, cfg: TrainConfig, spec, emb, l
                 )
             )
         out[f"novel_classes_top1_{k}shot"] = float(np.mean(rounds))
-        out["novel_classes"] = sorted(np.unique(labels[novel]).tolist())
+        out["novel_classes"] = sorted(novel)
     return out

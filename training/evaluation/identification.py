@@ -8,7 +8,7 @@ from numpy.typing import ArrayLike
 from training.evaluation.distances import as_embeddings_and_labels, class_members, nearest
 
 
-def _enroll(
+def enroll(
     members: dict[object, np.ndarray], rng: np.random.Generator, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """(references, probes): k random images of every class as references, the rest as probes."""
@@ -31,7 +31,7 @@ def kshot_top1(emb: ArrayLike, labels: ArrayLike, *, k: int, seed: int, n_rounds
     rng = np.random.default_rng(seed)
     accs = []
     for _ in range(n_rounds):
-        refs, probes = _enroll(members, rng, k)
+        refs, probes = enroll(members, rng, k)
         idx, _ = nearest(emb[probes], emb[refs])
         accs.append(np.mean(labels[refs][idx] == labels[probes]))
     return float(np.mean(accs))
@@ -58,7 +58,7 @@ def open_set_identification(
     emb, labels = as_embeddings_and_labels(emb, labels)
     rng = np.random.default_rng(seed)
     known, unknown = _split_known_unknown(labels, k, unknown_fraction, unknown_labels, rng)
-    refs, probes = _enroll(known, rng, k)
+    refs, probes = enroll(known, rng, k)
     strangers = np.concatenate(list(unknown.values()))
     idx, dist = nearest(emb[probes], emb[refs])
     _, dist_unknown = nearest(emb[strangers], emb[refs])
