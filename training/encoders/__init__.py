@@ -13,16 +13,18 @@ from torch import nn
 
 from training.encoders.base import EmbeddingNet
 from training.encoders.koch import koch
+from training.encoders.mobilenet import mobilenet_v2
 from training.encoders.notebook import notebook_cnn
 from training.encoders.resnet import resnet_small
 
-ENCODERS = ("notebook-cnn", "koch", "resnet-small")
+ENCODERS = ("notebook-cnn", "koch", "resnet-small", "mobilenet-v2")
 MAX_PARAMETERS = 5_000_000  # float32 weights: keeps the exported ONNX file under 20 MB
 
 _BUILDERS: dict[str, Callable[..., EmbeddingNet]] = {
     "notebook-cnn": notebook_cnn,
     "koch": koch,
     "resnet-small": resnet_small,
+    "mobilenet-v2": mobilenet_v2,
 }
 
 __all__ = ["ENCODERS", "MAX_PARAMETERS", "EmbeddingNet", "build_encoder", "count_parameters"]
