@@ -11,6 +11,7 @@ import torch
 from modelcard import InputSpec, ModelCard, Threshold, sha256_file
 from training.config import TrainConfig
 from training.data.splits import Split
+from training.encoders.pretrained import pretrained_provenance
 from training.export import OUTPUT_NAME
 
 
@@ -18,6 +19,14 @@ def device_description(device: str) -> str:
     if device.startswith("cuda") and torch.cuda.is_available():
         return f"cuda ({torch.cuda.get_device_name(0)})"
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def pretrained_entry(cfg: TrainConfig) -> dict[str, Any]:
+    """{"pretrained": package, version, file, sha256, licence, source, training data} when the trunk started
+    from packaged weights (`model.pretrained`), else {}."""
+    if not cfg.model.pretrained:
+        return {}
+    return {"pretrained": pretrained_provenance(cfg.model.encoder, cfg.model.pretrained)}
 
 
 def build_card(
@@ -66,5 +75,5 @@ def build_card(
             ),
             **split.summary(),
         },
-        training=training,
+        training={**training, **pretrained_entry(cfg)},
     )

@@ -59,6 +59,9 @@ class ModelConfig:
     stem_stride: int = 0  # resnet-small: 0 = automatic, else 1, 2 or 4 (stride-2 conv + max-pool)
     pool: str = "avg"  # resnet-small: avg (global average) | gem (generalized mean: small details weigh more)
     width_mult: float = 0.5  # koch: channel multiplier on Koch et al.'s 64-128-128-256
+    # Trunk weights from a package (training/encoders/pretrained.py), e.g. "imagenet" for mobilenet-v2; needs
+    # 3 input channels and ImageNet mean/std (grey images go in as three equal channels). None: random init.
+    pretrained: str | None = None
 
 
 @dataclass(frozen=True)

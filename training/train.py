@@ -24,6 +24,7 @@ from training.data.records import with_rotated_classes
 from training.data.samplers import BalancedPairSampler, PKSampler
 from training.data.splits import Split
 from training.encoders import build_encoder
+from training.encoders.pretrained import check_imagenet_input, load_pretrained_trunk
 from training.losses import contrastive_pair_loss, make_loss
 from training.recipes import load_records, make_split
 from training.schedule import get_lr, should_stop
@@ -81,7 +82,10 @@ def encoder_options(cfg: TrainConfig) -> dict[str, Any]:
 
 
 def build_model(cfg: TrainConfig) -> torch.nn.Module:
-    return build_encoder(
+    """The configured encoder; with `model.pretrained`, its trunk holds those weights (checked by sha256)."""
+    if cfg.model.pretrained:
+        check_imagenet_input(channels=cfg.input.channels, mean=cfg.input.mean, std=cfg.input.std)
+    model = build_encoder(
         cfg.model.encoder,
         in_channels=cfg.input.channels,
         height=cfg.input.height,
@@ -89,6 +93,9 @@ def build_model(cfg: TrainConfig) -> torch.nn.Module:
         embedding_dim=cfg.model.embedding_dim,
         **encoder_options(cfg),
     )
+    if cfg.model.pretrained:
+        load_pretrained_trunk(model, encoder=cfg.model.encoder, name=cfg.model.pretrained)
+    return model
 
 
 def planned_epochs(cfg: TrainConfig, *, epoch_seconds: float) -> int:
