@@ -22,6 +22,28 @@ def kshot_top1(emb: ArrayLike, labels: ArrayLike, *, k: int, seed: int, n_rounds
     Each class with more than k images enrols k random references; its other images are probes, each
     given the class of its nearest reference. Classes with <= k images are left out.
     """
+    return float(
+        np.mean([np.mean(hit) for _, hit in _kshot_rounds(emb, labels, k=k, seed=seed, n_rounds=n_rounds)])
+    )
+
+
+def kshot_top1_by_class(
+    emb: ArrayLike, labels: ArrayLike, *, k: int, seed: int, n_rounds: int = 1
+) -> dict[object, float]:
+    """Per class, the share of its probes given the right class, over the same enrolments as `kshot_top1`
+    (same k, seed and n_rounds). Their mean is the macro (per-class) figure, where every class weighs the
+    same; `kshot_top1` is the micro one, where every probe does."""
+    hits: dict[object, list[bool]] = {}
+    for probe_labels, hit in _kshot_rounds(emb, labels, k=k, seed=seed, n_rounds=n_rounds):
+        for label, h in zip(probe_labels.tolist(), hit.tolist(), strict=True):
+            hits.setdefault(label, []).append(h)
+    return {label: float(np.mean(h)) for label, h in sorted(hits.items())}
+
+
+def _kshot_rounds(
+    emb: ArrayLike, labels: ArrayLike, *, k: int, seed: int, n_rounds: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(probe labels, probe identified correctly) of each of n_rounds random k-shot enrolments."""
     emb, labels = as_embeddings_and_labels(emb, labels)
     if k < 1 or n_rounds < 1:
         raise ValueError(f"need k >= 1 and n_rounds >= 1, got {k} and {n_rounds}")
@@ -29,12 +51,12 @@ def kshot_top1(emb: ArrayLike, labels: ArrayLike, *, k: int, seed: int, n_rounds
     if len(members) < 2:
         raise ValueError(f"need at least 2 classes with more than {k} images")
     rng = np.random.default_rng(seed)
-    accs = []
+    rounds = []
     for _ in range(n_rounds):
         refs, probes = enroll(members, rng, k)
         idx, _ = nearest(emb[probes], emb[refs])
-        accs.append(np.mean(labels[refs][idx] == labels[probes]))
-    return float(np.mean(accs))
+        rounds.append((labels[probes], labels[refs][idx] == labels[probes]))
+    return rounds
 
 
 def open_set_identification(

@@ -5,7 +5,7 @@ Distances are L2; a pair is accepted as "same" when its distance is <= the thres
 
 from training.evaluation.distances import pairwise_l2
 from training.evaluation.fewshot import nway_kshot_accuracy
-from training.evaluation.identification import kshot_top1, open_set_identification
+from training.evaluation.identification import kshot_top1, kshot_top1_by_class, open_set_identification
 from training.evaluation.verification import (
     equal_error_rate,
     roc_auc,
@@ -18,6 +18,7 @@ from training.evaluation.verification import (
 __all__ = [
     "equal_error_rate",
     "kshot_top1",
+    "kshot_top1_by_class",
     "nway_kshot_accuracy",
     "open_set_identification",
     "pairwise_l2",

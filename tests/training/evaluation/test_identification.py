@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from training.evaluation.identification import kshot_top1, open_set_identification
+from training.evaluation.identification import kshot_top1, kshot_top1_by_class, open_set_identification
 
 
 def test_kshot_top1_skips_classes_with_too_few_images():
@@ -18,6 +18,24 @@ def test_kshot_top1_matches_hand_count():
     # reference but nearer A's (1,0): 0.894 or 1.789. One of two probes right in every round.
     emb = np.array([[1, 0], [1, 0], [0.6, 0.8], [-0.6, -0.8]])
     assert kshot_top1(emb, [0, 0, 1, 1], k=1, seed=0, n_rounds=3) == pytest.approx(0.5)
+
+
+def test_kshot_top1_by_class_weighs_classes_equally_where_micro_weighs_probes():
+    # A = three images at (1,0): both probes hit. B = {(0.6,0.8), (-0.6,-0.8)}: its probe is 2 from its own
+    # reference but 0.894 or 1.789 from A's: always wrong. Macro (1 + 0) / 2 = 0.5; micro 2 of 3 probes.
+    emb = np.array([[1, 0], [1, 0], [1, 0], [0.6, 0.8], [-0.6, -0.8]])
+    labels = ["A", "A", "A", "B", "B"]
+    assert kshot_top1_by_class(emb, labels, k=1, seed=0, n_rounds=3) == {"A": 1.0, "B": 0.0}
+    assert kshot_top1(emb, labels, k=1, seed=0, n_rounds=3) == pytest.approx(2 / 3)
+
+
+def test_kshot_top1_by_class_with_equal_probes_per_class_averages_to_kshot_top1(clustered):
+    # 4 classes of 6, k = 2: 4 probes per class in every round, so the macro mean equals the micro figure.
+    emb, labels = clustered(4, 6)
+    emb = emb + np.random.default_rng(1).standard_normal(emb.shape)  # noisy: some probes miss
+    by_class = kshot_top1_by_class(emb, labels, k=2, seed=3, n_rounds=4)
+    micro = kshot_top1(emb, labels, k=2, seed=3, n_rounds=4)
+    assert sorted(by_class) == [0, 1, 2, 3] and micro == pytest.approx(np.mean(list(by_class.values())))
 
 
 def test_kshot_top1_one_usable_class_raises_value_error():
