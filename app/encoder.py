@@ -13,6 +13,7 @@ import numpy as np
 import onnxruntime as ort
 
 from modelcard import ModelCard
+from modelcard.align import FaceAligner
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,20 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
 class Encoder:
     """A loaded model: its card, its session and the execution provider really in use."""
 
-    def __init__(self, name: str, card: ModelCard, onnx_path: Path, config: SessionConfig) -> None:
+    def __init__(
+        self,
+        name: str,
+        card: ModelCard,
+        onnx_path: Path,
+        config: SessionConfig,
+        *,
+        aligner: FaceAligner | None = None,
+    ) -> None:
+        if (aligner is None) != (card.input.align is None):
+            raise ValueError(f"{name}: a card with input.align needs a face aligner, and only it")
         self.name = name
         self.card = card
+        self.aligner = aligner
         options = ort.SessionOptions()
         options.intra_op_num_threads = config.intra_op_threads
         options.inter_op_num_threads = config.inter_op_threads

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from app.errors import BadImage, ImageTooLarge
+from app.errors import BadImage, ImageTooLarge, MultipleFaces, NoFace
 from modelcard import InputSpec, preprocess
+from modelcard.align import Box, FaceAligner
+from modelcard.align import NoFace as NoFaceFound
 
 FORMATS = ("JPEG", "PNG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
 log = logging.getLogger(__name__)
@@ -42,6 +44,25 @@ def upload_name(filename: str | None) -> str:
     return filename or "upload"
 
 
+@dataclass(frozen=True)
+class FaceFound:
+    """Where the face of one image was (`box`: left, top, right, bottom in the image's own pixels, EXIF
+    orientation applied), whether the detector found it or the image was taken as a face crop, and how
+    many faces the detector found."""
+
+    box: Box
+    detected: bool
+    faces: int
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The encoder's input batch, and per image the face it holds (None for models without alignment)."""
+
+    batch: np.ndarray
+    faces: list[FaceFound | None]
+
+
 def _check_pixels(size: tuple[int, int], *, max_pixels: int, filename: str) -> None:
     pixels = max(1, size[0]) * max(1, size[1])
     if pixels > max_pixels:
@@ -59,9 +80,11 @@ def decode_image(upload: Upload, *, max_pixels: int, at_least: int | None = None
     try:
         img = Image.open(io.BytesIO(upload.data), formats=FORMATS)
         _check_pixels(img.size, max_pixels=max_pixels, filename=upload.filename)
+        full_width = img.size[0]
         if at_least is not None and img.format == "JPEG":
             img.draft(None, (at_least, at_least))
         img.load()
+        img.info["full_scale"] = full_width / max(1, img.size[0])  # > 1 after a reduced-scale decode
     except Image.DecompressionBombError as exc:
         raise ImageTooLarge(f"{upload.filename}: {exc}") from exc
     except UnidentifiedImageError as exc:
@@ -96,20 +119,58 @@ def to_8bit(img: Image.Image) -> Image.Image:
     return Image.fromarray(((values + 128) // 257).astype(np.uint8))
 
 
-def prepare_batch(uploads: Sequence[Upload], spec: InputSpec, *, max_pixels: int) -> np.ndarray:
-    """Decode and preprocess every upload into an (n, C, H, W) float32 batch; fail on the first bad one.
+def _face(
+    aligner: FaceAligner, img: Image.Image, upload: Upload, *, single: bool
+) -> tuple[Image.Image, FaceFound]:
+    try:
+        face = aligner.align(img)
+    except NoFaceFound as exc:
+        raise NoFace(f"{upload.filename}: {exc}") from exc
+    if single and face.faces > 1:
+        raise MultipleFaces(f"{upload.filename}: {face.faces} faces found; send an image of one face")
+    scale = float(img.info.get("full_scale", 1.0))
+    box = tuple(round(v * scale) for v in face.box)
+    return face.chip, FaceFound(box=box, detected=face.detected, faces=face.faces)  # type: ignore[arg-type]
+
+
+def prepare_images(
+    uploads: Sequence[Upload],
+    spec: InputSpec,
+    *,
+    max_pixels: int,
+    aligner: FaceAligner | None = None,
+    single_face: bool = False,
+) -> Prepared:
+    """Decode, align (for a card with `input.align`) and preprocess every upload; fail on the first bad one.
 
     Large JPEGs are decoded at reduced scale, keeping at least twice the model's input size on each side
-    (whatever the EXIF orientation), so the final resize still averages several source pixels per input pixel.
+    (whatever the EXIF orientation), so the final resize still averages several source pixels per input pixel;
+    for face detection, at least the detector's working size. With an aligner, an image without a face is
+    NoFace, and with `single_face` an image with several is MultipleFaces; else the largest face is used.
     """
-    arrays = []
+    if (aligner is None) != (spec.align is None):
+        raise ValueError("an aligned input spec needs an aligner, and only it")
+    arrays, faces = [], []
     at_least = DRAFT_MARGIN * max(spec.height, spec.width)
+    if spec.align is not None:
+        at_least = max(at_least, spec.align.detect_max_side)
     for upload in uploads:
         img = decode_image(upload, max_pixels=max_pixels, at_least=at_least)
+        face = None
         try:
-            arrays.append(preprocess(to_8bit(upright(img)), spec))
+            ready = to_8bit(upright(img))
+            ready.info["full_scale"] = img.info.get("full_scale", 1.0)
+            if aligner is not None:
+                ready, face = _face(aligner, ready, upload, single=single_face)
+            arrays.append(preprocess(ready, spec))
+            faces.append(face)
         except (OSError, ValueError) as exc:
             raise BadImage(f"{upload.filename}: cannot convert image ({exc})") from exc
         finally:
             img.close()
-    return np.stack(arrays).astype(np.float32, copy=False)
+    return Prepared(np.stack(arrays).astype(np.float32, copy=False), faces)
+
+
+def prepare_batch(uploads: Sequence[Upload], spec: InputSpec, *, max_pixels: int) -> np.ndarray:
+    """`prepare_images`' batch, for a card without alignment."""
+    return prepare_images(uploads, spec, max_pixels=max_pixels).batch

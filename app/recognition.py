@@ -18,9 +18,9 @@ import numpy as np
 
 from app.encoder import Encoder
 from app.errors import BadIdentity, BadMetadata, InvalidRequest, NotRunning, TooManyImages
-from app.imaging import Upload, prepare_batch
+from app.imaging import FaceFound, Prepared, Upload, prepare_images
 from app.runtime import Runtime, blocking
-from app.schemas import CandidateOut, EnrollOut, IdentifyOut, VerifyOut
+from app.schemas import CandidateOut, EnrollOut, FaceOut, IdentifyOut, VerifyOut
 from app.search import Deferred, SearchJob
 from gallery import validate
 from gallery.gallery import Gallery
@@ -98,17 +98,34 @@ def decide(candidates: Sequence[Candidate], *, threshold: float, margin: float) 
     )
 
 
-def _prepare(rt: Runtime, encoder: Encoder, uploads: Sequence[Upload]) -> np.ndarray:
-    """(blocking) Decode + preprocess every upload into the encoder's input batch."""
-    return prepare_batch(uploads, encoder.card.input, max_pixels=rt.settings.max_image_pixels)
+def _prepare(rt: Runtime, encoder: Encoder, uploads: Sequence[Upload], single_face: bool = False) -> Prepared:
+    """(blocking) Decode, align (face models) and preprocess every upload into the encoder's input batch."""
+    return prepare_images(
+        uploads,
+        encoder.card.input,
+        max_pixels=rt.settings.max_image_pixels,
+        aligner=encoder.aligner,
+        single_face=single_face,
+    )
 
 
 def _open_and_prepare(
-    rt: Runtime, gallery_name: str, uploads: Sequence[Upload]
-) -> tuple[Gallery, Encoder, np.ndarray]:
+    rt: Runtime, gallery_name: str, uploads: Sequence[Upload], single_face: bool = False
+) -> tuple[Gallery, Encoder, Prepared]:
     """(blocking) The gallery and its encoder, then the uploads decoded for that encoder."""
     gallery, encoder = rt.open_gallery(gallery_name)
-    return gallery, encoder, _prepare(rt, encoder, uploads)
+    return gallery, encoder, _prepare(rt, encoder, uploads, single_face)
+
+
+def faces_out(prepared: Prepared) -> list[FaceOut] | None:
+    """The faces found, for the response; None for a model without alignment."""
+    if any(face is None for face in prepared.faces):
+        return None
+    return [_face_out(face) for face in prepared.faces if face is not None]
+
+
+def _face_out(face: FaceFound) -> FaceOut:
+    return FaceOut(box=list(face.box), detected=face.detected, faces=face.faces)
 
 
 async def on_decode_pool(rt: Runtime, func: Callable[..., T], /, *args: Any) -> T:
@@ -145,27 +162,38 @@ async def enroll(
     """Store every image as a reference of `identity`, or nothing at all."""
     identity = check_identity(identity)
     metadata = parse_metadata(metadata_raw)
-    gallery, encoder, batch = await on_decode_pool(rt, _open_and_prepare, rt, gallery_name, uploads)
-    embeddings = await rt.batcher(encoder.name).embed(list(batch))
+    single = rt.settings.enroll_multiple_faces == "refuse"
+    gallery, encoder, prepared = await on_decode_pool(
+        rt, _open_and_prepare, rt, gallery_name, uploads, single
+    )
+    embeddings = await rt.batcher(encoder.name).embed(list(prepared.batch))
     try:
         ids = await blocking(_store, gallery, identity, embeddings, uploads=uploads, metadata=metadata)
     except ValueError as exc:  # e.g. an image whose embedding has no direction
         raise InvalidRequest(str(exc)) from exc
-    return EnrollOut(gallery=gallery_name, identity=identity, reference_ids=ids, enrolled=len(ids))
+    return EnrollOut(
+        gallery=gallery_name,
+        identity=identity,
+        reference_ids=ids,
+        enrolled=len(ids),
+        faces=faces_out(prepared),
+    )
 
 
 async def identify(rt: Runtime, *, gallery_name: str, upload: Upload, top_k: int) -> IdentifyOut:
     """Who is this? The nearest identities of the gallery, and the decision against its threshold."""
-    gallery, encoder, batch = await on_decode_pool(rt, _open_and_prepare, rt, gallery_name, [upload])
+    gallery, encoder, prepared = await on_decode_pool(rt, _open_and_prepare, rt, gallery_name, [upload])
     # the runner-up decides `ambiguous` even when only one candidate is asked for
     job = SearchJob(gallery, top_k=max(top_k, 2))
-    (candidates,) = await rt.batcher(encoder.name).process(list(batch), [job])
+    (candidates,) = await rt.batcher(encoder.name).process(list(prepared.batch), [job])
     # a gallery busy with a write is not waited for on the batcher's finish thread, but here, on a worker thread
     if isinstance(candidates, Deferred):
         (candidates,) = await blocking(gallery.search, candidates.embedding[None, :], top_k=job.top_k)
     threshold = threshold_for(gallery, encoder)
     decision = decide(candidates, threshold=threshold, margin=rt.settings.ambiguity_margin)
-    return decision.model_copy(update={"candidates": decision.candidates[:top_k]})
+    faces = faces_out(prepared)
+    update = {"candidates": decision.candidates[:top_k], "face": faces[0] if faces else None}
+    return decision.model_copy(update=update)
 
 
 async def verify(
@@ -176,12 +204,15 @@ async def verify(
         raise InvalidRequest("give exactly one of `gallery` or `model`")
     uploads = [image_a, image_b]
     if gallery_name is not None:
-        gallery, encoder, batch = await on_decode_pool(rt, _open_and_prepare, rt, gallery_name, uploads)
+        gallery, encoder, prepared = await on_decode_pool(rt, _open_and_prepare, rt, gallery_name, uploads)
         threshold = threshold_for(gallery, encoder)
     else:
         encoder = rt.encoder(str(model_name))
         threshold = encoder.card.threshold.value
-        batch = await on_decode_pool(rt, _prepare, rt, encoder, uploads)
-    pair = await rt.batcher(encoder.name).embed(list(batch))
+        prepared = await on_decode_pool(rt, _prepare, rt, encoder, uploads)
+    pair = await rt.batcher(encoder.name).embed(list(prepared.batch))
     distance = float(np.linalg.norm(pair[0] - pair[1]))
-    return VerifyOut(distance=distance, threshold=threshold, match=distance <= threshold, model=encoder.name)
+    match = distance <= threshold
+    return VerifyOut(
+        distance=distance, threshold=threshold, match=match, model=encoder.name, faces=faces_out(prepared)
+    )

@@ -64,11 +64,23 @@ class GalleryDeleted(BaseModel):
     deleted: bool = True
 
 
+class FaceOut(BaseModel):
+    box: list[int] = Field(
+        description="Left, top, right, bottom of the face in the image's pixels (EXIF applied)."
+    )
+    detected: bool = Field(
+        description="True: the detector found the face; false: no face was detected and the image was taken "
+        "as a face crop, aligned from landmarks found on the whole image."
+    )
+    faces: int = Field(description="Faces the detector found; the largest is the one used.")
+
+
 class EnrollOut(BaseModel):
     gallery: str
     identity: str
     reference_ids: list[int]
     enrolled: int
+    faces: list[FaceOut] | None = Field(default=None, description="Per image, for a face model.")
 
 
 class CandidateOut(BaseModel):
@@ -86,6 +98,7 @@ class IdentifyOut(BaseModel):
     match: bool
     ambiguous: bool = Field(description="The second identity lies within SG_AMBIGUITY_MARGIN of the first.")
     candidates: list[CandidateOut] = Field(description="One row per identity, nearest first.")
+    face: FaceOut | None = Field(default=None, description="Where the face was, for a face model.")
 
 
 class VerifyOut(BaseModel):
@@ -93,6 +106,7 @@ class VerifyOut(BaseModel):
     threshold: float
     match: bool
     model: str
+    faces: list[FaceOut] | None = Field(default=None, description="Per image (a, b), for a face model.")
 
 
 class IdentityOut(BaseModel):

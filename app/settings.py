@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     gil_switch_interval_ms: float = Field(default=0.1, gt=0, le=100)
 
     ambiguity_margin: float = Field(default=0.05, ge=0)
+    # Face models: an enrolled image with several faces is enrolled by its largest face ("largest"), or
+    # refused with 422 multiple_faces ("refuse"). Identify and verify always use the largest face.
+    enroll_multiple_faces: Literal["largest", "refuse"] = "largest"
     default_galleries: Annotated[tuple[str, ...], NoDecode] = DEFAULT_GALLERIES
     # Galleries of at least this many references search an HNSW graph instead of every vector. Exact search
     # of one query took 0.085 ms at 10k references and 2.5 ms at 100k (memory-bound beyond the cache), and
@@ -73,13 +76,24 @@ class Settings(BaseSettings):
     identify_hot_path: bool = True
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
 
-    @field_validator("api_keys", "default_galleries", mode="before")
+    @field_validator("default_galleries", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         """Accept `a,b,c` from the environment as well as a sequence."""
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
+        return _split_commas(value)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        """`a,b,c` like the lists above; but a value that names no key once split (`,` or ` `) is refused
+        rather than taken as "no keys", which would serve without auth ("" stays the same as unset)."""
+        given = [value] if isinstance(value, str) else value
+        if isinstance(given, list | tuple) and any(given) and not _split_commas(",".join(map(str, given))):
+            raise ValueError(
+                "SG_API_KEYS is set but names no key after splitting on commas; "
+                "leave it unset (or empty) to serve without keys, or give at least one key"
+            )
+        return _split_commas(value)
 
     @model_validator(mode="after")
     def _check_capacity(self) -> Settings:
@@ -94,3 +108,10 @@ class Settings(BaseSettings):
     def max_upload_bytes(self) -> int:
         """The request body cap (all files of one request together), in bytes."""
         return int(self.max_upload_mb * 1024 * 1024)
+
+
+def _split_commas(value: object) -> object:
+    """`a, b,,c` -> ("a", "b", "c"); anything but a string is left to the field's type."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value

@@ -4,10 +4,11 @@ A card sits beside each `models/<name>.onnx` and holds everything needed to prep
 interpret the embedding: input spec, embedding size, metric, tuned threshold, and how it was made.
 """
 
-from modelcard.card import CardError, InputSpec, ModelCard, Threshold, load_card, sha256_file
+from modelcard.card import AlignSpec, CardError, InputSpec, ModelCard, Threshold, load_card, sha256_file
 from modelcard.preprocess import preprocess, preprocess_batch
 
 __all__ = [
+    "AlignSpec",
     "CardError",
     "InputSpec",
     "ModelCard",

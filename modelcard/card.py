@@ -17,13 +17,50 @@ class CardError(ValueError):
     """A model card is missing, malformed, or does not match its ONNX file."""
 
 
+ALIGN_KINDS = ("face5",)
+
+
+@dataclass(frozen=True)
+class AlignSpec:
+    """Face detection and 5-point alignment before preprocessing (implemented once, in `modelcard.align`).
+
+    The face is found by dlib's HOG detector on a working copy (images over `detect_max_side` shrunk to
+    it, images whose shorter side is under `detect_min_side` upsampled by x2 steps, at most two), its five
+    landmarks by the shape predictor in `landmarks` (a file beside the card, checked by sha256), and the
+    chip cut by dlib's `get_face_chip(chip, padding)`. With no face detected, an image no larger than
+    `crop_max_side` is taken as a face crop: landmarks are found on the whole crop, and the chip must score
+    at least `crop_min_score` on the detector (histogram-equalized), else there is no face.
+    """
+
+    kind: str = "face5"
+    chip: int = 150
+    padding: float = 0.25
+    landmarks: str = ""
+    landmarks_sha256: str = ""
+    detect_max_side: int = 640
+    detect_min_side: int = 256
+    crop_max_side: int = 256
+    crop_min_score: float = -1.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ALIGN_KINDS:
+            raise CardError(f"input.align.kind must be one of {ALIGN_KINDS}, got {self.kind!r}")
+        if self.chip < 32 or not 0 <= self.padding <= 1:
+            raise CardError("input.align needs chip >= 32 and padding in [0, 1]")
+        if min(self.detect_max_side, self.detect_min_side, self.crop_max_side) < 1:
+            raise CardError("input.align sides must be positive")
+        if not self.landmarks or not self.landmarks_sha256:
+            raise CardError("input.align needs its landmarks file name and sha256")
+
+
 @dataclass(frozen=True)
 class InputSpec:
     """How to turn a decoded image into the encoder's input tensor (NCHW float32).
 
     Steps, in order: EXIF-transpose; convert to "L" (channels=1) or "RGB" (channels=3);
     resize to width x height by `resize` (stretch | center_crop | pad, bilinear);
-    scale to [0, 1]; if `invert`, x = 1 - x; then (x - mean[c]) / std[c].
+    scale to [0, 1]; if `invert`, x = 1 - x; then (x - mean[c]) / std[c]. With `align`, the face chip
+    (align.chip square, RGB) replaces the image before the resize, which then keeps its size.
     """
 
     height: int
@@ -34,6 +71,7 @@ class InputSpec:
     resize: str = "stretch"
     invert: bool = False
     name: str = "input"
+    align: AlignSpec | None = None
 
     def __post_init__(self) -> None:
         if self.channels not in (1, 3):
@@ -46,6 +84,11 @@ class InputSpec:
             raise CardError("input.std values must be positive")
         if self.resize not in RESIZE_MODES:
             raise CardError(f"input.resize must be one of {RESIZE_MODES}, got {self.resize!r}")
+        if self.align is not None and (self.channels, self.height, self.width) != (
+            3,
+            *(self.align.chip,) * 2,
+        ):
+            raise CardError("an aligned input must be RGB and as large as the face chip")
 
 
 @dataclass(frozen=True)
@@ -90,6 +133,8 @@ class ModelCard:
             spec = dict(data["input"])
             spec["mean"] = tuple(float(v) for v in spec["mean"])
             spec["std"] = tuple(float(v) for v in spec["std"])
+            if spec.get("align") is not None:
+                spec["align"] = AlignSpec(**spec["align"])
             fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
             fields["input"] = InputSpec(**spec)
             fields["threshold"] = Threshold(**data["threshold"])

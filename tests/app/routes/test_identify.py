@@ -47,6 +47,7 @@ async def test_identify_empty_gallery_returns_unknown_without_candidates(helpers
         "match": False,
         "ambiguous": False,
         "candidates": [],
+        "face": None,
     }
 
 

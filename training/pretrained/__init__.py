@@ -1,0 +1,1 @@
+"""Pretrained weights that ship inside registry packages: finding the files, reading their formats."""
