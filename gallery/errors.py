@@ -41,3 +41,21 @@ class DimensionMismatch(GalleryError):
 
 class StoreCorrupt(GalleryError):
     code = "store_corrupt"
+
+
+class GalleryUnavailable(GalleryError):
+    """The gallery's file is there but could not be opened (damaged, or left by an unfinished create)."""
+
+    code = "gallery_unavailable"
+
+
+class StorageFull(GalleryError):
+    """The disk (or a quota, or a file-size limit) had no room for a write; nothing of it was kept."""
+
+    code = "storage_full"
+
+
+class StorageError(GalleryError):
+    """Any other failed read or write of a gallery's files (an I/O error, a read-only disk, a lock)."""
+
+    code = "storage_error"

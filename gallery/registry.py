@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Any
 
 from gallery import validate
 from gallery.config import IndexConfig
-from gallery.errors import GalleryExists, GalleryNotFound, InvalidGalleryName, StoreCorrupt
+from gallery.creation import fsync_directory, remove_unfinished
+from gallery.errors import (
+    GalleryError,
+    GalleryExists,
+    GalleryNotFound,
+    GalleryUnavailable,
+    InvalidGalleryName,
+    StoreCorrupt,
+)
 from gallery.gallery import Gallery
 from gallery.snapshot import snapshot_files
 from gallery.sqlite import database_files
+from gallery.storage import storage_errors
 from gallery.store import GalleryStore
-from gallery.types import GalleryInfo
+from gallery.types import GalleryInfo, UnavailableGallery
 
 log = logging.getLogger(__name__)
 STORE_SUFFIX = ".sqlite"
@@ -32,16 +40,24 @@ class GalleryRegistry:
         self.directory = Path(data_dir) / "galleries"
         self.config = IndexConfig.from_options(use_gpu=use_gpu, ann_min_size=ann_min_size, **index_options)
         self._galleries: dict[str, Gallery] = {}
+        self._unavailable: dict[str, UnavailableGallery] = {}
         self._lock = threading.RLock()
 
     def open(self) -> None:
-        """Open every gallery found on disk, loading or rebuilding its index; a broken file is an error."""
+        """Open every gallery found on disk, loading or rebuilding its index, after removing what unfinished
+        creates left. A file that cannot be opened is set aside as unavailable; the others open."""
         self.directory.mkdir(parents=True, exist_ok=True)
         with self._lock:
+            remove_unfinished(self.directory)
             for path in sorted(self.directory.glob(f"*{STORE_SUFFIX}")):
                 name = path.name.removesuffix(STORE_SUFFIX)
                 if name not in self._galleries:
-                    self._galleries[name] = self._open_one(name, path)
+                    self._open_or_set_aside(name, path)
+
+    def unavailable(self) -> list[UnavailableGallery]:
+        """The gallery files found at start-up that could not be opened, by name."""
+        with self._lock:
+            return [entry for _, entry in sorted(self._unavailable.items())]
 
     def close(self) -> None:
         """Close every gallery (writing index snapshots when enabled); raises the first failure after all."""
@@ -71,11 +87,14 @@ class GalleryRegistry:
         validate.gallery_name(name)
         with self._lock:
             path = self._store_path(name)
+            if name in self._unavailable:
+                raise GalleryExists(f"{self._unavailable_message(name)}; delete it to reuse the name")
             if name in self._galleries or path.exists():
                 raise GalleryExists(f"gallery {name!r} already exists")
-            self.directory.mkdir(parents=True, exist_ok=True)
-            for stale in snapshot_files(self._snapshot_path(name)):
-                stale.unlink(missing_ok=True)
+            with storage_errors(f"creating gallery {name!r}"):
+                self.directory.mkdir(parents=True, exist_ok=True)
+                for stale in snapshot_files(self._snapshot_path(name)):
+                    stale.unlink(missing_ok=True)
             store = GalleryStore.create(
                 path,
                 name=name,
@@ -91,9 +110,12 @@ class GalleryRegistry:
         return gallery
 
     def get(self, name: str) -> Gallery:
+        """The open gallery; GalleryUnavailable for one set aside at start-up, else GalleryNotFound."""
         validate.gallery_name(name)
         with self._lock:
             gallery = self._galleries.get(name)
+            if gallery is None and name in self._unavailable:
+                raise GalleryUnavailable(self._unavailable_message(name))
         if gallery is None:
             raise GalleryNotFound(f"gallery {name!r} not found")
         return gallery
@@ -109,21 +131,46 @@ class GalleryRegistry:
         return infos
 
     def delete(self, name: str) -> None:
-        """Close a gallery and remove its files (database, WAL, SHM, index snapshot)."""
+        """Close a gallery and remove its files (database, WAL, SHM, index snapshot); an unavailable
+        gallery's files are removed likewise, which frees its name."""
         with self._lock:
-            gallery = self.get(name)
-            del self._galleries[name]
-            gallery.close(snapshot=False)
-            for path in database_files(self._store_path(name)) + snapshot_files(self._snapshot_path(name)):
-                path.unlink(missing_ok=True)
-            _fsync_directory(self.directory)  # the unlinks survive a power loss once DELETE is answered
+            if self._unavailable.pop(name, None) is None:
+                gallery = self.get(name)
+                del self._galleries[name]
+                gallery.close(snapshot=False)
+            with storage_errors(f"deleting gallery {name!r}"):
+                for path in database_files(self._store_path(name)) + snapshot_files(
+                    self._snapshot_path(name)
+                ):
+                    path.unlink(missing_ok=True)
+                fsync_directory(self.directory)  # the unlinks survive a power loss once DELETE is answered
 
     def __contains__(self, name: object) -> bool:
         try:
             self.get(name)  # type: ignore[arg-type]
-        except (GalleryNotFound, InvalidGalleryName):
+        except (GalleryNotFound, GalleryUnavailable, InvalidGalleryName):
             return False
         return True
+
+    def _open_or_set_aside(self, name: str, path: Path) -> None:
+        """Open one gallery, or record why it cannot be opened (logged; the start goes on)."""
+        try:
+            self._galleries[name] = self._open_one(name, path)
+        except Exception as exc:
+            reason = str(exc) or type(exc).__name__
+            log.error(
+                "gallery file %s is unavailable: %s",
+                path.name,
+                reason,
+                exc_info=not isinstance(exc, GalleryError),
+            )
+            self._unavailable[name] = UnavailableGallery(name=name, file=path.name, reason=reason)
+        else:
+            self._unavailable.pop(name, None)
+
+    def _unavailable_message(self, name: str) -> str:
+        entry = self._unavailable[name]
+        return f"gallery {name!r} is unavailable: its file {entry.file} could not be opened ({entry.reason})"
 
     def _open_one(self, name: str, path: Path) -> Gallery:
         try:
@@ -141,11 +188,3 @@ class GalleryRegistry:
 
     def _snapshot_path(self, name: str) -> Path:
         return self.directory / f"{name}{SNAPSHOT_SUFFIX}"
-
-
-def _fsync_directory(directory: Path) -> None:
-    handle = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)

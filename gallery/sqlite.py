@@ -8,8 +8,9 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gallery.errors import GalleryError, StoreCorrupt
+from gallery.errors import GalleryError, StorageError, StorageFull, StoreCorrupt
 from gallery.migrations import LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE, Migration
+from gallery.storage import classify
 
 MMAP_BYTES = 1 << 30  # memory-map reads: bulk-loading embeddings copies less
 
@@ -34,6 +35,9 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
     except sqlite3.DatabaseError as exc:
         conn.close()
+        named = classify(exc, where=path.name)
+        if isinstance(named, StorageFull | StorageError):  # the disk failed, not the file
+            raise named from exc
         raise StoreCorrupt(f"{path.name} is not a readable SQLite database: {exc}") from exc
     if str(mode).lower() != "wal":
         conn.close()
@@ -68,6 +72,13 @@ def migrate(conn: sqlite3.Connection) -> None:
                 _apply(conn, migration)
     except sqlite3.DatabaseError as exc:
         raise StoreCorrupt(f"cannot migrate the gallery schema: {exc}") from exc
+
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    """Apply and record every migration inside the caller's transaction: a new file's whole schema at once."""
+    conn.execute(MIGRATIONS_TABLE)
+    for migration in MIGRATIONS:
+        _apply(conn, migration)
 
 
 def _check_known_versions(conn: sqlite3.Connection) -> None:

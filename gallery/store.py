@@ -11,13 +11,14 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from gallery import validate
+from gallery.creation import write_new_store
 from gallery.distance import METRICS
 from gallery.errors import (
     GalleryError,
@@ -28,6 +29,7 @@ from gallery.errors import (
     StoreCorrupt,
 )
 from gallery.sqlite import connect, database_files, migrate, transaction, utc_now
+from gallery.storage import storage_errors
 from gallery.types import Enrollment, GalleryMeta, IdentitySummary
 
 EMBEDDING_DTYPE = np.dtype("<f4")
@@ -56,22 +58,22 @@ class GalleryStore:
         metric: str = "l2",
         threshold: float | None = None,
     ) -> GalleryStore:
-        """Create a new gallery file; GalleryExists if one is already there."""
+        """Create a new gallery file, atomically (see `gallery.creation`); GalleryExists if one is there.
+
+        Storage failures raise StorageFull / StorageError, and leave no file behind."""
         meta = _new_meta(name, model, model_sha256, dim, metric, threshold)
         path = Path(path)
         if path.exists():
             raise GalleryExists(f"gallery {name!r} already exists")
-        conn = connect(path)
+        with storage_errors(f"creating gallery {name!r}"):
+            write_new_store(path, meta)
         try:
-            migrate(conn)
-            with transaction(conn):
-                conn.execute("INSERT INTO meta VALUES (1, ?, ?, ?, ?, ?, ?, ?)", dataclasses.astuple(meta))
+            return cls.open(path)
         except BaseException:
-            conn.close()
-            for file in database_files(path):
-                file.unlink(missing_ok=True)
+            with suppress(OSError):  # never acknowledged: take the new file away again
+                for file in database_files(path):
+                    file.unlink(missing_ok=True)
             raise
-        return cls(path, conn, meta)
 
     @classmethod
     def open(cls, path: Path) -> GalleryStore:
@@ -79,8 +81,14 @@ class GalleryStore:
         path = Path(path)
         if not path.is_file():
             raise GalleryNotFound(f"no gallery file at {path}")
-        conn = connect(path)
+        with storage_errors(f"opening {path.name}"):
+            if path.stat().st_size == 0:
+                raise StoreCorrupt(
+                    f"{path.name} is empty (0 bytes): damaged, or left by an unfinished create"
+                )
+            conn = connect(path)
         try:
+            _check_is_gallery(conn, path)
             migrate(conn)
             return cls(path, conn, _read_meta(conn, path))
         except BaseException:
@@ -93,12 +101,13 @@ class GalleryStore:
 
     @contextmanager
     def atomic(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; joins the enclosing one when nested."""
+        """One write transaction; joins the enclosing one when nested. A storage failure (disk full, I/O
+        error) rolls it back and raises StorageFull / StorageError: nothing of it is kept."""
         with self._lock:
             if self._conn.in_transaction:
                 yield self._conn
                 return
-            with transaction(self._conn):
+            with storage_errors(f"writing gallery {self._meta.name!r}"), transaction(self._conn):
                 yield self._conn
 
     def add(
@@ -311,6 +320,17 @@ def _new_meta(
     if not isinstance(model_sha256, str) or not validate.SHA256_HEX.fullmatch(model_sha256):
         raise ValueError(f"model_sha256 must be 64 lowercase hex characters, got {model_sha256!r}")
     return GalleryMeta(name, model, model_sha256, dim, metric, validate.threshold(threshold), utc_now())
+
+
+def _check_is_gallery(conn: sqlite3.Connection, path: Path) -> None:
+    """StoreCorrupt unless the file holds a meta table with its one row (checked before any migration)."""
+    try:
+        tables = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+        rows = conn.execute("SELECT COUNT(*) FROM meta").fetchone()[0] if tables else 0
+    except sqlite3.DatabaseError as exc:
+        raise StoreCorrupt(f"{path.name} is not a readable SQLite database: {exc}") from exc
+    if rows != 1:
+        raise StoreCorrupt(f"{path.name} has no gallery meta row: damaged, or left by an unfinished create")
 
 
 def _read_meta(conn: sqlite3.Connection, path: Path) -> GalleryMeta:

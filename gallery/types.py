@@ -70,3 +70,12 @@ class Enrollment:
     embeddings: np.ndarray  # (n, dim) float32
     image_sha256s: tuple[str, ...]
     metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class UnavailableGallery:
+    """A gallery file found at start-up that could not be opened: its requests are refused until deleted."""
+
+    name: str
+    file: str
+    reason: str

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gallery import GalleryRegistry
+from tests.support.disk import small_tmpfs
 
 
 @pytest.fixture
@@ -17,3 +18,11 @@ def registry(tmp_path: Path) -> Iterator[GalleryRegistry]:
     registry.open()
     yield registry
     registry.close()
+
+
+@pytest.fixture
+def full_disk_dir(tmp_path: Path) -> Iterator[Path]:
+    """A directory on its own 4 MiB tmpfs (skipped where one cannot be mounted); fill it with
+    `tests.support.disk.fill`."""
+    with small_tmpfs(tmp_path / "disk") as directory:
+        yield directory

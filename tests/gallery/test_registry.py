@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from gallery import GalleryRegistry
-from gallery.errors import GalleryExists, GalleryNotFound, InvalidGalleryName, StoreCorrupt
+from gallery.errors import GalleryExists, GalleryNotFound, GalleryUnavailable, InvalidGalleryName
+from gallery.sqlite import connect, migrate
 
 
 def _results(gallery, queries) -> list[list[tuple[str, int, float]]]:
@@ -140,12 +141,53 @@ def test_stale_snapshot_after_a_crash_is_reconciled_with_the_store(
         reopened.close()
 
 
-def test_open_with_corrupt_gallery_file_raises_store_corrupt(tmp_path):
+def _metaless(path) -> None:
+    """Exactly what a create killed between its schema and its meta row used to leave: a WAL-mode file
+    with every migration applied and no meta row."""
+    conn = connect(path)
+    migrate(conn)
+    conn.close()
+
+
+DAMAGED = {
+    "zero-byte": lambda path: path.write_bytes(b""),
+    "meta-less": _metaless,
+    "garbage": lambda path: path.write_bytes(b"garbage" * 200),
+}
+REASONS = {"zero-byte": "is empty", "meta-less": "no gallery meta row", "garbage": "not a readable SQLite"}
+
+
+@pytest.mark.parametrize("kind", sorted(DAMAGED))
+def test_open_with_damaged_gallery_file_sets_it_aside_and_opens_the_others(
+    tmp_path, registry, gallery, unit_vectors, shas, kind
+):
+    gallery.add("alice", unit_vectors(1), image_sha256s=shas(1))
+    registry.close()
+    DAMAGED[kind](tmp_path / "galleries" / "broken.sqlite")
+    reopened = _reopen(tmp_path)
+    try:
+        assert reopened.get("faces").info.references == 1
+        (entry,) = reopened.unavailable()
+        assert (entry.name, entry.file) == ("broken", "broken.sqlite") and REASONS[kind] in entry.reason
+        with pytest.raises(GalleryUnavailable, match="broken.sqlite"):
+            reopened.get("broken")
+        assert "broken" not in reopened and [i.name for i in reopened.list()] == ["faces"]
+    finally:
+        reopened.close()
+
+
+def test_create_over_unavailable_gallery_raises_exists_until_it_is_deleted(tmp_path, model_sha, dim):
     (tmp_path / "galleries").mkdir()
-    (tmp_path / "galleries" / "faces.sqlite").write_bytes(b"garbage" * 200)
-    registry = GalleryRegistry(tmp_path)
-    with pytest.raises(StoreCorrupt):
-        registry.open()
+    (tmp_path / "galleries" / "broken.sqlite").write_bytes(b"")
+    registry = _reopen(tmp_path)
+    try:
+        with pytest.raises(GalleryExists, match="unavailable"):
+            registry.create("broken", model="faces", model_sha256=model_sha, dim=dim)
+        registry.delete("broken")
+        assert registry.unavailable() == [] and not (tmp_path / "galleries" / "broken.sqlite").exists()
+        assert registry.create("broken", model="faces", model_sha256=model_sha, dim=dim).info.references == 0
+    finally:
+        registry.close()
 
 
 def test_registry_unknown_index_option_raises_value_error(tmp_path):
