@@ -9,79 +9,113 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from gallery.errors import GalleryError
+from gallery.errors import (
+    DimensionMismatch,
+    GalleryBusy,
+    GalleryError,
+    GalleryExists,
+    GalleryNotFound,
+    GalleryUnavailable,
+    IdentityNotFound,
+    InvalidGalleryName,
+    ModelMismatch,
+    ReferenceNotFound,
+    StorageError,
+    StorageFull,
+    StoreCorrupt,
+)
 
 log = logging.getLogger(__name__)
 
 
 class ServiceError(Exception):
+    """A service error; each subclass declares its stable `code` and its HTTP `status`."""
+
     code = "service_error"
+    status = 500
 
 
 class InvalidRequest(ServiceError):
     code = "validation_error"
+    status = 422
 
 
 class BadImage(ServiceError):
     code = "bad_image"
+    status = 422
+
+
+class NoFace(ServiceError):
+    code = "no_face"
+    status = 422
+
+
+class MultipleFaces(ServiceError):
+    code = "multiple_faces"
+    status = 422
 
 
 class ImageTooLarge(ServiceError):
     code = "image_too_large"
+    status = 413
 
 
 class BadMetadata(ServiceError):
     code = "bad_metadata"
+    status = 422
 
 
 class BadIdentity(ServiceError):
     code = "bad_identity"
+    status = 422
 
 
 class TooManyImages(ServiceError):
     code = "too_many_images"
+    status = 422
 
 
 class ModelNotFound(ServiceError):
     code = "model_not_found"
+    status = 404
 
 
 class ModelUnavailable(ServiceError):
     code = "model_unavailable"
+    status = 503
 
 
 class Overloaded(ServiceError):
     code = "overloaded"
+    status = 429
 
 
 class BatchFailed(ServiceError):
     code = "inference_failed"
+    status = 500
 
 
 class NotRunning(ServiceError):
     code = "not_running"
+    status = 503
 
 
-STATUS_BY_CODE: dict[str, int] = {
-    "validation_error": 422,
-    "bad_image": 422,
-    "image_too_large": 413,
-    "bad_metadata": 422,
-    "bad_identity": 422,
-    "too_many_images": 422,
-    "model_not_found": 404,
-    "model_unavailable": 503,
-    "overloaded": 429,
-    "inference_failed": 500,
-    "not_running": 503,
-    "gallery_not_found": 404,
-    "gallery_exists": 409,
-    "invalid_gallery_name": 422,
-    "identity_not_found": 404,
-    "reference_not_found": 404,
-    "model_mismatch": 409,
-    "dimension_mismatch": 409,
-    "store_corrupt": 500,
+# Gallery errors carry no HTTP knowledge: their statuses live here, one per class (the nearest class in the
+# MRO wins). Every GalleryError subclass must be listed; a test walks them all.
+GALLERY_STATUS: dict[type[GalleryError], int] = {
+    GalleryError: 500,
+    GalleryNotFound: 404,
+    GalleryBusy: 503,
+    GalleryExists: 409,
+    GalleryUnavailable: 503,
+    InvalidGalleryName: 422,
+    IdentityNotFound: 404,
+    ReferenceNotFound: 404,
+    ModelMismatch: 409,
+    DimensionMismatch: 409,
+    StoreCorrupt: 500,
+    StorageFull: 507,
+    StorageError: 503,
 }
 HTTP_CODES: dict[int, str] = {
     400: "bad_request",
@@ -91,6 +125,13 @@ HTTP_CODES: dict[int, str] = {
     413: "payload_too_large",
     429: "overloaded",
 }
+
+
+def status_of(exc: ServiceError | GalleryError) -> int:
+    """The HTTP status of a named error: its class's own `status`, or its gallery class's entry."""
+    if isinstance(exc, ServiceError):
+        return exc.status
+    return next(GALLERY_STATUS[cls] for cls in type(exc).__mro__ if cls in GALLERY_STATUS)
 
 
 def error_response(
@@ -112,7 +153,7 @@ def _validation_message(exc: RequestValidationError) -> str:
 async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     """Map any error to its status and stable code; unknown errors become a 500 without internals."""
     if isinstance(exc, ServiceError | GalleryError):
-        status = STATUS_BY_CODE.get(exc.code, 500)
+        status = status_of(exc)
         headers = {"Retry-After": str(request.app.state.settings.retry_after_s)} if status == 429 else None
         return error_response(status, exc.code, str(exc) or exc.code, headers)
     if isinstance(exc, RequestValidationError):
