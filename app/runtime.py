@@ -24,7 +24,7 @@ from app.models import LoadedModels, load_models
 from app.schemas import GalleryStatus
 from app.search import finish_searches
 from app.settings import Settings
-from gallery.errors import ModelMismatch
+from gallery.errors import GalleryError, ModelMismatch
 from gallery.gallery import Gallery
 from gallery.registry import GalleryRegistry
 from gallery.types import GalleryInfo, GalleryMeta
@@ -115,11 +115,19 @@ class Runtime:
         )
 
     def _create_default_galleries(self) -> None:
+        """Create each missing default gallery; one that fails (a full disk) is logged, and the start goes on."""
+        unavailable = {entry.name for entry in self.registry.unavailable()}
         for name in self.settings.default_galleries:
             encoder = self.models.encoders.get(name)
-            if encoder is None or name in self.registry:
+            if encoder is None or name in unavailable or name in self.registry:
                 continue
-            self.registry.create(name, model=name, model_sha256=encoder.sha256, dim=encoder.dim, metric="l2")
+            try:
+                self.registry.create(
+                    name, model=name, model_sha256=encoder.sha256, dim=encoder.dim, metric="l2"
+                )
+            except GalleryError as exc:
+                log.error("could not create default gallery %s: %s", name, exc)
+                continue
             log.info("created default gallery %s bound to model %s", name, name)
 
     def encoder(self, model: str) -> Encoder:

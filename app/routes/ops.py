@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
 
 from app.deps import MetricsDep, RuntimeDep
 from app.routes.galleries import index_out
@@ -15,7 +16,22 @@ from gallery.errors import GalleryNotFound
 router = APIRouter(tags=["operations"])
 
 
-def _ready(rt: Runtime) -> Ready:
+class UnavailableGalleryOut(BaseModel):
+    file: str = Field(description="The gallery's file in the galleries folder.")
+    reason: str = Field(
+        description="Why it could not be opened; its requests answer 503 gallery_unavailable."
+    )
+
+
+class ReadyOut(Ready):
+    unavailable_galleries: dict[str, UnavailableGalleryOut] = Field(
+        default_factory=dict,
+        description="Gallery files that could not be opened at start-up (damaged, or an unfinished create); "
+        "`DELETE /galleries/{name}` removes one.",
+    )
+
+
+def _ready(rt: Runtime) -> ReadyOut:
     models = {
         name: ModelReady(provider=e.provider, sha256=e.sha256, dim=e.dim, threshold=e.card.threshold.value)
         for name, e in rt.models.encoders.items()
@@ -28,9 +44,17 @@ def _ready(rt: Runtime) -> Ready:
             galleries[info.name] = GalleryReady(
                 status=status, model=info.model, message=message, index=index_out(gallery)
             )
-    degraded = bool(rt.models.skipped) or any(g.status != "ready" for g in galleries.values())
-    status = "degraded" if degraded else "ready"
-    return Ready(status=status, models=models, skipped_models=dict(rt.models.skipped), galleries=galleries)
+    unavailable = {
+        g.name: UnavailableGalleryOut(file=g.file, reason=g.reason) for g in rt.registry.unavailable()
+    }
+    degraded = bool(rt.models.skipped or unavailable) or any(g.status != "ready" for g in galleries.values())
+    return ReadyOut(
+        status="degraded" if degraded else "ready",
+        models=models,
+        skipped_models=dict(rt.models.skipped),
+        galleries=galleries,
+        unavailable_galleries=unavailable,
+    )
 
 
 @router.get("/health", response_model=Health)
@@ -39,12 +63,12 @@ async def read_health() -> Health:
     return Health()
 
 
-@router.get("/ready", response_model=Ready, responses={503: {"model": Ready}})
-async def read_ready(rt: RuntimeDep, response: Response) -> Ready:
+@router.get("/ready", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
+async def read_ready(rt: RuntimeDep, response: Response) -> ReadyOut:
     """Readiness: models loaded (with the execution provider in use), galleries open, refusals named."""
     if not rt.started:
         response.status_code = 503
-        return Ready(status="starting", models={}, skipped_models={}, galleries={})
+        return ReadyOut(status="starting", models={}, skipped_models={}, galleries={})
     return await blocking(_ready, rt)
 
 

@@ -1,0 +1,105 @@
+"""The service under storage faults: damaged or unfinished gallery files at start-up (the others serve, `/ready`
+names the damaged ones, their requests answer 503 gallery_unavailable) and a full disk (a real small tmpfs)
+on create and enroll (507 storage_full, nothing acknowledged lost, writes back once there is room)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gallery.sqlite import connect, migrate
+from tests.support.disk import fill
+
+
+def _metaless(path: Path) -> None:
+    """What a create killed between its schema and its meta row used to leave."""
+    conn = connect(path)
+    migrate(conn)
+    conn.close()
+
+
+def _damage(galleries: Path) -> None:
+    galleries.mkdir(parents=True)
+    (galleries / "broken.sqlite").write_bytes(b"")
+    _metaless(galleries / "halfmade.sqlite")
+    (galleries / "staff.sqlite.creating").write_bytes(b"")  # a create killed before it was renamed
+    (galleries / "staff.sqlite.creating-journal").write_bytes(b"\0" * 512)
+
+
+async def test_start_with_damaged_gallery_files_serves_the_others_and_reports_them(
+    helpers, settings, tmp_path
+):
+    galleries = tmp_path / "data" / "galleries"
+    _damage(galleries)
+    async with helpers.serving(settings) as (_, client):
+        ready = (await client.get("/ready")).json()
+        assert ready["status"] == "degraded" and ready["galleries"]["faces"]["status"] == "ready"
+        unavailable = ready["unavailable_galleries"]
+        assert {name: entry["file"] for name, entry in unavailable.items()} == {
+            "broken": "broken.sqlite",
+            "halfmade": "halfmade.sqlite",
+        }
+        assert "empty" in unavailable["broken"]["reason"]
+        assert "meta row" in unavailable["halfmade"]["reason"]
+        assert not list(galleries.glob("*.creating*"))
+        assert (await helpers.enroll(client, "alice")).status_code == 201
+        for response in (
+            await helpers.enroll(client, "bob", gallery="broken"),
+            await helpers.identify(client, helpers.pattern("alice"), gallery="halfmade"),
+            await client.get("/galleries/broken/identities"),
+            await client.get("/galleries/halfmade"),
+        ):
+            assert response.status_code == 503
+            assert response.json()["error"]["code"] == "gallery_unavailable"
+        again = await client.post("/galleries", json={"name": "broken", "model": "toy"})
+        assert again.status_code == 409 and again.json()["error"]["code"] == "gallery_exists"
+        assert (await client.delete("/galleries/broken")).status_code == 200
+        assert (await client.post("/galleries", json={"name": "broken", "model": "toy"})).status_code == 201
+        assert set((await client.get("/ready")).json()["unavailable_galleries"]) == {"halfmade"}
+
+
+async def test_first_start_with_zero_byte_default_gallery_starts_and_reports_it(helpers, settings, tmp_path):
+    galleries = tmp_path / "data" / "galleries"
+    galleries.mkdir(parents=True)
+    (galleries / "faces.sqlite").write_bytes(b"")
+    async with helpers.serving(settings) as (_, client):
+        ready = (await client.get("/ready")).json()
+        assert ready["status"] == "degraded" and ready["galleries"] == {}
+        assert ready["unavailable_galleries"]["faces"]["file"] == "faces.sqlite"
+        response = await helpers.enroll(client, "alice")
+        assert response.status_code == 503 and response.json()["error"]["code"] == "gallery_unavailable"
+        assert (await client.post("/galleries", json={"name": "staff", "model": "toy"})).status_code == 201
+
+
+async def _identities(client) -> set[str]:
+    page = (await client.get("/galleries/faces/identities", params={"limit": 1000})).json()
+    return {row["identity"] for row in page["identities"]}
+
+
+async def test_full_disk_refuses_create_and_enroll_with_507_and_recovers_without_restart(
+    helpers, settings_factory, full_disk_dir
+):
+    settings = settings_factory(data_dir=full_disk_dir)
+    pad = '{"pad": "' + "x" * 4000 + '"}'
+    async with helpers.serving(settings) as (_, client):
+        acknowledged = {"alice"}
+        assert (await helpers.enroll(client, "alice")).status_code == 201
+        filler = fill(full_disk_dir)
+        created = await client.post("/galleries", json={"name": "other", "model": "toy"})
+        assert created.status_code == 507 and created.json()["error"]["code"] == "storage_full"
+        assert not [p for p in (full_disk_dir / "galleries").iterdir() if p.name.startswith("other")]
+        refused = None
+        for i in range(30):  # the WAL may still have room for a few
+            response = await helpers.enroll(client, f"p-{i}", metadata=pad)
+            if response.status_code != 201:
+                refused = response
+                break
+            acknowledged.add(f"p-{i}")
+        assert refused is not None and refused.status_code == 507
+        assert refused.json()["error"]["code"] == "storage_full"
+        assert await _identities(client) == acknowledged
+        filler.unlink()
+        assert (await helpers.enroll(client, "later", metadata=pad)).status_code == 201
+        acknowledged.add("later")
+        assert (await client.post("/galleries", json={"name": "other", "model": "toy"})).status_code == 201
+    async with helpers.serving(settings) as (_, client):
+        assert await _identities(client) == acknowledged
