@@ -25,6 +25,7 @@ def gallery_name(name: object) -> str:
 
 
 def identity(value: object) -> str:
+    """1-128 printable characters (a lone surrogate is not printable, so it never reaches the store)."""
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_IDENTITY_CHARS or not value.isprintable():
         raise ValueError(f"identity must be 1-{MAX_IDENTITY_CHARS} printable characters, got {value!r}")
     return value
@@ -47,9 +48,14 @@ def metadata_json(metadata: dict[str, Any] | None) -> str | None:
     if _depth(metadata) > MAX_METADATA_DEPTH:
         raise ValueError(f"metadata nests objects and arrays more than {MAX_METADATA_DEPTH} levels deep")
     try:
-        return json.dumps(metadata, allow_nan=False, sort_keys=True)
+        text = json.dumps(metadata, allow_nan=False, sort_keys=True)
     except (TypeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise ValueError(f"metadata is not JSON-serializable: {exc}") from exc
+    try:  # a lone surrogate survives ASCII-escaped JSON, but no response can encode it as UTF-8
+        json.dumps(metadata, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"metadata holds text that is not valid Unicode (a lone surrogate): {exc}") from exc
+    return text
 
 
 def _depth(value: Any) -> int:

@@ -199,3 +199,20 @@ def test_add_metadata_nested_too_deep_raises_value_error_and_stores_nothing(stor
     with pytest.raises(ValueError, match="deep"):
         store.add("alice", unit_vectors(1), shas(1), metadata)
     assert store.counts() == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("identity", "metadata"),
+    [
+        ("alice", {"a": "\ud800"}),
+        ("alice", {"\udfff": 1}),
+        ("alice", {"a": ["x\udbff"]}),
+        ("al\ud800ice", None),
+    ],
+)
+def test_add_lone_surrogate_raises_value_error_and_stores_nothing(
+    store, unit_vectors, shas, identity, metadata
+):
+    with pytest.raises(ValueError, match="surrogate|printable"):
+        store.add(identity, unit_vectors(1), shas(1), metadata)
+    assert store.counts() == (0, 0)

@@ -114,3 +114,26 @@ async def test_enroll_metadata_nested_too_deep_returns_422_and_listing_still_ans
     assert response.status_code == 422 and response.json()["error"]["code"] == "bad_metadata"
     assert await counts(client) == (0, 0)
     assert (await client.get("/galleries/faces/identities")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("metadata", '{"a": "\\ud800"}', "bad_metadata"),
+        ("metadata", '{"\\udc00": 1}', "bad_metadata"),
+        ("metadata", '{"a": {"b": ["ok", "x\\udbff"]}}', "bad_metadata"),
+        ("identity", b"er\xed\xa0\x80in", "bad_identity"),  # a surrogate encoded as bytes (WTF-8)
+    ],
+)
+async def test_enroll_lone_surrogate_returns_422_json_error_and_stores_nothing(
+    helpers, enrolled, field, value, code
+):
+    before = await counts(enrolled)
+    form = {"gallery": "faces", "identity": "erin", field: value}
+    files = [("images", helpers.image_file(helpers.noisy("erin", seed=1)))]
+    response = await enrolled.post("/enroll", data=form, files=files)
+    assert response.status_code == 422, response.text
+    assert set(response.json()) == {"error"} and response.json()["error"]["code"] == code
+    assert response.json()["error"]["message"]
+    assert await counts(enrolled) == before
+    assert (await enrolled.get("/galleries/faces/identities")).status_code == 200
