@@ -80,20 +80,20 @@ class Settings(BaseSettings):
     @classmethod
     def _split_commas(cls, value: object) -> object:
         """Accept `a,b,c` from the environment as well as a sequence."""
-        return _split_commas(value)
+        return _comma_list(value)
 
     @field_validator("api_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
-        """`a,b,c` like the lists above; but a value that names no key once split (`,` or ` `) is refused
+        """`a,b,c` like `default_galleries`; but a value that names no key once split (`,` or ` `) is refused
         rather than taken as "no keys", which would serve without auth ("" stays the same as unset)."""
         given = [value] if isinstance(value, str) else value
-        if isinstance(given, list | tuple) and any(given) and not _split_commas(",".join(map(str, given))):
+        if isinstance(given, list | tuple) and any(given) and not _comma_list(",".join(map(str, given))):
             raise ValueError(
                 "SG_API_KEYS is set but names no key after splitting on commas; "
                 "leave it unset (or empty) to serve without keys, or give at least one key"
             )
-        return _split_commas(value)
+        return _comma_list(value)
 
     @model_validator(mode="after")
     def _check_capacity(self) -> Settings:
@@ -110,7 +110,7 @@ class Settings(BaseSettings):
         return int(self.max_upload_mb * 1024 * 1024)
 
 
-def _split_commas(value: object) -> object:
+def _comma_list(value: object) -> object:
     """`a, b,,c` -> ("a", "b", "c"); anything but a string is left to the field's type."""
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())

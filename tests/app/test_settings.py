@@ -50,3 +50,15 @@ def test_settings_queue_smaller_than_one_request_fails_fast():
 
 def test_settings_max_upload_bytes_from_megabytes():
     assert Settings(max_upload_mb=1.5).max_upload_bytes == 1_572_864
+
+
+@pytest.mark.parametrize("value", [",", " ", " , ,", "\t"])
+def test_settings_api_keys_that_name_no_key_fail_fast(monkeypatch, value):
+    monkeypatch.setenv("SG_API_KEYS", value)
+    with pytest.raises(ValidationError, match="SG_API_KEYS is set but names no key"):
+        Settings()
+
+
+def test_settings_api_keys_empty_string_is_the_same_as_unset(monkeypatch):
+    monkeypatch.setenv("SG_API_KEYS", "")
+    assert Settings().api_keys == ()
