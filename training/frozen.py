@@ -1,0 +1,163 @@
+"""The pretrained-frozen baseline: an ImageNet trunk's pooled features, with no training, L2-normalized, in the
+k-shot nearest-reference search; macro (per-class mean) and micro top-1 per source set.
+
+Run: `python -m training.frozen --recipe bodyparts --recipe defects --data-root ../shared/data --threads 1`
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from modelcard import InputSpec
+from training.data.dataset import ImageDataset
+from training.data.records import Record
+from training.encoders.base import EmbeddingNet
+from training.encoders.mobilenet import LAST_CHANNELS, mobilenet_v2_features
+from training.encoders.pretrained import IMAGENET_MEAN, IMAGENET_STD, load_pretrained_trunk
+from training.evaluate import ROUNDS
+from training.evaluation.distances import nearest
+from training.evaluation.identification import kshot_top1, kshot_top1_by_class
+from training.export import export_onnx
+from training.pipeline import OnnxModule
+from training.recipes import load_records, make_split, recipe_config
+from training.validate import embed
+
+CHUNK = 256  # images preprocessed and embedded at a time (a 224 px RGB array is 0.6 MB)
+
+
+def frozen_mobilenet_v2() -> tuple[EmbeddingNet, dict[str, Any]]:
+    """MobileNetV2's ImageNet trunk and global average pool: 1280-d L2-normalized features; its provenance."""
+    config = dict(name="frozen-mobilenet-v2", in_channels=3, embedding_dim=LAST_CHANNELS)
+    head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    model = EmbeddingNet(mobilenet_v2_features(), head, config=config)
+    return model.eval(), load_pretrained_trunk(model, encoder="mobilenet-v2", name="imagenet")
+
+
+def as_onnx(model: nn.Module, spec: InputSpec, path: Path, *, threads: int) -> OnnxModule:
+    """`model` exported to `path` and run under ONNX Runtime (as the service runs it, and faster on CPU)."""
+    export_onnx(model, torch.zeros(2, spec.channels, spec.height, spec.width), path)
+    return OnnxModule(path, threads=threads)
+
+
+def embed_records(model: nn.Module, records: Sequence[Record], spec: InputSpec) -> np.ndarray:
+    """Embeddings of `records` in order, preprocessed from `spec` a chunk at a time (bounded memory)."""
+    parts = [
+        embed(model, ImageDataset(records[s : s + CHUNK], spec, threads=1))
+        for s in range(0, len(records), CHUNK)
+    ]
+    return np.concatenate(parts)
+
+
+def reference_kshot_by_class(
+    ref_emb: np.ndarray,
+    ref_labels: np.ndarray,
+    probe_emb: np.ndarray,
+    probe_labels: np.ndarray,
+    *,
+    k: int,
+    seed: int,
+    n_rounds: int,
+) -> dict[object, float]:
+    """Per class, the share of its probes whose nearest reference is of their class, where each round draws k
+    references per class (or all it has) from the reference pool; probes of classes without one are left out."""
+    rng = np.random.default_rng(seed)
+    classes = np.unique(ref_labels)
+    keep = np.isin(probe_labels, classes)
+    probe_emb, probe_labels = probe_emb[keep], probe_labels[keep]
+    hits = np.zeros(len(probe_labels))
+    for _ in range(n_rounds):
+        chosen = np.concatenate([rng.permutation(np.flatnonzero(ref_labels == c))[:k] for c in classes])
+        idx, _ = nearest(probe_emb, ref_emb[chosen])
+        hits += ref_labels[chosen][idx] == probe_labels
+    return {c: float(hits[probe_labels == c].mean() / n_rounds) for c in np.unique(probe_labels).tolist()}
+
+
+def figures(by_class: dict[object, float], micro: float) -> dict[str, Any]:
+    """{"macro": mean of the per-class figures, "micro": as given, "classes": how many}."""
+    return {"macro": float(np.mean(list(by_class.values()))), "micro": micro, "classes": len(by_class)}
+
+
+def set_figures(
+    emb: np.ndarray, labels: np.ndarray, split_of: dict[str, str], sources: list[str], *, k: int, seed: int
+) -> dict[str, Any]:
+    """One source set: (a) every image, each class enrolled from k of its own; (b) the recipe's test images
+    of its trained classes against k references drawn from its training images."""
+    by_class = kshot_top1_by_class(emb, labels, k=k, seed=seed, n_rounds=ROUNDS)
+    out = {"all_images": figures(by_class, kshot_top1(emb, labels, k=k, seed=seed, n_rounds=ROUNDS))}
+    part = np.asarray([split_of.get(s, "") for s in sources])
+    train, test = part == "train", part == "test"
+    test &= np.isin(labels, labels[train])
+    ref = reference_kshot_by_class(
+        emb[train], labels[train], emb[test], labels[test], k=k, seed=seed, n_rounds=ROUNDS
+    )
+    hits = sum(v * np.sum(labels[test] == c) for c, v in ref.items())
+    out["test_vs_train_refs"] = figures(ref, float(hits / test.sum()))
+    return out
+
+
+def measure(
+    recipe: str, *, data_root: str, size: int, resize: str, k: int, threads: int, workdir: str
+) -> dict[str, Any]:
+    """Macro and micro k-shot top-1 of the frozen features, per source set of `recipe`."""
+    cfg = recipe_config(recipe)
+    data = dataclasses.replace(cfg.data, data_root=data_root)
+    records = load_records(data)
+    split = make_split(records, data)
+    split_of = {r.source: name for name in ("train", "val", "test") for r in getattr(split, name)}
+    spec = InputSpec(height=size, width=size, channels=3, mean=IMAGENET_MEAN, std=IMAGENET_STD, resize=resize)
+    frozen, provenance = frozen_mobilenet_v2()
+    model = as_onnx(frozen, spec, Path(workdir) / "frozen.onnx", threads=threads)
+    out: dict[str, Any] = {"recipe": recipe, "input": spec.__dict__, "k": k, "rounds": ROUNDS, "sets": {}}
+    for group in sorted({r.group for r in records}):
+        chosen = [r for r in records if r.group == group]
+        started = time.monotonic()
+        emb = embed_records(model, chosen, spec)
+        labels = np.asarray([r.label for r in chosen])
+        sources = [r.source for r in chosen]
+        out["sets"][group] = {
+            **set_figures(emb, labels, split_of, sources, k=k, seed=cfg.eval.seed),
+            "images": len(chosen),
+            "embed_seconds": round(time.monotonic() - started, 1),
+        }
+        print(json.dumps({group: out["sets"][group]}), flush=True)
+    out["weights"] = provenance
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--recipe", action="append", choices=("bodyparts", "defects"), required=True)
+    p.add_argument("--data-root", default="../shared/data")
+    p.add_argument("--size", type=int, default=224)
+    p.add_argument("--resize", choices=("stretch", "center_crop", "pad"), default="stretch")
+    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as workdir:
+        for recipe in args.recipe:
+            result = measure(
+                recipe,
+                data_root=args.data_root,
+                size=args.size,
+                resize=args.resize,
+                k=args.k,
+                threads=args.threads,
+                workdir=workdir,
+            )
+            print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
