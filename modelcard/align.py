@@ -117,8 +117,9 @@ class FaceAligner:
         _, scores, _ = detector.run(np.asarray(ImageOps.equalize(chip)), 1, -3.0)
         return max(scores, default=-math.inf)
 
-    def align(self, img: Image.Image) -> AlignedFace:
-        """Align the largest face of `img` (any mode); NoFace when there is none."""
+    def align(self, img: Image.Image, *, strict: bool = True) -> AlignedFace:
+        """Align the largest face of `img` (any mode); NoFace when there is none. `strict=False` (training on
+        sets of face crops only) takes every crop-sized image as a face crop, without the face check."""
         rgb = np.ascontiguousarray(np.asarray(img.convert("RGB")))
         h, w = rgb.shape[:2]
         boxes = self.detect(rgb)
@@ -128,7 +129,7 @@ class FaceAligner:
             raise NoFace(f"no face found in a {w}x{h} image")
         whole = (0, 0, w - 1, h - 1)
         chip = self.chip(rgb, whole)
-        if self.crop_score(chip) < self.spec.crop_min_score:
+        if strict and self.crop_score(chip) < self.spec.crop_min_score:
             raise NoFace(f"no face found in a {w}x{h} image, and it does not look like a face crop")
         return AlignedFace(chip, whole, False, 0)
 

@@ -170,6 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="change an evaluation or naming field first, e.g. eval.target_far=0.05 or name=faces",
     )
+    i = sub.add_parser(
+        "import",
+        help="evaluate + export a recipe's pretrained encoder (model.pretrained) as it ships, without training",
+    )
+    _config_args(i)
     c = sub.add_parser("config", help="print the resolved configuration as JSON")
     _config_args(c)
     s = sub.add_parser("summary", help="print the shipped models' held-out figures as a markdown table")
@@ -205,6 +210,16 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
         return 2
     if args.command == "config":
         print(cfg.to_json())
+        return 0
+    if args.command == "import":
+        from training.pipeline import import_pretrained
+
+        card = import_pretrained(cfg)
+        print(
+            json.dumps(
+                {"model": card.name, "threshold": card.threshold.value, "metrics": card.metrics}, indent=2
+            )
+        )
         return 0
     if args.command == "evaluate":
         from training.pipeline import evaluate_onnx

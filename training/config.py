@@ -49,6 +49,9 @@ class InputConfig:
     std: tuple[float, ...] = (0.5,)
     resize: str = "stretch"
     invert: bool = False
+    # "face5": faces detected and aligned onto a height x width chip before preprocessing (modelcard.align),
+    # with dlib's packaged 5-point landmarks; the card then ships them as <name>.landmarks.dat.
+    align: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,14 @@ train -> tune the threshold on validation identities -> evaluate on test -> expo
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from modelcard import InputSpec, ModelCard
+from modelcard.align import find_landmarks_file
 from training.card import build_card, device_description
 from training.config import TrainConfig, apply_overrides
 from training.data.dataset import ImageDataset
@@ -21,7 +23,7 @@ from training.evaluate import Evaluation, evaluate
 from training.export import INPUT_NAME, OUTPUT_NAME, export_with_parity
 from training.recipes import load_records, make_split
 from training.report import write_report
-from training.train import TrainResult, input_spec, model_from_checkpoint, train
+from training.train import TrainResult, build_model, input_spec, model_from_checkpoint, train
 
 
 class OnnxModule(torch.nn.Module):
@@ -66,7 +68,9 @@ def finish(
     model = model.cpu().eval()
     out = Path(cfg.out_dir)
     onnx_path = out / f"{cfg.name}.onnx"
-    parity = export_with_parity(model, parity_batch(split, spec), onnx_path)
+    parity = export_with_parity(model, parity_batch(split, spec), onnx_path, max_mb=32.0)
+    if spec.align is not None:  # the landmarks the card names ship beside it
+        shutil.copyfile(find_landmarks_file(spec.align), out / spec.align.landmarks)
     training = {
         "loss": cfg.optim.loss,
         "encoder": cfg.model.encoder,
@@ -99,6 +103,16 @@ def finish(
         metric_name=cfg.eval.select,
     )
     return card
+
+
+def import_pretrained(cfg: TrainConfig) -> ModelCard:
+    """Evaluate and export the configured encoder as its pretrained weights give it (`model.pretrained`),
+    with no training: its threshold tuned on the validation identities, its figures from the test split."""
+    if not cfg.model.pretrained:
+        raise ValueError("import needs model.pretrained (e.g. dlib-face for encoder dlib-resnet)")
+    split = make_split(load_records(cfg.data), cfg.data)
+    model = build_model(cfg).eval()
+    return finish(cfg, model, split, history=[], seconds=0.0, device="cpu")
 
 
 def build(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> ModelCard:

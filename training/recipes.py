@@ -15,6 +15,7 @@ from training.data.folder import load_folder
 from training.data.omniglot import load_omniglot_zip
 from training.data.records import Record
 from training.data.splits import Split, split_by_class, split_by_group, split_by_image
+from training.encoders.dlib_resnet import CHIP, DLIB_MEAN, DLIB_STD
 
 RECIPES = ("folder", "omniglot", "faces", "defects", "bodyparts")
 
@@ -59,27 +60,35 @@ def _faces() -> TrainConfig:
     return TrainConfig(
         name="faces",
         data=DataConfig(recipe="faces", split="class", val=0.15, test=0.15),
-        input=InputConfig(height=64, width=64, channels=3, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
-        model=ModelConfig(encoder="resnet-small", embedding_dim=128),
+        # dlib's face network on its own 5-point chips (150 px, padding 0.25), its input normalization
+        input=InputConfig(height=CHIP, width=CHIP, channels=3, mean=DLIB_MEAN, std=DLIB_STD, align="face5"),
+        model=ModelConfig(encoder="dlib-resnet", embedding_dim=128, pretrained="dlib-face"),
+        # fine-tuning a network trained on ~3M faces: a low learning rate, few epochs
         optim=OptimConfig(
             loss="multi-similarity",
-            p=32,
+            lr=2e-5,
+            min_lr=1e-6,
+            weight_decay=1e-4,
+            p=16,
             k=4,
-            epochs=40,
-            batches_per_epoch=100,
-            patience=8,
+            epochs=10,
+            batches_per_epoch=60,
+            patience=3,
         ),
+        # the chips are aligned already: small geometric jitter; strong light changes for Yale B's side light
         augment=AugmentConfig(
-            rotation=8.0,
-            shear=0.1,
-            scale=(0.9, 1.1),
-            translate=0.06,
+            rotation=5.0,
+            shear=0.05,
+            scale=(0.95, 1.05),
+            translate=0.03,
             hflip=True,
-            crop_jitter=0.1,
-            brightness=0.25,
-            contrast=0.25,
+            crop_jitter=0.05,
+            brightness=0.3,
+            contrast=0.3,
+            shading=0.8,
+            grey=0.2,
         ),
-        eval=EvalConfig(select="verification_auc", kshot=1, n_way=5, k_shot=1),
+        eval=EvalConfig(select="verification_auc", kshot=5, n_way=5, k_shot=1),
     )
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from modelcard import InputSpec
+from modelcard import AlignSpec, InputSpec
 from training.card import device_description
 from training.config import TrainConfig, from_dict
 from training.data.dataset import ImageDataset
@@ -24,7 +24,7 @@ from training.data.records import with_rotated_classes
 from training.data.samplers import BalancedPairSampler, PKSampler
 from training.data.splits import Split
 from training.encoders import build_encoder
-from training.encoders.pretrained import check_imagenet_input, load_pretrained_trunk
+from training.encoders.pretrained import DLIB_LANDMARKS, check_imagenet_input, load_pretrained_trunk
 from training.losses import contrastive_pair_loss, make_loss
 from training.recipes import load_records, make_split
 from training.schedule import get_lr, should_stop
@@ -59,6 +59,12 @@ def pick_device(name: str) -> torch.device:
 
 def input_spec(cfg: TrainConfig) -> InputSpec:
     i = cfg.input
+    align = None
+    if i.align is not None:
+        landmarks = f"{cfg.name}.landmarks.dat"
+        align = AlignSpec(
+            kind=i.align, chip=i.height, landmarks=landmarks, landmarks_sha256=DLIB_LANDMARKS.sha256
+        )
     return InputSpec(
         height=i.height,
         width=i.width,
@@ -67,6 +73,7 @@ def input_spec(cfg: TrainConfig) -> InputSpec:
         std=tuple(i.std),
         resize=i.resize,
         invert=i.invert,
+        align=align,
     )
 
 
@@ -83,7 +90,7 @@ def encoder_options(cfg: TrainConfig) -> dict[str, Any]:
 
 def build_model(cfg: TrainConfig) -> torch.nn.Module:
     """The configured encoder; with `model.pretrained`, its trunk holds those weights (checked by sha256)."""
-    if cfg.model.pretrained:
+    if cfg.model.pretrained == "imagenet":
         check_imagenet_input(channels=cfg.input.channels, mean=cfg.input.mean, std=cfg.input.std)
     model = build_encoder(
         cfg.model.encoder,

@@ -13,6 +13,8 @@ from training.encoders import ENCODERS, build_encoder, count_parameters
 from training.encoders.base import GeM, GridPool
 
 SIZES = ((1, 28, 28), (3, 64, 48))
+# dlib's face network has one fixed shape (RGB, 128-d, >= 100 px): tests/training/test_dlib_resnet.py
+SIZED = tuple(name for name in ENCODERS if name != "dlib-resnet")
 
 
 def _encoder(name: str, channels: int = 1, height: int = 28, width: int = 28, **kwargs) -> torch.nn.Module:
@@ -21,7 +23,7 @@ def _encoder(name: str, channels: int = 1, height: int = 28, width: int = 28, **
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: "x".join(map(str, s)))
-@pytest.mark.parametrize("name", ENCODERS)
+@pytest.mark.parametrize("name", SIZED)
 def test_build_encoder_gives_unit_norm_embeddings_of_requested_size(name, size):
     model = _encoder(name, *size).eval()
     with torch.no_grad():
@@ -30,7 +32,7 @@ def test_build_encoder_gives_unit_norm_embeddings_of_requested_size(name, size):
     assert torch.allclose(out.norm(dim=1), torch.ones(3), atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ENCODERS)
+@pytest.mark.parametrize("name", SIZED)
 def test_build_encoder_from_json_config_rebuilds_same_shapes(name):
     model = _encoder(name, 3, 64, 48)
     config = json.loads(json.dumps(model.config))
@@ -65,7 +67,7 @@ def test_build_encoder_input_too_small_raises_value_error():
 
 
 def test_build_encoder_over_size_budget_raises_value_error():
-    with pytest.raises(ValueError, match="20 MB"):
+    with pytest.raises(ValueError, match="32 MB"):
         build_encoder("notebook-cnn", in_channels=1, height=224, width=224)
 
 
@@ -127,7 +129,7 @@ def _export_and_compare(model: torch.nn.Module, size: tuple[int, int, int], path
     return float(np.abs(onnx_out - torch_out).max())
 
 
-@pytest.mark.parametrize("name", ENCODERS)
+@pytest.mark.parametrize("name", SIZED)
 def test_encoder_onnx_export_with_dynamic_batch_matches_torch(name, tmp_path):
     diff = _export_and_compare(_encoder(name, 1, 64, 56), (1, 64, 56), tmp_path / "m.onnx", dynamo=False)
     assert diff <= 1e-4

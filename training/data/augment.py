@@ -27,6 +27,9 @@ class AugmentConfig:
     hflip/vflip: mirror left-right / top-bottom with probability 0.5 (only where the domain allows).
     crop_jitter: crop up to this fraction of the size from each side, then resize back (framing jitter).
     brightness:  multiply brightness by 1 + u, u in [-brightness, +brightness]; contrast likewise.
+    shading:     light from one side: pixels multiplied by a linear ramp falling from 1 to 1 - u across the
+                 image in a random direction, u in [0, shading] (the harsh side light of Yale B).
+    grey:        probability of turning a colour image grey (kept in its mode, three equal channels).
     p_affine:    probability with which each affine component (rotation, shear, scale, translation) applies.
     """
 
@@ -39,19 +42,21 @@ class AugmentConfig:
     crop_jitter: float = 0.0
     brightness: float = 0.0
     contrast: float = 0.0
+    shading: float = 0.0
+    grey: float = 0.0
     p_affine: float = 0.5
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scale", tuple(float(s) for s in self.scale))
         if len(self.scale) != 2 or not 0 < self.scale[0] <= self.scale[1]:
             raise ValueError(f"scale must be (low, high) with 0 < low <= high, got {self.scale}")
-        for name in ("rotation", "shear", "brightness", "contrast"):
+        for name in ("rotation", "shear", "brightness", "contrast", "shading", "grey"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.translate < 1 or not 0 <= self.crop_jitter < 0.5:
             raise ValueError("translate must be in [0, 1) and crop_jitter in [0, 0.5)")
-        if not 0 <= self.p_affine <= 1 or self.brightness > 1 or self.contrast > 1:
-            raise ValueError("p_affine must be in [0, 1]; brightness and contrast at most 1")
+        if not 0 <= self.p_affine <= 1 or max(self.brightness, self.contrast, self.shading, self.grey) > 1:
+            raise ValueError("p_affine must be in [0, 1]; brightness, contrast, shading and grey at most 1")
 
 
 def border_fill(img: Image.Image) -> Fill:
@@ -102,7 +107,23 @@ def crop_jitter(img: Image.Image, jitter: float, rng: random.Random) -> Image.Im
     return img.resize(img.size, Image.Resampling.BILINEAR, box=(left, top, w - right, h - bottom))
 
 
+def shade(img: Image.Image, depth: float, angle: float) -> Image.Image:
+    """Multiply by a ramp from 1 (the lit side, towards `angle` radians) to 1 - depth (the far side)."""
+    w, h = img.size
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    along = (xs - w / 2) * math.cos(angle) + (ys - h / 2) * math.sin(angle)
+    span = max(float(np.ptp(along)), 1.0)
+    ramp = 1.0 - depth * (along.max() - along) / span
+    arr = np.asarray(img, dtype=np.float32)
+    arr = arr * (ramp if arr.ndim == 2 else ramp[:, :, None])
+    return Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8), mode=img.mode)
+
+
 def _photometric(img: Image.Image, cfg: AugmentConfig, rng: random.Random) -> Image.Image:
+    if cfg.grey > 0 and img.mode == "RGB" and rng.random() < cfg.grey:
+        img = img.convert("L").convert("RGB")
+    if cfg.shading > 0:
+        img = shade(img, rng.uniform(0, cfg.shading), rng.uniform(-math.pi, math.pi))
     if cfg.brightness > 0:
         img = ImageEnhance.Brightness(img).enhance(1 + rng.uniform(-cfg.brightness, cfg.brightness))
     if cfg.contrast > 0:

@@ -18,6 +18,7 @@ from PIL import Image
 
 from modelcard import InputSpec, preprocess
 from modelcard.preprocess import to_mode
+from training.data.aligned import aligned_image
 from training.data.augment import AugmentConfig, augment_image
 from training.data.records import Record, open_image
 
@@ -45,8 +46,13 @@ def working_size(size: tuple[int, int], spec: InputSpec) -> tuple[int, int]:
     return size if ratio >= 1 else (max(1, round(w * ratio)), max(1, round(h * ratio)))
 
 
+def source_image(record: Record, spec: InputSpec) -> Image.Image:
+    """The image preprocessing starts from: the decoded file, or its face chip when the card aligns faces."""
+    return open_image(record) if spec.align is None else aligned_image(record, spec.align)
+
+
 def _working_image(record: Record, spec: InputSpec) -> Image.Image:
-    img = to_mode(open_image(record), spec)
+    img = to_mode(source_image(record, spec), spec)
     size = working_size(img.size, spec)
     return img if size == img.size else img.resize(size, Image.Resampling.BILINEAR)
 
@@ -74,7 +80,7 @@ class ImageDataset(torch.utils.data.Dataset):
         self.labels = self._label_indices()
         threads = min(4, os.cpu_count() or 1) if threads is None else threads
         if augment is None:
-            arrays = _map_threads(lambda r: preprocess(open_image(r), spec), self.records, threads)
+            arrays = _map_threads(lambda r: preprocess(source_image(r, spec), spec), self.records, threads)
             shape = (0, spec.channels, spec.height, spec.width)
             self._arrays = np.stack(arrays) if arrays else np.zeros(shape, dtype=np.float32)
         else:
