@@ -25,6 +25,7 @@ from app.search import Deferred, SearchJob
 from gallery import validate
 from gallery.gallery import Gallery
 from gallery.types import Candidate
+from modelcard.identification import gallery_threshold
 
 T = TypeVar("T")
 DEFAULT_TOP_K = 5  # identities an identify answer lists, unless asked otherwise
@@ -69,9 +70,19 @@ def check_image_count(count: int, *, limit: int) -> None:
 
 
 def threshold_for(gallery: Gallery, encoder: Encoder) -> float:
-    """The gallery's own threshold, else its model card's."""
+    """verify's threshold: the gallery's own, else its model card's pair threshold."""
     own = gallery.meta.threshold
     return own if own is not None else encoder.card.threshold.value
+
+
+def identify_threshold(gallery: Gallery, encoder: Encoder) -> float:
+    """identify's threshold: the gallery's own, else the card's identification threshold for a gallery of
+    this size (stricter as it grows), else the card's pair threshold."""
+    own, table = gallery.meta.threshold, encoder.card.identification
+    if own is not None or table is None:
+        return threshold_for(gallery, encoder)
+    identities, references = gallery.size
+    return gallery_threshold(table, identities=identities, references=references)
 
 
 def decide(candidates: Sequence[Candidate], *, threshold: float, margin: float) -> IdentifyOut:
@@ -189,7 +200,7 @@ async def identify(rt: Runtime, *, gallery_name: str, upload: Upload, top_k: int
     # a gallery busy with a write is not waited for on the batcher's finish thread, but here, on a worker thread
     if isinstance(candidates, Deferred):
         (candidates,) = await blocking(gallery.search, candidates.embedding[None, :], top_k=job.top_k)
-    threshold = threshold_for(gallery, encoder)
+    threshold = identify_threshold(gallery, encoder)
     decision = decide(candidates, threshold=threshold, margin=rt.settings.ambiguity_margin)
     faces = faces_out(prepared)
     update = {"candidates": decision.candidates[:top_k], "face": faces[0] if faces else None}

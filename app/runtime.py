@@ -28,6 +28,7 @@ from gallery.errors import GalleryError, ModelMismatch
 from gallery.gallery import Gallery
 from gallery.registry import GalleryRegistry
 from gallery.types import GalleryInfo, GalleryMeta
+from modelcard.identification import gallery_threshold
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -179,8 +180,14 @@ class Runtime:
         return problems
 
     def effective_threshold(self, meta: GalleryMeta | GalleryInfo) -> float | None:
-        """The gallery's threshold override, else its model card's (None when the model is not loaded)."""
+        """identify's threshold in force: the gallery's override, else its model card's identification threshold
+        for the gallery's size, else the card's pair threshold (None when the model is not loaded)."""
         if meta.threshold is not None:
             return meta.threshold
         encoder = self.models.encoders.get(meta.model)
-        return encoder.card.threshold.value if encoder is not None else None
+        if encoder is None:
+            return None
+        table = encoder.card.identification
+        if table is None or not isinstance(meta, GalleryInfo):
+            return encoder.card.threshold.value
+        return gallery_threshold(table, identities=meta.identities, references=meta.references)

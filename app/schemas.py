@@ -41,7 +41,8 @@ class GalleryOut(BaseModel):
     model: str
     model_sha256: str
     threshold: float | None = Field(
-        description="The threshold in force: the override, else the model card's."
+        description="identify's threshold in force: the override, else the model card's identification threshold "
+        "for a gallery of this size (stricter as it grows), else its pair threshold."
     )
     threshold_override: float | None = Field(
         description="The gallery's own threshold, or null for the card's."

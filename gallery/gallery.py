@@ -80,6 +80,11 @@ class Gallery:
             return IndexState(kind=self._index.kind, references=self._index.ntotal, building=self.building)
 
     @property
+    def size(self) -> tuple[int, int]:
+        """(identities, references) held now, from memory (no store read): what identify's threshold follows."""
+        return self._identities, len(self._labels)
+
+    @property
     def building(self) -> bool:
         return self._builder is not None
 

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelcard.identification import Identification, IdentificationError
+
 RESIZE_MODES = ("stretch", "center_crop", "pad")
 METRICS = ("l2",)  # L2 distance between L2-normalized embeddings, in [0, 2]
 CARD_VERSION = 1
@@ -114,6 +116,8 @@ class ModelCard:
     dataset: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     card_version: int = CARD_VERSION
+    # identify's thresholds by gallery size (None: identify uses `threshold`, the pair threshold, as verify does)
+    identification: Identification | None = None
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -138,8 +142,10 @@ class ModelCard:
             fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
             fields["input"] = InputSpec(**spec)
             fields["threshold"] = Threshold(**data["threshold"])
+            if data.get("identification") is not None:
+                fields["identification"] = Identification.from_dict(data["identification"])
             return cls(**fields)
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, IdentificationError) as exc:
             raise CardError(f"malformed model card: {exc}") from exc
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from modelcard import InputSpec, ModelCard, Threshold, sha256_file
+from modelcard.identification import Identification
 from training.config import TrainConfig
 from training.data.splits import Split
 from training.encoders.pretrained import pretrained_provenance
@@ -39,6 +40,7 @@ def build_card(
     metrics: dict[str, Any],
     baseline: dict[str, Any],
     training: dict[str, Any],
+    identification: Identification | None = None,
 ) -> ModelCard:
     t = Threshold(
         value=float(threshold["value"]),
@@ -76,4 +78,5 @@ def build_card(
             **split.summary(),
         },
         training={**training, **pretrained_entry(cfg)},
+        identification=identification,
     )

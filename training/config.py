@@ -94,6 +94,13 @@ class EvalConfig:
     n_tasks: int = 400
     kshot: int = 5  # references per class for closed-set / open-set identification
     target_far: float = 0.01
+    # identify's thresholds by gallery size, tuned on validation galleries of G identities x k references
+    # (training/evaluation/galleries.py): the target false-positive identification rate, the G and k measured
+    # (a G is measured while at least as many validation classes are left as strangers), galleries per (G, k)
+    target_fpir: float = 0.01
+    gallery_sizes: tuple[int, ...] = (10, 30, 100, 300)
+    gallery_ks: tuple[int, ...] = (1, 5)
+    gallery_rounds: int = 20
     n_pairs: int = 6000
     pairs_within_group: bool = (
         False  # impostor pairs from the same group (source set), as a deployment sees them

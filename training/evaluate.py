@@ -11,11 +11,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from training.config import TrainConfig
+from modelcard.identification import Identification, IdentificationRow
+from training.config import EvalConfig, TrainConfig
 from training.data.dataset import ImageDataset
 from training.data.splits import Split
 from training.evaluation.baseline import pixel_embeddings
 from training.evaluation.distances import class_members
+from training.evaluation.galleries import figures_at, identification_thresholds
 from training.evaluation.identification import enroll
 from training.evaluation.metrics import (
     equal_error_rate,
@@ -41,6 +43,7 @@ class Evaluation:
     test_same: np.ndarray = field(repr=False)
     test_embeddings: np.ndarray = field(repr=False)
     test_labels: np.ndarray = field(repr=False)
+    identification: Identification | None = field(default=None, repr=False)
 
 
 def verification_figures(d: np.ndarray, same: np.ndarray, *, threshold: float) -> dict[str, float]:
@@ -110,6 +113,7 @@ def evaluate(
     threshold = tune_threshold(vd, vsame, target_far=e.target_far)
     if fixed_threshold is not None:
         threshold = {**threshold, "value": float(fixed_threshold), "method": "fixed (model card)"}
+    val_labels = np.asarray([val_ds.classes[y] for y in val_ds.labels])
 
     emb = embed(model, test_ds, device=device)
     labels = np.asarray([test_ds.classes[y] for y in test_ds.labels])
@@ -130,6 +134,9 @@ def evaluate(
                     emb[sel], labels[sel], k=e.kshot, seed=e.seed, n_rounds=ROUNDS
                 ),
             }
+    identification = (
+        identification_table(val_emb, val_labels, emb, labels, e) if cfg.data.split != "image" else None
+    )
     if cfg.data.split == "image":
         known = np.isin(labels, [r.label for r in split.train])
         metrics.update(known_classes_figures(emb, labels, known, cfg))
@@ -151,6 +158,38 @@ def evaluate(
         test_same=same,
         test_embeddings=emb,
         test_labels=labels,
+        identification=identification,
+    )
+
+
+def identification_table(
+    val_emb: np.ndarray, val_labels: np.ndarray, emb: np.ndarray, labels: np.ndarray, e: EvalConfig
+) -> Identification | None:
+    """identify's thresholds by gallery size, tuned on validation galleries, with the test split's FPIR and
+    FNIR at each (None when the validation classes are too few for the smallest gallery)."""
+    rows = identification_thresholds(
+        val_emb,
+        val_labels,
+        sizes=e.gallery_sizes,
+        ks=e.gallery_ks,
+        fpir=e.target_fpir,
+        rounds=e.gallery_rounds,
+        seed=e.seed,
+    )
+    if not rows:
+        return None
+    test = figures_at(emb, labels, table=rows, rounds=e.gallery_rounds, seed=e.seed + 1)
+    method = (
+        f"nearest reference; validation galleries of G identities x k references ({e.gallery_rounds} per G, k), "
+        f"every image of as many other identities a non-mated probe; threshold at FPIR {e.target_fpir:g}; "
+        "interpolated in log G, beyond the largest G the least-squares line in log G"
+    )
+    return Identification(
+        target_fpir=e.target_fpir,
+        rows=tuple(IdentificationRow(**r) for r in rows),
+        statistic="nearest",
+        method=method,
+        test=tuple(test),
     )
 
 

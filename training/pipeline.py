@@ -93,6 +93,7 @@ def finish(
         metrics=evaluation.metrics,
         baseline=evaluation.baseline,
         training=training,
+        identification=evaluation.identification,
     )
     card.save(out / f"{cfg.name}.json")
     write_report(

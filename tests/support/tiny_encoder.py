@@ -13,6 +13,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from modelcard import InputSpec, ModelCard, Threshold, sha256_file
+from modelcard.identification import Identification
 
 SIDE = 16
 DIM = 32
@@ -38,8 +39,15 @@ def build_encoder(path: Path, *, seed: int) -> None:
     onnx.save(model, str(path))
 
 
-def write_model(models_dir: Path, name: str, *, seed: int = 0, threshold: float = 0.5) -> str:
-    """`<name>.onnx` plus its card (sha256 filled in); returns the ONNX sha256."""
+def write_model(
+    models_dir: Path,
+    name: str,
+    *,
+    seed: int = 0,
+    threshold: float = 0.5,
+    identification: Identification | None = None,
+) -> str:
+    """`<name>.onnx` plus its card (sha256 filled in; optionally identify's table); returns the ONNX sha256."""
     onnx_path = models_dir / f"{name}.onnx"
     build_encoder(onnx_path, seed=seed)
     spec = InputSpec(height=SIDE, width=SIDE, channels=1, mean=(0.5,), std=(0.5,), resize="stretch")
@@ -51,6 +59,7 @@ def write_model(models_dir: Path, name: str, *, seed: int = 0, threshold: float 
         embedding_dim=DIM,
         metric="l2",
         threshold=Threshold(value=threshold),
+        identification=identification,
     )
     card.save(models_dir / f"{name}.json")
     return sha

@@ -1,0 +1,92 @@
+"""Identification thresholds by gallery size: the card's table of (G identities, k references) -> threshold
+at a target FPIR, and the rule that picks one for a gallery of any size (pure functions, no I/O).
+
+Within the measured sizes the threshold is interpolated linearly in log G; beyond the largest it follows the
+least-squares line of threshold against log G over the measured sizes (a nearest-of-G-references statistic
+falls roughly with log G), never looser than the largest measured size's threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+class IdentificationError(ValueError):
+    """An identification table is empty or malformed."""
+
+
+@dataclass(frozen=True)
+class IdentificationRow:
+    identities: int
+    k: int
+    threshold: float
+    fnir: float | None = None
+
+
+@dataclass(frozen=True)
+class Identification:
+    """The card's identification thresholds: target FPIR, decision statistic, table, and how it was made."""
+
+    target_fpir: float
+    rows: tuple[IdentificationRow, ...]
+    statistic: str = "nearest"
+    method: str = ""
+    test: tuple[dict, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if not self.rows:
+            raise IdentificationError("an identification table needs at least one row")
+        if any(r.identities < 1 or r.k < 1 for r in self.rows):
+            raise IdentificationError("identification rows need identities >= 1 and k >= 1")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Identification:
+        try:
+            rows = tuple(IdentificationRow(**row) for row in data["rows"])
+            extra = {k: v for k, v in data.items() if k in ("statistic", "method")}
+            return cls(
+                target_fpir=float(data["target_fpir"]), rows=rows, test=tuple(data.get("test", ())), **extra
+            )
+        except (KeyError, TypeError) as exc:
+            raise IdentificationError(f"malformed identification table: {exc}") from exc
+
+
+def table_k(rows: Sequence[IdentificationRow], references_per_identity: float) -> int:
+    """The table's k for a gallery: the smallest measured k at or above its mean references per identity
+    (more references give a stranger more chances, so this errs strict), else the largest measured k."""
+    ks = sorted({r.k for r in rows})
+    return next((k for k in ks if k >= references_per_identity), ks[-1])
+
+
+def threshold_for(rows: Sequence[IdentificationRow], *, identities: int, k: int) -> float:
+    """The threshold for a gallery of `identities` at table k `k` (see the module docstring)."""
+    points = sorted((r.identities, r.threshold) for r in rows if r.k == k)
+    if not points:
+        raise IdentificationError(f"no identification rows for k={k}")
+    g = max(1, identities)
+    if g <= points[0][0]:
+        return points[0][1]
+    for (g0, t0), (g1, t1) in zip(points, points[1:], strict=False):
+        if g <= g1:
+            w = (math.log(g) - math.log(g0)) / (math.log(g1) - math.log(g0))
+            return t0 + w * (t1 - t0)
+    return min(points[-1][1], _fit(points, g))
+
+
+def _fit(points: Sequence[tuple[int, float]], g: int) -> float:
+    """The least-squares line of threshold against log G, at g (the last point's value for one point)."""
+    if len(points) < 2:
+        return points[-1][1]
+    xs = [math.log(p[0]) for p in points]
+    ys = [p[1] for p in points]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+    return my + slope * (math.log(g) - mx)
+
+
+def gallery_threshold(table: Identification, *, identities: int, references: int) -> float:
+    """The threshold for a gallery holding `references` references of `identities` identities."""
+    per_identity = references / identities if identities else 1.0
+    return threshold_for(table.rows, identities=identities, k=table_k(table.rows, per_identity))

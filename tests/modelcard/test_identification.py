@@ -1,0 +1,68 @@
+"""identify's thresholds by gallery size: the table's k, interpolation in log G, the fitted extrapolation."""
+
+import math
+
+import pytest
+
+from modelcard.identification import (
+    Identification,
+    IdentificationError,
+    IdentificationRow,
+    gallery_threshold,
+    table_k,
+    threshold_for,
+)
+
+ROWS = (
+    IdentificationRow(identities=10, k=5, threshold=0.40),
+    IdentificationRow(identities=100, k=5, threshold=0.30),
+    IdentificationRow(identities=10, k=1, threshold=0.45),
+)
+TABLE = Identification(target_fpir=0.01, rows=ROWS)
+
+
+def test_threshold_for_a_measured_size_is_its_row():
+    assert (
+        threshold_for(ROWS, identities=10, k=5) == 0.40 and threshold_for(ROWS, identities=100, k=5) == 0.30
+    )
+
+
+def test_threshold_between_sizes_is_linear_in_log_g():
+    # sqrt(10 * 100) lies half way between 10 and 100 in log G
+    assert threshold_for(ROWS, identities=round(math.sqrt(1000)), k=5) == pytest.approx(0.35, abs=1e-3)
+
+
+def test_threshold_below_the_smallest_size_is_the_smallest_sizes():
+    assert threshold_for(ROWS, identities=2, k=5) == 0.40 and threshold_for(ROWS, identities=0, k=5) == 0.40
+
+
+def test_threshold_beyond_the_largest_size_follows_the_line_in_log_g():
+    # the line through (log 10, 0.40) and (log 100, 0.30) gives 0.20 at G = 1000
+    assert threshold_for(ROWS, identities=1000, k=5) == pytest.approx(0.20)
+
+
+def test_threshold_with_one_size_stays_at_it_beyond():
+    assert threshold_for(ROWS, identities=500, k=1) == 0.45
+
+
+@pytest.mark.parametrize(("per_identity", "k"), [(1.0, 1), (3.0, 5), (5.0, 5), (9.0, 5)])
+def test_table_k_errs_towards_more_references(per_identity, k):
+    assert table_k(ROWS, per_identity) == k
+
+
+def test_gallery_threshold_reads_k_from_references_per_identity():
+    assert gallery_threshold(TABLE, identities=10, references=10) == 0.45
+    assert gallery_threshold(TABLE, identities=10, references=50) == 0.40
+    assert gallery_threshold(TABLE, identities=0, references=0) == 0.45
+
+
+def test_identification_refuses_an_empty_table():
+    with pytest.raises(IdentificationError):
+        Identification(target_fpir=0.01, rows=())
+
+
+def test_identification_round_trips_from_dict():
+    data = {"target_fpir": 0.01, "rows": [{"identities": 10, "k": 5, "threshold": 0.4, "fnir": 0.1}]}
+    assert Identification.from_dict(data).rows == (IdentificationRow(10, 5, 0.4, 0.1),)
+    with pytest.raises(IdentificationError, match="malformed"):
+        Identification.from_dict({"rows": []})

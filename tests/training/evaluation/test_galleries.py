@@ -1,0 +1,70 @@
+"""Simulated open-set galleries: FPIR thresholds and FNIR on embeddings whose answers are worked out by hand."""
+
+import numpy as np
+import pytest
+
+from training.evaluation.galleries import (
+    GalleryTrials,
+    figures_at,
+    fnir_at,
+    fpir_at,
+    identification_thresholds,
+    simulate_galleries,
+    threshold_at_fpir,
+)
+
+
+def clustered(n_classes: int, per_class: int, spread: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-ish embeddings: each class a random direction plus noise of `spread`."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n_classes, 16))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    emb = np.repeat(centres, per_class, axis=0) + spread * rng.standard_normal((n_classes * per_class, 16))
+    return emb, np.repeat(np.arange(n_classes), per_class)
+
+
+def test_threshold_at_fpir_accepts_at_most_that_share_of_non_mated():
+    d = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+    t = threshold_at_fpir(d, fpir=0.2)  # two of ten may be accepted: just under the third smallest
+    assert 0.2 <= t < 0.3 and fpir_at(d, threshold=t) == 0.2
+    assert threshold_at_fpir(d, fpir=0.0) < 0.1
+
+
+def test_threshold_at_fpir_refuses_an_empty_set_or_a_rate_of_one():
+    with pytest.raises(ValueError):
+        threshold_at_fpir([], fpir=0.1)
+    with pytest.raises(ValueError):
+        threshold_at_fpir([0.5], fpir=1.0)
+
+
+def test_fnir_counts_far_and_wrong_answers():
+    trials = GalleryTrials(
+        mated=np.array([0.1, 0.2, 0.9, 0.1]),
+        mated_correct=np.array([True, True, True, False]),
+        non_mated=np.array([1.0]),
+    )
+    assert fnir_at(trials, threshold=0.5) == 0.5  # one too far, one nearest to someone else
+
+
+def test_simulate_galleries_pools_mated_and_non_mated_probes():
+    emb, labels = clustered(10, 4, spread=0.01)
+    trials = simulate_galleries(emb, labels, identities=3, k=1, rounds=2, seed=0)
+    # per round: 3 enrolled x 3 probes mated, 7 strangers x 4 images non-mated
+    assert trials.mated.shape == (18,) and trials.non_mated.shape == (56,)
+    assert trials.mated_correct.all() and trials.mated.max() < trials.non_mated.min()
+
+
+def test_simulate_galleries_needs_a_stranger():
+    emb, labels = clustered(3, 4, spread=0.01)
+    with pytest.raises(ValueError, match="at least 4 classes"):
+        simulate_galleries(emb, labels, identities=3, k=1, rounds=1, seed=0)
+
+
+def test_identification_thresholds_grow_stricter_with_gallery_size():
+    emb, labels = clustered(80, 6, spread=0.35)
+    rows = identification_thresholds(emb, labels, sizes=(5, 40, 100), ks=(1, 5), fpir=0.05, rounds=10, seed=0)
+    by = {(r["identities"], r["k"]): r["threshold"] for r in rows}
+    assert set(by) == {(5, 1), (40, 1), (5, 5), (40, 5)}  # 100 needs 200 classes for its strangers
+    assert by[(40, 1)] < by[(5, 1)] and by[(40, 5)] < by[(5, 5)]
+    test = figures_at(*clustered(80, 6, spread=0.35, seed=1), table=rows, rounds=10, seed=1)
+    assert all(abs(r["fpir"] - 0.05) < 0.05 for r in test)

@@ -1,0 +1,122 @@
+"""Open-set identification as the service does it, simulated: galleries of G identities x k references,
+probes of enrolled identities (mated) and of identities never enrolled (non-mated).
+
+FPIR (false-positive identification rate): the share of non-mated probes answered as someone. FNIR (false
+negative identification rate): the share of mated probes not answered as their own identity. A threshold at a
+target FPIR grows stricter as G grows (more references for a stranger to fall near): the table of
+`identification_thresholds` gives it per (G, k), measured on identities the model never trained on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from training.evaluation.distances import as_embeddings_and_labels, class_members, nearest
+
+
+@dataclass(frozen=True)
+class GalleryTrials:
+    """Nearest-reference distances of mated probes (and whether that reference was their identity) and of
+    non-mated probes, pooled over every simulated gallery."""
+
+    mated: np.ndarray
+    mated_correct: np.ndarray
+    non_mated: np.ndarray
+
+
+def simulate_galleries(
+    emb: ArrayLike, labels: ArrayLike, *, identities: int, k: int, rounds: int, seed: int
+) -> GalleryTrials:
+    """`rounds` galleries: each enrolls `identities` random classes with more than k images (k random
+    references each; their other images are mated probes), and every image of the other classes is a
+    non-mated probe. ValueError when fewer than identities + 1 classes have more than k images."""
+    emb, labels = as_embeddings_and_labels(emb, labels)
+    members = class_members(labels, min_count=1)
+    eligible = [c for c, m in members.items() if len(m) > k]
+    if identities < 1 or len(eligible) < identities + 1:
+        raise ValueError(
+            f"need at least {identities + 1} classes with more than {k} images, have {len(eligible)}"
+        )
+    rng = np.random.default_rng(seed)
+    mated, correct, non_mated = [], [], []
+    for _ in range(rounds):
+        enrolled = set(rng.choice(len(eligible), identities, replace=False).tolist())
+        chosen = [eligible[i] for i in sorted(enrolled)]
+        picked = [rng.permutation(members[c]) for c in chosen]
+        refs = np.concatenate([p[:k] for p in picked])
+        probes = np.concatenate([p[k:] for p in picked])
+        strangers = np.concatenate([m for c, m in members.items() if c not in set(chosen)])
+        idx, dist = nearest(emb[probes], emb[refs])
+        mated.append(dist)
+        correct.append(labels[refs][idx] == labels[probes])
+        non_mated.append(nearest(emb[strangers], emb[refs])[1])
+    return GalleryTrials(np.concatenate(mated), np.concatenate(correct), np.concatenate(non_mated))
+
+
+def threshold_at_fpir(non_mated: ArrayLike, *, fpir: float) -> float:
+    """The largest threshold (accept at or under it) whose FPIR is at most `fpir`: just under the
+    floor(fpir * n) + 1-th smallest non-mated distance."""
+    d = np.sort(np.asarray(non_mated, dtype=np.float64))
+    if d.size == 0 or not 0 <= fpir < 1:
+        raise ValueError("need non-mated distances and 0 <= fpir < 1")
+    allowed = int(np.floor(fpir * d.size))
+    return float(np.nextafter(d[allowed], -np.inf))
+
+
+def fpir_at(non_mated: ArrayLike, *, threshold: float) -> float:
+    return float(np.mean(np.asarray(non_mated) <= threshold))
+
+
+def fnir_at(trials: GalleryTrials, *, threshold: float) -> float:
+    """Mated probes not answered as their own identity: too far, or nearest to someone else."""
+    return float(1.0 - np.mean(trials.mated_correct & (trials.mated <= threshold)))
+
+
+def identification_thresholds(
+    emb: ArrayLike,
+    labels: ArrayLike,
+    *,
+    sizes: tuple[int, ...],
+    ks: tuple[int, ...],
+    fpir: float,
+    rounds: int,
+    seed: int,
+) -> list[dict]:
+    """One row per (G, k) the classes allow: the threshold at `fpir`, and the FNIR there."""
+    rows = []
+    n_classes = len(np.unique(np.asarray(labels)))
+    for k in ks:
+        for g in (g for g in sizes if 2 * g <= n_classes):  # as many strangers as enrolled identities
+            try:
+                trials = simulate_galleries(emb, labels, identities=g, k=k, rounds=rounds, seed=seed)
+            except ValueError:
+                continue
+            t = threshold_at_fpir(trials.non_mated, fpir=fpir)
+            rows.append({"identities": g, "k": k, "threshold": t, "fnir": fnir_at(trials, threshold=t)})
+    return rows
+
+
+def figures_at(emb: ArrayLike, labels: ArrayLike, *, table: list[dict], rounds: int, seed: int) -> list[dict]:
+    """Each row's threshold applied to galleries of the same (G, k) drawn from other data (the test split):
+    the FPIR and FNIR a user would see."""
+    out = []
+    for row in table:
+        g, k = row["identities"], row["k"]
+        try:
+            trials = simulate_galleries(emb, labels, identities=g, k=k, rounds=rounds, seed=seed)
+        except ValueError:
+            continue
+        t = row["threshold"]
+        out.append(
+            {
+                "identities": g,
+                "k": k,
+                "threshold": t,
+                "fpir": fpir_at(trials.non_mated, threshold=t),
+                "fnir": fnir_at(trials, threshold=t),
+            }
+        )
+    return out
