@@ -19,6 +19,7 @@ from training.evaluation.baseline import pixel_embeddings
 from training.evaluation.distances import class_members
 from training.evaluation.galleries import figures_at, identification_thresholds
 from training.evaluation.identification import enroll
+from training.evaluation.macro import macro_micro, pooled_kshot_hits
 from training.evaluation.metrics import (
     equal_error_rate,
     kshot_top1,
@@ -207,6 +208,41 @@ def known_classes_figures(emb: np.ndarray, labels: np.ndarray, known: np.ndarray
     }
 
 
+def group_array_of(records) -> np.ndarray:
+    return np.asarray([r.group for r in records])
+
+
+def per_set_figures(
+    ref_emb: np.ndarray,
+    ref_labels: np.ndarray,
+    ref_groups: np.ndarray,
+    emb: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    *,
+    k: int,
+    seed: int,
+) -> dict[str, dict[str, Any]]:
+    """Per source set, macro (per-class mean) and micro k-shot top-1 over ROUNDS enrolments, each set searched
+    on its own: its test images of trained classes against k training references per class
+    (top1_{k}shot_train_refs); with its novel classes among them, each enrolled from k of its own test images
+    (top1_{k}shot_with_novel); and those novel classes alone (novel_classes_top1_{k}shot)."""
+    out: dict[str, dict[str, Any]] = {}
+    for group in sorted(set(groups.tolist())):
+        r, t = ref_groups == group, groups == group
+        trained = t & np.isin(labels, ref_labels[r])
+        pool = (ref_emb[r], ref_labels[r])
+        known = pooled_kshot_hits(*pool, emb[trained], labels[trained], k=k, seed=seed, n_rounds=ROUNDS)
+        every = pooled_kshot_hits(*pool, emb[t], labels[t], k=k, seed=seed, n_rounds=ROUNDS)
+        novel = {c: h for c, h in every.items() if c not in set(ref_labels[r].tolist())}
+        out[group] = {
+            f"top1_{k}shot_train_refs": macro_micro(known),
+            f"top1_{k}shot_with_novel": macro_micro(every),
+            **({f"novel_classes_top1_{k}shot": macro_micro(novel)} if novel else {}),
+        }
+    return out
+
+
 def _train_reference_figures(
     model, split: Split, cfg: TrainConfig, spec, emb, labels, known: np.ndarray, *, device
 ) -> dict:
@@ -216,8 +252,11 @@ def _train_reference_figures(
     ref_emb = embed(model, ref_ds, device=device)
     ref_labels = np.asarray([ref_ds.classes[y] for y in ref_ds.labels])
     k, seed = cfg.eval.kshot, cfg.eval.seed
-    out = {
+    out: dict[str, Any] = {
         f"top1_{k}shot_train_refs": kshot_from_references(ref_emb, ref_labels, emb, labels, k=k, seed=seed),
+        "by_set": per_set_figures(
+            ref_emb, ref_labels, group_array(ref_ds), emb, labels, group_array_of(split.test), k=k, seed=seed
+        ),
     }
     novel = {label: idx for label, idx in class_members(labels).items() if not known[idx[0]]}
     if max((len(idx) for idx in novel.values()), default=0) > k:

@@ -103,6 +103,15 @@ def _table(metrics: dict[str, Any], baseline: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def per_set_table(by_set: dict[str, dict[str, Any]]) -> str:
+    """Markdown: macro (per-class mean) and micro k-shot top-1 of each source set and figure."""
+    rows = ["| source set | figure | macro | micro | classes |", "|---|---|---|---|---|"]
+    for group, figures in by_set.items():
+        for key, f in figures.items():
+            rows.append(f"| {group} | {key} | {f['macro']:.4f} | {f['micro']:.4f} | {f['classes']} |")
+    return "\n".join(rows)
+
+
 def write_report(
     report_dir: Path, *, card: dict[str, Any], history: list[dict[str, Any]], evaluation, metric_name: str
 ) -> None:
@@ -136,6 +145,16 @@ def write_report(
         "",
         "All figures are on the test split (identities or images never used for training or selection).",
         "",
+        *(
+            [
+                "Per source set (macro: every class weighs the same; micro: every image does):",
+                "",
+                per_set_table(metrics["by_set"]),
+                "",
+            ]
+            if metrics.get("by_set")
+            else []
+        ),
         _table(metrics, ev.baseline),
         "",
         "![curves](curves.png) ![roc](roc.png) ![distances](distances.png) ![projection](projection.png)",

@@ -54,3 +54,23 @@ def test_a_warm_started_stage_says_so():
     card = _card({})
     card["training"]["config"]["init_from"] = "checkpoints/defects.pt"
     assert ", multi-similarity, a warm start, then 3 epochs, 2 min, cpu |" in rows_for(card)[-1]
+
+
+def test_per_set_rows_show_macro_beside_micro_and_judge_the_target_on_macro():
+    by_set = {
+        "neu": {"top1_5shot_train_refs": {"macro": 0.992, "micro": 0.993, "classes": 5}},
+        "magnetic_tile": {
+            "top1_5shot_train_refs": {"macro": 0.6, "micro": 0.9, "classes": 6},
+            "novel_classes_top1_5shot": {"macro": 0.5, "micro": 0.5, "classes": 1},
+        },
+    }
+    rows = rows_for(_card({"by_set": by_set}))
+    assert (
+        "| `defects` | neu: 5-shot top-1, held-out images vs 5 training references, macro / micro | "
+        "99.2 % ✓ / 99.3 % | 99.0 % | |" in rows
+    )
+    assert any("magnetic_tile: 5-shot top-1, held-out images" in r and "60.0 % ✗ / 90.0 %" in r for r in rows)
+    assert (
+        "| `defects` | magnetic_tile: 5-shot top-1, novel classes, macro / micro | 50.0 % / 50.0 % | – | |"
+        in rows
+    )

@@ -1,0 +1,51 @@
+"""Macro and micro k-shot top-1 against a reference pool, novel classes enrolled from their own images."""
+
+import numpy as np
+import pytest
+
+from training.evaluation.macro import macro, macro_micro, pooled_kshot_by_class, pooled_kshot_hits
+
+# Pool: A at (1,0) twice, B at (0,1). Probes: A at (1,0) (nearest A); B at (0.1,1) (nearest B) and at
+# (0.9,0.1) (nearer A: wrong); N, a class the pool lacks, three images near (-1,0).
+REF = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+REF_LABELS = np.array(["A", "A", "B"])
+PROBES = np.array([[1.0, 0.0], [0.1, 1.0], [0.9, 0.1], [-1.0, 0.0], [-1.0, 0.1], [-0.9, 0.0]])
+PROBE_LABELS = np.array(["A", "B", "B", "N", "N", "N"])
+
+
+def test_macro_weighs_every_class_the_same():
+    assert macro({"A": 1.0, "B": 0.5, "N": 0.0}) == pytest.approx(0.5)
+    assert np.isnan(macro({}))
+
+
+def test_pooled_kshot_hits_enrolls_a_novel_class_from_its_own_probes():
+    # Every round: A's probe right, B's (0.1,1) right and (0.9,0.1) wrong; N enrols one of its three images,
+    # and its other two lie nearer that one (<= 0.14) than A (>= 1.9): right.
+    hits = pooled_kshot_hits(REF, REF_LABELS, PROBES, PROBE_LABELS, k=1, seed=0, n_rounds=2)
+    assert {c: h.tolist() for c, h in hits.items()} == {
+        "A": [True, True],
+        "B": [True, False, True, False],
+        "N": [True, True, True, True],
+    }
+
+
+def test_macro_micro_of_hits_by_hand():
+    hits = pooled_kshot_hits(REF, REF_LABELS, PROBES, PROBE_LABELS, k=1, seed=0, n_rounds=2)
+    # macro (1 + 0.5 + 1) / 3; micro 8 of 10 probes
+    assert macro_micro(hits) == {"macro": pytest.approx(5 / 6), "micro": pytest.approx(0.8), "classes": 3}
+
+
+def test_pooled_kshot_by_class_skips_a_novel_class_with_no_probe_left():
+    # N has one image: enrolled at k = 1 it leaves no probe, so it is not measured (and steals nothing).
+    by_class = pooled_kshot_by_class(REF, REF_LABELS, PROBES[:4], PROBE_LABELS[:4], k=1, seed=0)
+    assert by_class == {"A": 1.0, "B": 0.5}
+
+
+def test_pooled_kshot_hits_rejects_k_zero():
+    with pytest.raises(ValueError, match="k >= 1"):
+        pooled_kshot_hits(REF, REF_LABELS, PROBES, PROBE_LABELS, k=0, seed=0)
+
+
+def test_macro_micro_of_nothing_is_nan():
+    figures = macro_micro({})
+    assert np.isnan(figures["macro"]) and figures["classes"] == 0
