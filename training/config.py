@@ -82,12 +82,18 @@ class OptimConfig:
     batches_per_epoch: int = 100
     group_batches: bool = False  # each P x K batch from one group (source set) where it can: harder negatives
     patience: int = 6  # epochs without validation improvement before stopping
+    # Fine-tuning a pretrained trunk (training/finetune.py): the first freeze_epochs train the head alone, then
+    # the trunk learns at trunk_lr_mult x the scheduled rate (1.0 and 0: one rate for all, nothing frozen).
+    freeze_epochs: int = 0
+    trunk_lr_mult: float = 1.0
     time_budget_min: float | None = None  # stop (keeping the best checkpoint) after this many minutes
 
 
 @dataclass(frozen=True)
 class EvalConfig:
-    select: str = "kshot_top1"  # validation metric for model selection: nway | kshot_top1 | verification_auc
+    # validation metric for model selection: nway | kshot_top1 | kshot_macro | verification_auc
+    # (kshot_macro: the per-class mean over every validation class, novel ones enrolled from their own images)
+    select: str = "kshot_top1"
     n_way: int = 20
     k_shot: int = 1
     within_group: bool = False  # n-way tasks drawn within one group (Lake's within-alphabet runs)

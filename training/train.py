@@ -25,6 +25,7 @@ from training.data.samplers import BalancedPairSampler, PKSampler
 from training.data.splits import Split
 from training.encoders import build_encoder
 from training.encoders.pretrained import DLIB_LANDMARKS, check_imagenet_input, load_pretrained_trunk
+from training.finetune import param_groups, scaled_lrs, set_trunk_trainable, trunk_trainable
 from training.losses import contrastive_pair_loss, make_loss
 from training.recipes import load_records, make_split
 from training.schedule import get_lr, should_stop
@@ -167,6 +168,13 @@ def _step_loss(model, loss_fn, batch, device, margin: float) -> torch.Tensor:
     return loss_fn(model(x.to(device)), y.to(device))
 
 
+def _optim_params(cfg: TrainConfig, model: torch.nn.Module, loss_fn: torch.nn.Module) -> list[Any]:
+    """The optimizer's parameters: one group, or trunk and head groups when fine-tuning (training/finetune.py)."""
+    if cfg.optim.freeze_epochs == 0 and cfg.optim.trunk_lr_mult == 1.0:
+        return list(model.parameters()) + list(loss_fn.parameters())
+    return param_groups(model, loss_fn, trunk_lr_mult=cfg.optim.trunk_lr_mult)
+
+
 def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> TrainResult:
     """Train an encoder as `cfg` says; return the best model (by the validation metric)."""
     seed_everything(cfg.seed)
@@ -194,8 +202,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> T
         num_classes=len(train_ds.classes),
         margin=cfg.optim.margin,
     ).to(device)
-    params = list(model.parameters()) + list(loss_fn.parameters())
-    optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    optimizer = torch.optim.AdamW(
+        _optim_params(cfg, model, loss_fn), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay
+    )
     steps_per_epoch = cfg.optim.batches_per_epoch
     total_steps = cfg.optim.epochs * steps_per_epoch
     warmup = cfg.optim.warmup_epochs * steps_per_epoch
@@ -218,6 +227,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> T
     started = time.monotonic() - elapsed_before
     for epoch in range(start_epoch, cfg.optim.epochs):
         model.train()
+        if cfg.optim.freeze_epochs > 0:
+            set_trunk_trainable(model, trunk_trainable(epoch, freeze_epochs=cfg.optim.freeze_epochs))
         train_ds.set_epoch(epoch)
         losses: list[float] = []
         bar = tqdm(
@@ -236,8 +247,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> T
                 warmup_steps=warmup,
                 total_steps=total_steps,
             )
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+            for group, group_lr in zip(
+                optimizer.param_groups, scaled_lrs(lr, optimizer.param_groups), strict=True
+            ):
+                group["lr"] = group_lr
             loss = _step_loss(model, loss_fn, batch, device, margin)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

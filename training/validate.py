@@ -7,6 +7,7 @@ import torch
 
 from training.config import EvalConfig
 from training.data.dataset import ImageDataset
+from training.evaluation.macro import macro, pooled_kshot_by_class
 from training.evaluation.metrics import (
     kshot_top1,
     nway_kshot_accuracy,
@@ -96,6 +97,10 @@ def selection_metric(
         groups = group_array(val_ds) if cfg.pairs_within_group else None
         d, same = pair_distances(emb, labels, n_pairs=cfg.n_pairs, seed=cfg.seed, groups=groups)
         return roc_auc(d, same)
+    if cfg.select == "kshot_macro":
+        if ref_ds is None:
+            raise ValueError("kshot_macro selection needs an image split (training images as references)")
+        return macro(_pooled_by_class(model, ref_ds, val_ds, emb, cfg, device=device))
     if cfg.select == "kshot_top1":
         if ref_ds is not None:
             ref_emb = embed(model, ref_ds, device=device)
@@ -103,4 +108,22 @@ def selection_metric(
             probe_labels = np.asarray([val_ds.classes[y] for y in val_ds.labels])
             return kshot_from_references(ref_emb, ref_labels, emb, probe_labels, k=cfg.kshot, seed=cfg.seed)
         return kshot_top1(emb, labels, k=cfg.kshot, seed=cfg.seed)
-    raise ValueError(f"unknown selection metric {cfg.select!r}; choose nway, kshot_top1 or verification_auc")
+    raise ValueError(
+        f"unknown selection metric {cfg.select!r}; choose nway, kshot_top1, kshot_macro or verification_auc"
+    )
+
+
+SELECT_ROUNDS = 5  # enrolments averaged in the kshot_macro selection figure (small classes are noisy)
+
+
+def _pooled_by_class(
+    model, ref_ds: ImageDataset, val_ds: ImageDataset, emb: np.ndarray, cfg: EvalConfig, *, device
+):
+    """Per validation class, k-shot top-1 against k training references of every trained class (novel classes
+    enrolled from k of their own validation images)."""
+    ref_emb = embed(model, ref_ds, device=device)
+    ref_labels = np.asarray([ref_ds.classes[y] for y in ref_ds.labels])
+    probe_labels = np.asarray([val_ds.classes[y] for y in val_ds.labels])
+    return pooled_kshot_by_class(
+        ref_emb, ref_labels, emb, probe_labels, k=cfg.kshot, seed=cfg.seed, n_rounds=SELECT_ROUNDS
+    )

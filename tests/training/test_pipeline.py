@@ -213,3 +213,22 @@ def test_onnx_module_embeds_like_the_exported_session(trained):
     x = np.random.default_rng(0).standard_normal((3, 1, 28, 28)).astype(np.float32)
     out = OnnxModule(trained / "shapes.onnx")(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(out, onnx_embed(trained / "shapes.onnx", x), atol=1e-6)
+
+
+def test_finetune_run_freezes_then_scales_the_trunk_rate_and_reports_macro_per_set(shapes_by_image, tmp_path):
+    argv = _train_argv(shapes_by_image, tmp_path, "tuned", batches=3, tasks=20, pairs=200)
+    argv += ["--split", "image", "--epochs", "2", "--set", "data.novel_classes=c5"]
+    argv += ["--set", "optim.freeze_epochs=1", "--set", "optim.trunk_lr_mult=0.5"]
+    argv += ["--set", "eval.select=kshot_macro", "--set", "optim.warmup_epochs=0"]
+    assert main(argv) == 0
+    metrics = json.loads((tmp_path / "tuned.json").read_text())["metrics"]
+    (figures,) = metrics["by_set"].values()  # one source set, named after its folder
+    assert figures["top1_2shot_train_refs"]["classes"] == 5
+    assert figures["novel_classes_top1_2shot"]["classes"] == 1
+    assert 0.0 <= figures["top1_2shot_with_novel"]["macro"] <= 1.0
+
+    from training.train import load_checkpoint
+
+    groups = load_checkpoint(tmp_path / "runs" / "tuned" / "last.pt")["optimizer"]["param_groups"]
+    assert [g["name"] for g in groups] == ["trunk", "head"]
+    assert groups[0]["lr"] == pytest.approx(0.5 * groups[1]["lr"])
