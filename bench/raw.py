@@ -6,37 +6,34 @@ overheads (HTTP, decode, queueing, search, storage) separate the two figures.
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from app.encoder import Encoder, SessionConfig
+from app.imaging import Upload, prepare_images
+from app.models import load_one
 from bench.payloads import Encoded
 from bench.stats import Sample, summarize
-from modelcard import load_card, preprocess
 
 RAW_BATCHES = (1, 8, 32, 64, 128)
+MAX_PIXELS = 50_000_000  # the bench's own images: no cap that matters
 
 
 def load_encoder(models_dir: Path, *, model: str, session: SessionConfig) -> Encoder:
-    """The model's encoder as the service builds it (card and sha256 checked)."""
+    """The model's encoder as the service builds it (card and sha256 checked, face aligner for face models)."""
     card_path = Path(models_dir) / f"{model}.json"
     if not card_path.is_file():
         raise ValueError(f"no model card {card_path}")
-    return Encoder(model, load_card(card_path), card_path.with_suffix(".onnx"), session)
+    return load_one(card_path, session)
 
 
 def decoded_tensors(encoder: Encoder, images: Sequence[Encoded]) -> np.ndarray:
-    """Decode and preprocess every image once, by the card's spec: (n, C, H, W) float32."""
-    arrays = []
-    for image in images:
-        with Image.open(io.BytesIO(image.data)) as img:
-            arrays.append(preprocess(img, encoder.card.input))
-    return np.stack(arrays)
+    """Decode, align (face models) and preprocess every image once, as the service does: (n, C, H, W)."""
+    uploads = [Upload(f"image-{i}", image.data) for i, image in enumerate(images)]
+    return prepare_images(uploads, encoder.card.input, max_pixels=MAX_PIXELS, aligner=encoder.aligner).batch
 
 
 def tile_batch(tensors: np.ndarray, *, size: int) -> np.ndarray:

@@ -30,6 +30,7 @@ from bench.raw import decoded_tensors, load_encoder, run_raw
 from bench.recall import measure_recall
 from bench.scrape import fetch_metrics, scraped_mean
 from bench.server import SERVICE_SETTINGS, ServiceConfig, ServiceProcess, service_default
+from bench.stages import run_stages
 from bench.stats import summarize
 from bench.workload import (
     BENCH_GALLERY,
@@ -41,7 +42,7 @@ from bench.workload import (
 from modelcard import load_card
 
 log = logging.getLogger("bench")
-SCENARIOS = ("raw", "identify", "enroll", "verify", "startup", "ceiling")
+SCENARIOS = ("raw", "stages", "identify", "enroll", "verify", "startup", "ceiling")
 BATCH_METRIC = "sg_batch_size"
 LATENCY_METRIC = "sg_http_request_duration_seconds"
 
@@ -114,6 +115,9 @@ def run_scenario(cfg: BenchConfig) -> dict[str, Any]:
     images = image_set(cfg)
     if cfg.scenario == "raw":
         return _raw(cfg, images)
+    if cfg.scenario == "stages":
+        encoder = load_encoder(cfg.models_dir, model=cfg.model, session=cfg.session)
+        return {"runs": run_stages(encoder, images.all_images), "device": encoder.provider}
     if cfg.scenario == "startup":
         runs = [_startup(cfg, images, size) for size in cfg.gallery_sizes]
         return {"runs": runs, "device": runs[-1]["device"]}
