@@ -75,14 +75,14 @@ def threshold_for(gallery: Gallery, encoder: Encoder) -> float:
     return own if own is not None else encoder.card.threshold.value
 
 
-def identify_threshold(gallery: Gallery, encoder: Encoder) -> float:
+def identify_threshold(gallery: Gallery, encoder: Encoder, *, fpir: float | None = None) -> float:
     """identify's threshold: the gallery's own, else the card's identification threshold for a gallery of
     this size (stricter as it grows), else the card's pair threshold."""
     own, table = gallery.meta.threshold, encoder.card.identification
     if own is not None or table is None:
         return threshold_for(gallery, encoder)
     identities, references = gallery.size
-    return gallery_threshold(table, identities=identities, references=references)
+    return gallery_threshold(table, identities=identities, references=references, fpir=fpir)
 
 
 def decide(candidates: Sequence[Candidate], *, threshold: float, margin: float) -> IdentifyOut:
@@ -200,7 +200,7 @@ async def identify(rt: Runtime, *, gallery_name: str, upload: Upload, top_k: int
     # a gallery busy with a write is not waited for on the batcher's finish thread, but here, on a worker thread
     if isinstance(candidates, Deferred):
         (candidates,) = await blocking(gallery.search, candidates.embedding[None, :], top_k=job.top_k)
-    threshold = identify_threshold(gallery, encoder)
+    threshold = identify_threshold(gallery, encoder, fpir=rt.settings.identify_fpir)
     decision = decide(candidates, threshold=threshold, margin=rt.settings.ambiguity_margin)
     faces = faces_out(prepared)
     update = {"candidates": decision.candidates[:top_k], "face": faces[0] if faces else None}

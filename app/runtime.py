@@ -190,4 +190,6 @@ class Runtime:
         table = encoder.card.identification
         if table is None or not isinstance(meta, GalleryInfo):
             return encoder.card.threshold.value
-        return gallery_threshold(table, identities=meta.identities, references=meta.references)
+        return gallery_threshold(
+            table, identities=meta.identities, references=meta.references, fpir=self.settings.identify_fpir
+        )

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # Face models: an enrolled image with several faces is enrolled by its largest face ("largest"), or
     # refused with 422 multiple_faces ("refuse"). Identify and verify always use the largest face.
     enroll_multiple_faces: Literal["largest", "refuse"] = "largest"
+    # identify's false-positive identification rate: the card's identification rows at this rate (the largest
+    # rate the card holds at or under it) set the threshold for a gallery's size; unset: the card's default
+    identify_fpir: float | None = Field(default=None, gt=0, lt=1)
     default_galleries: Annotated[tuple[str, ...], NoDecode] = DEFAULT_GALLERIES
     # Galleries of at least this many references search an HNSW graph instead of every vector. Exact search
     # of one query took 0.085 ms at 10k references and 2.5 ms at 100k (memory-bound beyond the cache), and

@@ -19,15 +19,19 @@ class IdentificationError(ValueError):
 
 @dataclass(frozen=True)
 class IdentificationRow:
+    """The threshold at FPIR `fpir` (None: the table's target) for galleries of `identities` x `k`."""
+
     identities: int
     k: int
     threshold: float
     fnir: float | None = None
+    fpir: float | None = None
 
 
 @dataclass(frozen=True)
 class Identification:
-    """The card's identification thresholds: target FPIR, decision statistic, table, and how it was made."""
+    """The card's identification thresholds: the default target FPIR, the decision statistic, the table (rows
+    at one or more FPIRs) and how it was made; `test` holds the test split's figures at each row."""
 
     target_fpir: float
     rows: tuple[IdentificationRow, ...]
@@ -38,8 +42,25 @@ class Identification:
     def __post_init__(self) -> None:
         if not self.rows:
             raise IdentificationError("an identification table needs at least one row")
+        if self.target_fpir not in self.fpirs:
+            raise IdentificationError(f"no rows at the target FPIR {self.target_fpir}")
         if any(r.identities < 1 or r.k < 1 for r in self.rows):
             raise IdentificationError("identification rows need identities >= 1 and k >= 1")
+
+    @property
+    def fpirs(self) -> tuple[float, ...]:
+        """The FPIRs the table holds rows for, smallest first."""
+        return tuple(sorted({self.fpir_of(r) for r in self.rows}))
+
+    def fpir_of(self, row: IdentificationRow) -> float:
+        return self.target_fpir if row.fpir is None else row.fpir
+
+    def rows_at(self, fpir: float | None = None) -> tuple[IdentificationRow, ...]:
+        """The rows for `fpir` (None: the target): the largest FPIR the table holds at or under it (stricter),
+        else its smallest."""
+        wanted = self.target_fpir if fpir is None else fpir
+        chosen = max((f for f in self.fpirs if f <= wanted), default=self.fpirs[0])
+        return tuple(r for r in self.rows if self.fpir_of(r) == chosen)
 
     @classmethod
     def from_dict(cls, data: dict) -> Identification:
@@ -86,7 +107,11 @@ def _fit(points: Sequence[tuple[int, float]], g: int) -> float:
     return my + slope * (math.log(g) - mx)
 
 
-def gallery_threshold(table: Identification, *, identities: int, references: int) -> float:
-    """The threshold for a gallery holding `references` references of `identities` identities."""
+def gallery_threshold(
+    table: Identification, *, identities: int, references: int, fpir: float | None = None
+) -> float:
+    """The threshold for a gallery holding `references` references of `identities` identities, at `fpir`
+    (None: the table's target; see `Identification.rows_at`)."""
+    rows = table.rows_at(fpir)
     per_identity = references / identities if identities else 1.0
-    return threshold_for(table.rows, identities=identities, k=table_k(table.rows, per_identity))
+    return threshold_for(rows, identities=identities, k=table_k(rows, per_identity))

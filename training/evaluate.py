@@ -173,7 +173,7 @@ def identification_table(
         val_labels,
         sizes=e.gallery_sizes,
         ks=e.gallery_ks,
-        fpir=e.target_fpir,
+        fpirs=tuple(sorted({*e.fpirs, e.target_fpir})),
         rounds=e.gallery_rounds,
         seed=e.seed,
     )
@@ -182,8 +182,9 @@ def identification_table(
     test = figures_at(emb, labels, table=rows, rounds=e.gallery_rounds, seed=e.seed + 1)
     method = (
         f"nearest reference; validation galleries of G identities x k references ({e.gallery_rounds} per G, k), "
-        f"every image of as many other identities a non-mated probe; threshold at FPIR {e.target_fpir:g}; "
-        "interpolated in log G, beyond the largest G the least-squares line in log G"
+        "every image of as many other identities a non-mated probe; per FPIR, the largest threshold whose FPIR "
+        f"is at most it (default {e.target_fpir:g}); interpolated in log G, beyond the largest G the "
+        "least-squares line in log G, never looser than the largest G's"
     )
     return Identification(
         target_fpir=e.target_fpir,

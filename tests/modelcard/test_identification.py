@@ -66,3 +66,22 @@ def test_identification_round_trips_from_dict():
     assert Identification.from_dict(data).rows == (IdentificationRow(10, 5, 0.4, 0.1),)
     with pytest.raises(IdentificationError, match="malformed"):
         Identification.from_dict({"rows": []})
+
+
+def test_rows_at_picks_the_largest_rate_at_or_under_the_one_asked():
+    table = Identification(
+        target_fpir=0.01,
+        rows=(
+            IdentificationRow(identities=10, k=5, threshold=0.30, fpir=0.01),
+            IdentificationRow(identities=10, k=5, threshold=0.38, fpir=0.05),
+        ),
+    )
+    assert gallery_threshold(table, identities=10, references=50) == 0.30
+    assert gallery_threshold(table, identities=10, references=50, fpir=0.05) == 0.38
+    assert gallery_threshold(table, identities=10, references=50, fpir=0.2) == 0.38
+    assert gallery_threshold(table, identities=10, references=50, fpir=0.001) == 0.30  # the strictest held
+
+
+def test_identification_refuses_a_target_without_rows():
+    with pytest.raises(IdentificationError, match="target FPIR"):
+        Identification(target_fpir=0.05, rows=(IdentificationRow(10, 5, 0.3, fpir=0.01),))

@@ -81,11 +81,11 @@ def identification_thresholds(
     *,
     sizes: tuple[int, ...],
     ks: tuple[int, ...],
-    fpir: float,
+    fpirs: tuple[float, ...],
     rounds: int,
     seed: int,
 ) -> list[dict]:
-    """One row per (G, k) the classes allow: the threshold at `fpir`, and the FNIR there."""
+    """One row per (G, k) the classes allow and FPIR: the threshold at that FPIR, and the FNIR there."""
     rows = []
     n_classes = len(np.unique(np.asarray(labels)))
     for k in ks:
@@ -94,29 +94,37 @@ def identification_thresholds(
                 trials = simulate_galleries(emb, labels, identities=g, k=k, rounds=rounds, seed=seed)
             except ValueError:
                 continue
-            t = threshold_at_fpir(trials.non_mated, fpir=fpir)
-            rows.append({"identities": g, "k": k, "threshold": t, "fnir": fnir_at(trials, threshold=t)})
+            for fpir in fpirs:
+                t = threshold_at_fpir(trials.non_mated, fpir=fpir)
+                rows.append(
+                    {
+                        "identities": g,
+                        "k": k,
+                        "fpir": fpir,
+                        "threshold": t,
+                        "fnir": fnir_at(trials, threshold=t),
+                    }
+                )
     return rows
 
 
 def figures_at(emb: ArrayLike, labels: ArrayLike, *, table: list[dict], rounds: int, seed: int) -> list[dict]:
     """Each row's threshold applied to galleries of the same (G, k) drawn from other data (the test split):
-    the FPIR and FNIR a user would see."""
-    out = []
+    the FPIR and FNIR a user would see, beside the FPIR the row was tuned for."""
+    out, trials = [], {}
     for row in table:
         g, k = row["identities"], row["k"]
-        try:
-            trials = simulate_galleries(emb, labels, identities=g, k=k, rounds=rounds, seed=seed)
-        except ValueError:
+        if (g, k) not in trials:
+            try:
+                trials[g, k] = simulate_galleries(emb, labels, identities=g, k=k, rounds=rounds, seed=seed)
+            except ValueError:
+                trials[g, k] = None
+        if trials[g, k] is None:
             continue
         t = row["threshold"]
-        out.append(
-            {
-                "identities": g,
-                "k": k,
-                "threshold": t,
-                "fpir": fpir_at(trials.non_mated, threshold=t),
-                "fnir": fnir_at(trials, threshold=t),
-            }
-        )
+        measured = {
+            "fpir": fpir_at(trials[g, k].non_mated, threshold=t),
+            "fnir": fnir_at(trials[g, k], threshold=t),
+        }
+        out.append({"identities": g, "k": k, "target_fpir": row["fpir"], "threshold": t, **measured})
     return out

@@ -62,9 +62,13 @@ def test_simulate_galleries_needs_a_stranger():
 
 def test_identification_thresholds_grow_stricter_with_gallery_size():
     emb, labels = clustered(80, 6, spread=0.35)
-    rows = identification_thresholds(emb, labels, sizes=(5, 40, 100), ks=(1, 5), fpir=0.05, rounds=10, seed=0)
-    by = {(r["identities"], r["k"]): r["threshold"] for r in rows}
-    assert set(by) == {(5, 1), (40, 1), (5, 5), (40, 5)}  # 100 needs 200 classes for its strangers
-    assert by[(40, 1)] < by[(5, 1)] and by[(40, 5)] < by[(5, 5)]
+    rows = identification_thresholds(
+        emb, labels, sizes=(5, 40, 100), ks=(1, 5), fpirs=(0.01, 0.05), rounds=10, seed=0
+    )
+    by = {(r["identities"], r["k"], r["fpir"]): r["threshold"] for r in rows}
+    # 100 needs 200 classes for its strangers
+    assert {(g, k) for g, k, _ in by} == {(5, 1), (40, 1), (5, 5), (40, 5)} and len(by) == 8
+    assert by[(40, 1, 0.05)] < by[(5, 1, 0.05)] and by[(40, 5, 0.05)] < by[(5, 5, 0.05)]
+    assert by[(40, 5, 0.01)] <= by[(40, 5, 0.05)]  # a lower rate is a stricter threshold
     test = figures_at(*clustered(80, 6, spread=0.35, seed=1), table=rows, rounds=10, seed=1)
-    assert all(abs(r["fpir"] - 0.05) < 0.05 for r in test)
+    assert len(test) == 8 and all(abs(r["fpir"] - r["target_fpir"]) < 0.05 for r in test)
