@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from training.evaluation.distances import as_embeddings_and_labels, class_members, nearest
+from training.evaluation.distances import as_embeddings_and_labels, class_members, pairwise_l2
 
 
 @dataclass(frozen=True)
@@ -27,12 +27,47 @@ class GalleryTrials:
     non_mated: np.ndarray
 
 
+STATISTICS = ("nearest", "mean", "centroid")
+
+
+def identity_scores(
+    probes: np.ndarray, refs: np.ndarray, ref_ids: np.ndarray, *, statistic: str
+) -> np.ndarray:
+    """(n_probes, n_identities) scores, lower is nearer; identities are 0..n-1 (`ref_ids` per reference).
+
+    nearest: the distance to the identity's nearest reference (what the service searches); mean: the mean
+    distance to its references; centroid: the distance to the unit-length mean of its references."""
+    n = int(ref_ids.max()) + 1
+    if statistic == "centroid":
+        sums = np.zeros((n, refs.shape[1]))
+        np.add.at(sums, ref_ids, refs)
+        centres = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+        return pairwise_l2(probes, centres)
+    d = pairwise_l2(probes, refs)
+    if statistic == "nearest":
+        out = np.full((len(probes), n), np.inf)
+        for i in range(n):
+            out[:, i] = d[:, ref_ids == i].min(axis=1)
+        return out
+    if statistic == "mean":
+        return np.stack([d[:, ref_ids == i].mean(axis=1) for i in range(n)], axis=1)
+    raise ValueError(f"statistic must be one of {STATISTICS}, got {statistic!r}")
+
+
 def simulate_galleries(
-    emb: ArrayLike, labels: ArrayLike, *, identities: int, k: int, rounds: int, seed: int
+    emb: ArrayLike,
+    labels: ArrayLike,
+    *,
+    identities: int,
+    k: int,
+    rounds: int,
+    seed: int,
+    statistic: str = "nearest",
 ) -> GalleryTrials:
     """`rounds` galleries: each enrolls `identities` random classes with more than k images (k random
     references each; their other images are mated probes), and every image of the other classes is a
-    non-mated probe. ValueError when fewer than identities + 1 classes have more than k images."""
+    non-mated probe; a probe's score is its nearest identity's by `statistic` (see `identity_scores`).
+    ValueError when fewer than identities + 1 classes have more than k images."""
     emb, labels = as_embeddings_and_labels(emb, labels)
     members = class_members(labels, min_count=1)
     eligible = [c for c, m in members.items() if len(m) > k]
@@ -49,10 +84,11 @@ def simulate_galleries(
         refs = np.concatenate([p[:k] for p in picked])
         probes = np.concatenate([p[k:] for p in picked])
         strangers = np.concatenate([m for c, m in members.items() if c not in set(chosen)])
-        idx, dist = nearest(emb[probes], emb[refs])
-        mated.append(dist)
-        correct.append(labels[refs][idx] == labels[probes])
-        non_mated.append(nearest(emb[strangers], emb[refs])[1])
+        ref_ids = np.repeat(np.arange(len(chosen)), k)
+        scores = identity_scores(emb[probes], emb[refs], ref_ids, statistic=statistic)
+        mated.append(scores.min(axis=1))
+        correct.append(np.asarray(chosen)[scores.argmin(axis=1)] == labels[probes])
+        non_mated.append(identity_scores(emb[strangers], emb[refs], ref_ids, statistic=statistic).min(axis=1))
     return GalleryTrials(np.concatenate(mated), np.concatenate(correct), np.concatenate(non_mated))
 
 

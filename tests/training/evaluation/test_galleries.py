@@ -72,3 +72,17 @@ def test_identification_thresholds_grow_stricter_with_gallery_size():
     assert by[(40, 5, 0.01)] <= by[(40, 5, 0.05)]  # a lower rate is a stricter threshold
     test = figures_at(*clustered(80, 6, spread=0.35, seed=1), table=rows, rounds=10, seed=1)
     assert len(test) == 8 and all(abs(r["fpir"] - r["target_fpir"]) < 0.05 for r in test)
+
+
+def test_identity_scores_by_statistic_at_known_angles():
+    from training.evaluation.galleries import identity_scores
+
+    refs = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    ids = np.array([0, 0, 1])
+    probe = np.array([[1.0, 0.0]])
+    assert identity_scores(probe, refs, ids, statistic="nearest")[0] == pytest.approx([0.0, 2.0])
+    assert identity_scores(probe, refs, ids, statistic="mean")[0] == pytest.approx([np.sqrt(2) / 2, 2.0])
+    centroid = np.sqrt((1 - np.sqrt(0.5)) ** 2 + 0.5)  # to (1, 1) / sqrt(2)
+    assert identity_scores(probe, refs, ids, statistic="centroid")[0] == pytest.approx([centroid, 2.0])
+    with pytest.raises(ValueError, match="statistic"):
+        identity_scores(probe, refs, ids, statistic="median")
