@@ -1,0 +1,43 @@
+"""Validation figures for choosing between encoders: images that differ only in brightness per class."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from modelcard import InputSpec
+from training.compare import validation_figures
+from training.data.records import Record
+from training.data.splits import Split
+from training.encoders.base import EmbeddingNet
+
+
+def _records(root: Path, group: str, label: str, level: int, n: int) -> list[Record]:
+    (root / label).mkdir(parents=True)
+    out = []
+    for i in range(n):
+        path = root / label / f"{i}.png"
+        Image.fromarray(np.full((8, 8), level + i, dtype=np.uint8)).save(path)
+        out.append(Record(source=str(path), label=label, group=group))
+    return out
+
+
+def test_validation_figures_of_a_separating_encoder_are_perfect_in_every_set(tmp_path):
+    # The embedding (m, 1 - m / 2), normalized, of the mean grey level m in [0, 1] turns monotonically with m:
+    # each class spans 12 levels, 60 or more apart. The novel class "b/z" enrols from its own validation images.
+    a_x, a_y = _records(tmp_path, "a", "a/x", 20, 12), _records(tmp_path, "a", "a/y", 100, 12)
+    b_x, b_z = _records(tmp_path, "b", "b/x", 180, 12), _records(tmp_path, "b", "b/z", 240, 8)
+    split = Split(train=a_x[:6] + a_y[:6] + b_x[:6], val=a_x[6:] + a_y[6:] + b_x[6:] + b_z, test=[])
+    head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1, 2))
+    with torch.no_grad():
+        head[2].weight.copy_(torch.tensor([[1.0], [-0.5]]))
+        head[2].bias.copy_(torch.tensor([0.0, 1.0]))
+    model = EmbeddingNet(nn.Identity(), head, config={"embedding_dim": 2})
+    spec = InputSpec(height=8, width=8, channels=1, mean=(0.0,), std=(1.0,))
+    figures = validation_figures(model, spec, split, k=2, seed=0)
+    assert figures["kshot_macro"] == pytest.approx(1.0)
+    assert figures["by_set"]["a"]["top1_2shot_train_refs"] == {"macro": 1.0, "micro": 1.0, "classes": 2}
+    assert figures["by_set"]["b"]["novel_classes_top1_2shot"]["classes"] == 1

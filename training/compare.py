@@ -1,0 +1,96 @@
+"""Validation figures of encoders on one recipe's split, to choose between them without touching the test split:
+the macro selection figure (kshot_macro) and macro / micro k-shot top-1 per source set, val images vs training refs.
+
+Run: `python -m training.compare --recipe bodyparts --onnx models/bodyparts.onnx --frozen 224 \
+--checkpoint runs/bodyparts/best.pt --threads 1`
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from modelcard import InputSpec, load_card
+from training.data.splits import Split
+from training.encoders.pretrained import IMAGENET_MEAN, IMAGENET_STD
+from training.evaluate import ROUNDS, per_set_figures
+from training.evaluation.macro import macro, pooled_kshot_by_class
+from training.frozen import as_onnx, embed_records, frozen_mobilenet_v2
+from training.pipeline import OnnxModule
+from training.recipes import load_records, make_split, recipe_config
+from training.train import input_spec, model_from_checkpoint
+
+
+def validation_figures(
+    model: nn.Module, spec: InputSpec, split: Split, *, k: int, seed: int
+) -> dict[str, Any]:
+    """The selection figure (every validation class, novel ones enrolled from their own images, against k
+    training references of every trained class) and the per-set figures, on validation images."""
+    ref_emb, val_emb = embed_records(model, split.train, spec), embed_records(model, split.val, spec)
+    ref_labels = np.asarray([r.label for r in split.train])
+    val_labels = np.asarray([r.label for r in split.val])
+    by_class = pooled_kshot_by_class(ref_emb, ref_labels, val_emb, val_labels, k=k, seed=seed, n_rounds=5)
+    groups = (np.asarray([r.group for r in split.train]), np.asarray([r.group for r in split.val]))
+    return {
+        "kshot_macro": macro(by_class),
+        "by_set": per_set_figures(
+            ref_emb, ref_labels, groups[0], val_emb, val_labels, groups[1], k=k, seed=seed
+        ),
+    }
+
+
+def encoders(args: argparse.Namespace, workdir: str) -> list[tuple[str, nn.Module, InputSpec]]:
+    """(name, model, input spec) of every encoder the command line names."""
+    out: list[tuple[str, nn.Module, InputSpec]] = []
+    for path in args.onnx:
+        out.append(
+            (
+                path,
+                OnnxModule(Path(path), threads=args.threads),
+                load_card(Path(path).with_suffix(".json")).input,
+            )
+        )
+    for size in args.frozen:
+        spec = InputSpec(height=size, width=size, channels=3, mean=IMAGENET_MEAN, std=IMAGENET_STD)
+        model = as_onnx(
+            frozen_mobilenet_v2()[0], spec, Path(workdir) / f"frozen{size}.onnx", threads=args.threads
+        )
+        out.append((f"frozen MobileNetV2 {size} px", model, spec))
+    for path in args.checkpoint:
+        model, cfg, _ = model_from_checkpoint(Path(path))
+        out.append((path, model, input_spec(cfg)))
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--recipe", required=True)
+    p.add_argument("--data-root", default="../shared/data")
+    p.add_argument("--onnx", action="append", default=[], help="a shipped model (its card beside it)")
+    p.add_argument(
+        "--frozen", action="append", type=int, default=[], help="frozen ImageNet trunk at this size"
+    )
+    p.add_argument("--checkpoint", action="append", default=[], help="a training checkpoint")
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    cfg = recipe_config(args.recipe)
+    data = dataclasses.replace(cfg.data, data_root=args.data_root)
+    split = make_split(load_records(data), data)
+    with tempfile.TemporaryDirectory() as workdir:
+        for name, model, spec in encoders(args, workdir):
+            figures = validation_figures(model, spec, split, k=cfg.eval.kshot, seed=cfg.eval.seed)
+            print(json.dumps({"encoder": name, "rounds": ROUNDS, **figures}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
