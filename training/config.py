@@ -86,6 +86,9 @@ class OptimConfig:
     # the trunk learns at trunk_lr_mult x the scheduled rate (1.0 and 0: one rate for all, nothing frozen).
     freeze_epochs: int = 0
     trunk_lr_mult: float = 1.0
+    # With model.pretrained: the exported weights are (1 - wise_alpha) x pretrained + wise_alpha x the best
+    # epoch's (training/wise.py); None exports the best epoch's weights as they are.
+    wise_alpha: float | None = None
     time_budget_min: float | None = None  # stop (keeping the best checkpoint) after this many minutes
 
 

@@ -24,6 +24,7 @@ from training.export import INPUT_NAME, OUTPUT_NAME, export_with_parity
 from training.recipes import load_records, make_split
 from training.report import write_report
 from training.train import TrainResult, build_model, input_spec, model_from_checkpoint, train
+from training.wise import ensemble_with_pretrained
 
 
 class OnnxModule(torch.nn.Module):
@@ -116,10 +117,23 @@ def import_pretrained(cfg: TrainConfig) -> ModelCard:
     return finish(cfg, model, split, history=[], seconds=0.0, device="cpu")
 
 
+def with_pretrained_ensemble(cfg: TrainConfig, model: torch.nn.Module) -> torch.nn.Module:
+    """The trained model, interpolated with its pretrained start when the config asks (`optim.wise_alpha`)."""
+    if cfg.optim.wise_alpha is None:
+        return model
+    if not cfg.model.pretrained:
+        raise ValueError("optim.wise_alpha needs model.pretrained (the weights to interpolate with)")
+    print(
+        f"{cfg.name}: weights {cfg.optim.wise_alpha:g} x trained + {1 - cfg.optim.wise_alpha:g} x pretrained"
+    )
+    return ensemble_with_pretrained(model.cpu(), build_model(cfg), alpha=cfg.optim.wise_alpha)
+
+
 def build(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> ModelCard:
     result: TrainResult = train(cfg, resume=resume, progress=progress)
+    model = with_pretrained_ensemble(cfg, result.model)
     return finish(
-        cfg, result.model, result.split, history=result.history, seconds=result.seconds, device=result.device
+        cfg, model, result.split, history=result.history, seconds=result.seconds, device=result.device
     )
 
 
@@ -129,6 +143,7 @@ def export_checkpoint(
     """Re-evaluate a checkpoint and export it (e.g. a run stopped early, or to re-tune the threshold)."""
     model, cfg, state = model_from_checkpoint(checkpoint)
     cfg = apply_overrides(cfg, ([f"out_dir={out_dir}"] if out_dir is not None else []) + list(overrides))
+    model = with_pretrained_ensemble(cfg, model)
     split = make_split(load_records(cfg.data), cfg.data)
     history = json.loads(state["history_json"])
     return finish(
