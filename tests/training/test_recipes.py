@@ -71,3 +71,16 @@ def test_images_an_ancestor_split_trained_on_leave_val_and_test():
     assert not seen & set(clean.val + clean.test)
     assert set(clean.test) == set(plain.test) - seen and set(clean.val) == set(plain.val) - seen
     assert [r for r in clean.test if r.label == "n"] == [r for r in plain.test if r.label == "n"]
+
+
+@pytest.mark.parametrize(
+    ("tuned", "scratch"), [("bodyparts", "bodyparts-scratch"), ("defects-imagenet", "defects")]
+)
+def test_pretrained_recipe_keeps_the_split_and_feeds_imagenet_input(tuned, scratch):
+    from training.encoders.pretrained import IMAGENET_MEAN, IMAGENET_STD
+
+    a, b = recipe_config(tuned), recipe_config(scratch)
+    assert a.data == b.data and a.name == b.name  # same split, so the two compare on the same images
+    assert (a.model.encoder, a.model.pretrained) == ("mobilenet-v2", "imagenet")
+    assert (a.input.channels, a.input.mean, a.input.std) == (3, IMAGENET_MEAN, IMAGENET_STD)
+    assert a.optim.freeze_epochs > 0 and 0 < a.optim.trunk_lr_mult < 1 and a.eval.select == "kshot_macro"
