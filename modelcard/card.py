@@ -61,7 +61,9 @@ class InputSpec:
 
     Steps, in order: EXIF-transpose; convert to "L" (channels=1) or "RGB" (channels=3);
     resize to width x height by `resize` (stretch | center_crop | pad, bilinear);
-    scale to [0, 1]; if `invert`, x = 1 - x; then (x - mean[c]) / std[c]. With `align`, the face chip
+    scale to [0, 1]; if `brighten` and the image's mean is under it, x = x ** g with the g that brings the
+    mean to `brighten` (dark images lifted, as under harsh side light); if `invert`, x = 1 - x; then
+    (x - mean[c]) / std[c]. With `align`, the face chip
     (align.chip square, RGB) replaces the image before the resize, which then keeps its size.
     """
 
@@ -74,6 +76,7 @@ class InputSpec:
     invert: bool = False
     name: str = "input"
     align: AlignSpec | None = None
+    brighten: float | None = None
 
     def __post_init__(self) -> None:
         if self.channels not in (1, 3):
@@ -84,6 +87,8 @@ class InputSpec:
             raise CardError("input.mean and input.std need one value per channel")
         if any(s <= 0 for s in self.std):
             raise CardError("input.std values must be positive")
+        if self.brighten is not None and not 0 < self.brighten < 1:
+            raise CardError(f"input.brighten must be in (0, 1), got {self.brighten}")
         if self.resize not in RESIZE_MODES:
             raise CardError(f"input.resize must be one of {RESIZE_MODES}, got {self.resize!r}")
         if self.align is not None and (self.channels, self.height, self.width) != (

@@ -36,10 +36,22 @@ def to_mode(img: Image.Image, spec: InputSpec) -> Image.Image:
     return img.convert(mode)
 
 
+def brighten(arr: np.ndarray, target: float) -> np.ndarray:
+    """Values in [0, 1] raised to the power g = log(target) / log(mean) when the mean is under `target`
+    (a gamma that lifts a dark image's mean to about `target`); others unchanged."""
+    mean = float(arr.mean())
+    if mean >= target:
+        return arr
+    gamma = np.log(target) / np.log(max(mean, 1e-3))
+    return np.power(arr, np.float32(gamma), dtype=np.float32)
+
+
 def preprocess(img: Image.Image, spec: InputSpec) -> np.ndarray:
     """Return a float32 CHW array for one image."""
     img = _resize(to_mode(img, spec), spec)
     arr = np.asarray(img, dtype=np.float32) / 255.0
+    if spec.brighten is not None:
+        arr = brighten(arr, spec.brighten)
     arr = arr[None, :, :] if arr.ndim == 2 else arr.transpose(2, 0, 1)
     if spec.invert:
         arr = 1.0 - arr

@@ -52,6 +52,7 @@ class InputConfig:
     # "face5": faces detected and aligned onto a height x width chip before preprocessing (modelcard.align),
     # with dlib's packaged 5-point landmarks; the card then ships them as <name>.landmarks.dat.
     align: str | None = None
+    brighten: float | None = None  # lift dark images' mean to this by a gamma (modelcard.preprocess.brighten)
 
 
 @dataclass(frozen=True)

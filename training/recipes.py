@@ -62,7 +62,10 @@ def _faces() -> TrainConfig:
         name="faces",
         data=DataConfig(recipe="faces", split="class", val=0.15, test=0.15),
         # dlib's face network on its own 5-point chips (150 px, padding 0.25), its input normalization
-        input=InputConfig(height=CHIP, width=CHIP, channels=3, mean=DLIB_MEAN, std=DLIB_STD, align="face5"),
+        # dark chips (harsh side light) are lifted by a gamma: Yale B 5-shot on validation 92.2 -> 96.1 %
+        input=InputConfig(
+            height=CHIP, width=CHIP, channels=3, mean=DLIB_MEAN, std=DLIB_STD, align="face5", brighten=0.45
+        ),
         model=ModelConfig(encoder="dlib-resnet", embedding_dim=128, pretrained="dlib-face"),
         # fine-tuning a network trained on ~3M faces: a low learning rate, few epochs
         optim=OptimConfig(

@@ -75,6 +75,7 @@ def input_spec(cfg: TrainConfig) -> InputSpec:
         resize=i.resize,
         invert=i.invert,
         align=align,
+        brighten=i.brighten,
     )
 
 

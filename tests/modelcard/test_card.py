@@ -69,3 +69,23 @@ def test_preprocess_invert_and_rgb_layout():
 def test_preprocess_keeps_aspect_modes_return_card_size(mode):
     spec = InputSpec(height=8, width=8, channels=1, mean=(0,), std=(1,), resize=mode)
     assert preprocess(Image.new("L", (40, 10), 200), spec).shape == (1, 8, 8)
+
+
+def test_brighten_lifts_a_dark_image_to_the_target_mean_and_leaves_others():
+    from modelcard.preprocess import brighten
+
+    dark = np.full((4, 4), 0.1, dtype=np.float32)
+    assert brighten(dark, 0.45).mean() == pytest.approx(0.45, abs=1e-5)
+    bright = np.full((4, 4), 0.6, dtype=np.float32)
+    assert np.array_equal(brighten(bright, 0.45), bright)
+    assert brighten(np.zeros((2, 2), np.float32), 0.45).max() == 0.0  # black stays black
+
+
+def test_preprocess_brightens_only_cards_that_ask():
+    img = Image.fromarray(np.full((4, 6), 26, dtype=np.uint8))  # mean about 0.1
+    plain = InputSpec(height=4, width=6, channels=1, mean=(0.0,), std=(1.0,))
+    lifted = InputSpec(height=4, width=6, channels=1, mean=(0.0,), std=(1.0,), brighten=0.45)
+    assert preprocess(img, plain).mean() == pytest.approx(26 / 255, abs=1e-6)
+    assert preprocess(img, lifted).mean() == pytest.approx(0.45, abs=1e-4)
+    with pytest.raises(CardError, match="brighten"):
+        InputSpec(height=4, width=6, channels=1, mean=(0.0,), std=(1.0,), brighten=1.5)
