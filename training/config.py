@@ -105,10 +105,11 @@ class EvalConfig:
     kshot: int = 5  # references per class for closed-set / open-set identification
     target_far: float = 0.01
     # identify's thresholds by gallery size, tuned on validation galleries of G identities x k references
-    # (training/evaluation/galleries.py): the default false-positive identification rate, the rates the card
-    # holds rows for (a service setting picks among them), the G and k measured (a G is measured while at
-    # least as many validation classes are left as strangers), galleries per (G, k)
-    target_fpir: float = 0.01
+    # (training/evaluation/galleries.py): the default false-positive identification rate (None: the one of
+    # `fpirs` with the best balanced open-set accuracy on validation), the rates the card holds rows for (a
+    # service setting picks among them), the G and k measured (a G is measured while at least as many
+    # validation classes are left as strangers), galleries per (G, k)
+    target_fpir: float | None = None
     fpirs: tuple[float, ...] = (0.001, 0.01, 0.05, 0.1)
     gallery_sizes: tuple[int, ...] = (10, 30, 100, 300)
     gallery_ks: tuple[int, ...] = (1, 5)

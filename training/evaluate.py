@@ -17,7 +17,7 @@ from training.data.dataset import ImageDataset
 from training.data.splits import Split
 from training.evaluation.baseline import pixel_embeddings
 from training.evaluation.distances import class_members
-from training.evaluation.galleries import figures_at, identification_thresholds
+from training.evaluation.galleries import balanced_fpir, figures_at, identification_thresholds
 from training.evaluation.identification import enroll
 from training.evaluation.macro import macro_micro, pooled_kshot_hits
 from training.evaluation.metrics import (
@@ -173,21 +173,23 @@ def identification_table(
         val_labels,
         sizes=e.gallery_sizes,
         ks=e.gallery_ks,
-        fpirs=tuple(sorted({*e.fpirs, e.target_fpir})),
+        fpirs=tuple(sorted({*e.fpirs} | ({e.target_fpir} if e.target_fpir is not None else set()))),
         rounds=e.gallery_rounds,
         seed=e.seed,
     )
     if not rows:
         return None
     test = figures_at(emb, labels, table=rows, rounds=e.gallery_rounds, seed=e.seed + 1)
+    target = e.target_fpir if e.target_fpir is not None else balanced_fpir(rows, k=max(r["k"] for r in rows))
+    chosen = "set" if e.target_fpir is not None else "the best balanced open-set accuracy on validation"
     method = (
         f"nearest reference; validation galleries of G identities x k references ({e.gallery_rounds} per G, k), "
         "every image of as many other identities a non-mated probe; per FPIR, the largest threshold whose FPIR "
-        f"is at most it (default {e.target_fpir:g}); interpolated in log G, beyond the largest G the "
+        f"is at most it (default {target:g}: {chosen}); interpolated in log G, beyond the largest G the "
         "least-squares line in log G, never looser than the largest G's"
     )
     return Identification(
-        target_fpir=e.target_fpir,
+        target_fpir=target,
         rows=tuple(IdentificationRow(**r) for r in rows),
         statistic="nearest",
         method=method,

@@ -144,6 +144,20 @@ def identification_thresholds(
     return rows
 
 
+def balanced_fpir(rows: list[dict], *, k: int) -> float:
+    """The FPIR whose rows (at references per identity `k`) have the best mean balanced open-set accuracy,
+    ((1 - FNIR) + (1 - FPIR)) / 2 averaged over the gallery sizes; the smaller FPIR on a tie."""
+    fpirs = sorted({r["fpir"] for r in rows if r["k"] == k})
+    if not fpirs:
+        raise ValueError(f"no rows at k={k}")
+
+    def balanced(f: float) -> float:
+        at = [r for r in rows if r["k"] == k and r["fpir"] == f]
+        return float(np.mean([(1 - r["fnir"] + 1 - f) / 2 for r in at]))
+
+    return max(fpirs, key=lambda f: (balanced(f), -f))
+
+
 def figures_at(emb: ArrayLike, labels: ArrayLike, *, table: list[dict], rounds: int, seed: int) -> list[dict]:
     """Each row's threshold applied to galleries of the same (G, k) drawn from other data (the test split):
     the FPIR and FNIR a user would see, beside the FPIR the row was tuned for."""

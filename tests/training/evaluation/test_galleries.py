@@ -86,3 +86,15 @@ def test_identity_scores_by_statistic_at_known_angles():
     assert identity_scores(probe, refs, ids, statistic="centroid")[0] == pytest.approx([centroid, 2.0])
     with pytest.raises(ValueError, match="statistic"):
         identity_scores(probe, refs, ids, statistic="median")
+
+
+def test_balanced_fpir_picks_the_rate_with_the_best_mean_of_both_rates():
+    from training.evaluation.galleries import balanced_fpir
+
+    rows = [
+        {"identities": 10, "k": 5, "fpir": 0.01, "fnir": 0.20},  # (0.80 + 0.99) / 2 = 0.895
+        {"identities": 10, "k": 5, "fpir": 0.05, "fnir": 0.05},  # (0.95 + 0.95) / 2 = 0.95
+        {"identities": 10, "k": 5, "fpir": 0.10, "fnir": 0.02},  # (0.98 + 0.90) / 2 = 0.94
+        {"identities": 10, "k": 1, "fpir": 0.10, "fnir": 0.00},
+    ]
+    assert balanced_fpir(rows, k=5) == 0.05
