@@ -207,6 +207,37 @@ async def identify(rt: Runtime, *, gallery_name: str, upload: Upload, top_k: int
     return decision.model_copy(update=update)
 
 
+def _identity_distance(gallery: Gallery, identity: str, embedding: np.ndarray) -> tuple[float, int]:
+    """(blocking) The distance from an embedding to an identity's nearest reference, and its reference count."""
+    refs = gallery.identity_embeddings(identity)
+    return float(np.linalg.norm(refs - embedding[None, :], axis=1).min()), len(refs)
+
+
+async def verify_identity(rt: Runtime, *, gallery_name: str, identity: str, image: Upload) -> VerifyOut:
+    """Is this image that enrolled identity? Its nearest reference against identify's threshold for a
+    gallery of one identity with that many references (the gallery's own threshold if it has one)."""
+    identity = check_identity(identity)
+    gallery, encoder, prepared = await on_decode_pool(rt, _open_and_prepare, rt, gallery_name, [image])
+    (embedding,) = await rt.batcher(encoder.name).embed(list(prepared.batch))
+    distance, references = await blocking(_identity_distance, gallery, identity, embedding)
+    table = encoder.card.identification
+    if gallery.meta.threshold is not None or table is None:
+        threshold = threshold_for(gallery, encoder)
+    else:
+        threshold = gallery_threshold(
+            table, identities=1, references=references, fpir=rt.settings.identify_fpir
+        )
+    return VerifyOut(
+        distance=distance,
+        threshold=threshold,
+        match=distance <= threshold,
+        model=encoder.name,
+        faces=faces_out(prepared),
+        identity=identity,
+        references=references,
+    )
+
+
 async def verify(
     rt: Runtime, *, image_a: Upload, image_b: Upload, gallery_name: str | None, model_name: str | None
 ) -> VerifyOut:

@@ -108,6 +108,10 @@ class VerifyOut(BaseModel):
     match: bool
     model: str
     faces: list[FaceOut] | None = Field(default=None, description="Per image (a, b), for a face model.")
+    identity: str | None = Field(
+        default=None, description="The enrolled identity checked against, if one was."
+    )
+    references: int | None = Field(default=None, description="Its references compared (the nearest decides).")
 
 
 class IdentityOut(BaseModel):

@@ -174,6 +174,12 @@ class Gallery:
             self._ensure_open()
             return self._store.list_identities(offset=offset, limit=limit)
 
+    def identity_embeddings(self, identity: str) -> np.ndarray:
+        """One identity's reference embeddings (n, dim), read from the store; IdentityNotFound when absent."""
+        with self._lock:
+            self._ensure_open()
+            return self._store.identity_embeddings(identity)[1]
+
     def delete_identity(self, identity: str) -> int:
         """Delete an identity and its references; returns how many references went."""
         with self._lock:

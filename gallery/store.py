@@ -251,6 +251,16 @@ class GalleryStore:
             yield ids, matrix
             last = int(ids[-1])
 
+    def identity_embeddings(self, identity: str) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, matrix) of one identity's references; IdentityNotFound when it has none."""
+        with self._lock:
+            rows = self._conn.execute(
+                'SELECT id, embedding FROM "references" WHERE identity = ? ORDER BY id', (identity,)
+            ).fetchall()
+        if not rows:
+            raise IdentityNotFound(f"identity {identity!r} not found")
+        return self._decode(rows)
+
     def load_embeddings(self, *, batch: int = 65536) -> tuple[np.ndarray, np.ndarray]:
         """Every stored reference as (ids (n,), matrix (n, dim)), filled chunk by chunk into one array."""
         count, _ = self.reference_stats()

@@ -66,3 +66,32 @@ async def test_verify_missing_second_image_returns_422(helpers, client):
     files = {"image_a": helpers.image_file(helpers.pattern("ann"))}
     response = await client.post("/verify", data={"model": "toy"}, files=files)
     assert response.status_code == 422 and response.json()["error"]["code"] == "validation_error"
+
+
+async def test_verify_image_against_enrolled_identity_matches_its_own(helpers, enrolled):
+    files = {"image": helpers.image_file(helpers.noisy("alice", seed=77))}
+    body = (await enrolled.post("/verify", data={"gallery": "faces", "identity": "alice"}, files=files)).json()
+    assert body["match"] is True and body["identity"] == "alice" and body["references"] == 2
+    assert body["distance"] <= body["threshold"]
+
+
+async def test_verify_image_against_another_identity_does_not_match(helpers, enrolled):
+    files = {"image": helpers.image_file(helpers.noisy("alice", seed=77))}
+    body = (await enrolled.post("/verify", data={"gallery": "faces", "identity": "bob"}, files=files)).json()
+    assert body["match"] is False and body["distance"] > body["threshold"]
+
+
+async def test_verify_against_unknown_identity_is_404(helpers, enrolled):
+    files = {"image": helpers.image_file(helpers.pattern("alice"))}
+    response = await enrolled.post("/verify", data={"gallery": "faces", "identity": "nobody"}, files=files)
+    assert response.status_code == 404 and response.json()["error"]["code"] == "identity_not_found"
+
+
+async def test_verify_identity_form_needs_a_gallery_and_nothing_of_the_pair_form(helpers, enrolled):
+    image = helpers.image_file(helpers.pattern("alice"))
+    no_gallery = await enrolled.post("/verify", data={"identity": "alice"}, files={"image": image})
+    mixed = await enrolled.post(
+        "/verify", data={"gallery": "faces", "identity": "alice"}, files={"image": image, "image_a": image}
+    )
+    for response in (no_gallery, mixed):
+        assert response.status_code == 422 and response.json()["error"]["code"] == "validation_error"
