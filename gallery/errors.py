@@ -59,3 +59,9 @@ class StorageError(GalleryError):
     """Any other failed read or write of a gallery's files (an I/O error, a read-only disk, a lock)."""
 
     code = "storage_error"
+
+
+class GalleryTooSmall(GalleryError):
+    """Too few identities or references to calibrate the gallery's threshold at the asked rate; nothing changed."""
+
+    code = "gallery_too_small"

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from gallery import validate
+from gallery.calibration import identities_of_rows
 from gallery.config import IndexConfig
 from gallery.errors import GalleryBusy, GalleryNotFound, ModelMismatch
 from gallery.index import VectorIndex
@@ -180,6 +181,14 @@ class Gallery:
             self._ensure_open()
             return self._store.identity_embeddings(identity)[1]
 
+    def stored_references(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every reference's embedding (n, dim) and identity (n,), in id order, read from the store at once."""
+        with self._lock:
+            self._ensure_open()
+            ids, matrix = self._store.load_embeddings()
+            pairs = self._store.reference_identities()
+        return matrix, identities_of_rows(ids, pairs)
+
     def delete_identity(self, identity: str) -> int:
         """Delete an identity and its references; returns how many references went."""
         with self._lock:
@@ -203,6 +212,7 @@ class Gallery:
         return identity
 
     def set_threshold(self, value: float | None) -> None:
+        """Set (None: clear) the gallery's own threshold, durably."""
         with self._lock:
             self._ensure_open()
             self._store.set_threshold(value)

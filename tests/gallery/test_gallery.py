@@ -180,6 +180,17 @@ def test_set_threshold_updates_info_and_rejects_out_of_range(gallery):
         gallery.set_threshold(3.0)
 
 
+def test_stored_references_reads_every_live_row_with_its_identity(gallery, shas, unit_vectors):
+    vectors = unit_vectors(5, seed=3)
+    gallery.add("ann", vectors[:2], image_sha256s=shas(2))
+    (bob_first, _) = gallery.add("bob", vectors[2:4], image_sha256s=shas(2))
+    gallery.add("cy", vectors[4:], image_sha256s=shas(1))
+    gallery.delete_reference(bob_first)
+    matrix, identities = gallery.stored_references()
+    assert list(identities) == ["ann", "ann", "bob", "cy"]
+    np.testing.assert_allclose(matrix, vectors[[0, 1, 3, 4]], atol=1e-6)
+
+
 def test_gallery_switches_to_hnsw_when_crossing_ann_min_size(tmp_path, shas, unit_vectors, dim):
     registry = GalleryRegistry(tmp_path, ann_min_size=50)
     registry.open()

@@ -1,0 +1,135 @@
+"""Calibration's leave-one-identity-out math on unit vectors at known angles (2-D, on the unit circle), where
+the distance between angles a and b is the chord 2 sin(|a - b| / 2), worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from gallery.calibration import (
+    calibrate,
+    identities_of_rows,
+    min_probes,
+    probe_distances,
+    threshold_at_fpir,
+)
+from gallery.errors import GalleryTooSmall
+
+
+def circle(*degrees: float) -> np.ndarray:
+    """Unit vectors at these angles."""
+    rad = np.radians(degrees)
+    return np.stack([np.cos(rad), np.sin(rad)], axis=1).astype(np.float32)
+
+
+def chord(gap_degrees: float) -> float:
+    return 2.0 * math.sin(math.radians(gap_degrees) / 2.0)
+
+
+# A: 0 and 20 degrees; B 90; C 155; D 200; E 310. Nearest other identity (angular gap): A0 -> E 50,
+# A20 -> B 70, B -> C 65, C -> D 45, D -> C 45, E -> A0 50; A's references are 20 apart.
+SPREAD = (circle(0, 20, 90, 155, 200, 310), ["a", "a", "b", "c", "d", "e"])
+# A: 0 and 100; B 50 (between A's two); C 170; D 230; E 300. Nearest other: A0 -> B 50, B -> A 50,
+# A100 -> B 50, C -> D 60, D -> C 60, E -> A0 60; A's own references lie 100 apart, farther than B.
+SPLIT = (circle(0, 100, 50, 170, 230, 300), ["a", "a", "b", "c", "d", "e"])
+
+
+def test_threshold_at_fpir_literals_sit_just_under_the_next_distance():
+    distances = [0.9, 0.2, 0.5, 0.7]
+    assert threshold_at_fpir(distances, fpir=0.25) == np.nextafter(0.5, 0.0)  # accepts 0.2 alone: 1/4
+    assert threshold_at_fpir(distances, fpir=0.2) == np.nextafter(0.2, 0.0)  # accepts none
+    assert threshold_at_fpir(distances, fpir=0.5) == np.nextafter(0.7, 0.0)
+
+
+def test_threshold_at_fpir_zero_distance_clamps_to_zero():
+    assert threshold_at_fpir([0.0, 0.4], fpir=0.1) == 0.0
+
+
+def test_threshold_at_fpir_without_distances_raises():
+    with pytest.raises(ValueError, match="non-mated"):
+        threshold_at_fpir([], fpir=0.1)
+
+
+def test_probe_distances_match_hand_computed_chords_in_any_block_size():
+    # A: 0 and 60; B 180; C 90. own: A0 -> A60 and back (60); B, C have no other reference.
+    # other: A0 -> C 90; A60 -> C 30; B -> C 90; C -> A60 30.
+    matrix, labels = circle(0, 60, 180, 90), np.array([0, 0, 1, 2])
+    probes = np.arange(4)
+    want_own = [chord(60), chord(60), math.inf, math.inf]
+    want_other = [chord(90), chord(30), chord(90), chord(30)]
+    for block in (1, 3, 1000):
+        found = probe_distances(matrix, labels, probes, chunk=block * len(probes))
+        np.testing.assert_allclose(found.own, want_own, atol=1e-6)
+        np.testing.assert_allclose(found.other, want_other, atol=1e-6)
+
+
+def test_probe_distances_of_a_subset_compare_with_every_reference():
+    matrix, labels = circle(0, 60, 180, 90), np.array([0, 0, 1, 2])
+    found = probe_distances(matrix, labels, np.array([1, 2]))
+    np.testing.assert_allclose(found.own, [chord(60), math.inf], atol=1e-6)
+    np.testing.assert_allclose(found.other, [chord(30), chord(90)], atol=1e-6)
+
+
+def test_calibrate_spread_gallery_picks_the_third_smallest_stranger_distance():
+    # non-mated: chords of 45, 45, 50, 50, 65, 70. At FPIR 0.4, floor(0.4 * 6) = 2 may be accepted: the
+    # threshold sits just under chord(50), accepting the two chord(45)s: FPIR 2/6.
+    # mated: A0 and A20 are 20 apart (chord 0.347), nearer than anyone else and under the threshold.
+    result = calibrate(*SPREAD, target_fpir=0.4)
+    assert result.threshold == pytest.approx(chord(50), abs=1e-6) and result.threshold < chord(50)
+    assert result.fpir == pytest.approx(2 / 6) and result.fnir == 0.0
+    assert (result.identities, result.references) == (5, 6)
+    assert (result.non_mated_probes, result.mated_probes, result.sampled) == (6, 2, False)
+
+
+def test_calibrate_split_identity_nearest_to_someone_else_is_a_miss():
+    # non-mated: chords of 50, 50, 50, 60, 60, 60; at FPIR 0.5, 3 may be accepted: just under chord(60) = 1.
+    # mated: A0's own other reference is 100 away, B only 50: nearest is someone else, so both miss.
+    result = calibrate(*SPLIT, target_fpir=0.5)
+    assert result.threshold == pytest.approx(1.0, abs=1e-6) and result.threshold < 1.0
+    assert result.fpir == 0.5 and result.fnir == 1.0 and result.mated_probes == 2
+
+
+def test_calibrate_single_references_have_no_fnir():
+    result = calibrate(circle(0, 70, 150, 220, 290), list("abcde"), target_fpir=0.2)
+    assert result.fnir is None and result.mated_probes == 0
+    assert result.threshold < chord(70) and result.fpir == 0.0  # every stranger is chord(70) or more away
+
+
+def test_calibrate_four_identities_is_too_small():
+    with pytest.raises(GalleryTooSmall, match="4 identities"):
+        calibrate(circle(0, 10, 90, 180, 270), list("aabcd"), target_fpir=0.4)
+
+
+def test_calibrate_too_few_probes_for_the_target_is_too_small():
+    # FPIR 0.1 needs 10 probes; six references give six
+    assert min_probes(0.1) == 10 and min_probes(0.05) == 20 and min_probes(0.3) == 4
+    with pytest.raises(GalleryTooSmall, match="at least 10"):
+        calibrate(*SPREAD, target_fpir=0.1)
+
+
+def test_calibrate_empty_gallery_is_too_small():
+    with pytest.raises(GalleryTooSmall, match="0 identities"):
+        calibrate(np.empty((0, 2), np.float32), [], target_fpir=0.05)
+
+
+def test_calibrate_big_gallery_samples_a_bounded_number_of_probes():
+    angles = np.arange(0, 360, 3.0)  # 120 references, 3 degrees apart, 40 identities of 3 neighbours each
+    names = [f"id{i // 3}" for i in range(len(angles))]
+    result = calibrate(circle(*angles), names, target_fpir=0.1, max_probes=50)
+    assert result.sampled and result.non_mated_probes == 50 and result.references == 120
+    # an end of each run of three is 3 degrees from the next identity, its middle 6
+    assert result.threshold < chord(3) + 1e-6
+
+
+def test_calibrate_target_out_of_range_raises():
+    with pytest.raises(ValueError, match="target_fpir"):
+        calibrate(*SPREAD, target_fpir=1.0)
+
+
+def test_identities_of_rows_joins_chunks_by_id():
+    pairs = [(np.array([7, 3]), ["x", "y"]), (np.array([5]), ["z"])]
+    assert list(identities_of_rows(np.array([3, 5, 7]), pairs)) == ["y", "z", "x"]
+    with pytest.raises(ValueError, match="no identity"):
+        identities_of_rows(np.array([4]), pairs)
