@@ -45,7 +45,7 @@ class GalleryOut(BaseModel):
         "for a gallery of this size (stricter as it grows), else its pair threshold."
     )
     threshold_override: float | None = Field(
-        description="The gallery's own threshold, or null for the card's."
+        description="The gallery's own threshold (set at creation or by calibration), or null for the card's."
     )
     identities: int
     references: int
@@ -63,6 +63,41 @@ class GalleryList(BaseModel):
 class GalleryDeleted(BaseModel):
     gallery: str
     deleted: bool = True
+
+
+class CalibrateIn(BaseModel):
+    target_fpir: float | None = Field(
+        default=None,
+        gt=0.0,
+        lt=1.0,
+        description="The largest share of strangers identify may accept; default SG_IDENTIFY_FPIR, else the "
+        "card's identification target, else 0.05.",
+    )
+
+
+class CalibrationOut(BaseModel):
+    gallery: str
+    threshold: float = Field(
+        description="The gallery's threshold now: the largest whose FPIR is at most the target."
+    )
+    target_fpir: float
+    identities: int
+    references: int
+    non_mated_probes: int = Field(
+        description="References scored against every other identity's (their own identity left out)."
+    )
+    mated_probes: int = Field(
+        description="References of identities with two or more, scored as genuine probes."
+    )
+    sampled: bool = Field(
+        description="The probes are a random sample of the references (a big gallery); every reference is "
+        "still compared."
+    )
+    fpir: float = Field(description="Non-mated probes accepted at the threshold.")
+    fnir: float | None = Field(
+        description="Mated probes not answered as their own identity at the threshold; null with no mated probes."
+    )
+    previous_threshold: float | None = Field(description="identify's threshold before calibrating.")
 
 
 class FaceOut(BaseModel):

@@ -1,4 +1,4 @@
-"""Gallery routes: create, list, read and delete galleries."""
+"""Gallery routes: create, list, read and delete galleries; calibrate a gallery's threshold, or clear it."""
 
 from __future__ import annotations
 
@@ -6,9 +6,18 @@ import contextlib
 
 from fastapi import APIRouter
 
+from app.calibration import calibrate_gallery
 from app.deps import RuntimeDep
 from app.runtime import Runtime, blocking
-from app.schemas import GalleryCreate, GalleryDeleted, GalleryIndexOut, GalleryList, GalleryOut
+from app.schemas import (
+    CalibrateIn,
+    CalibrationOut,
+    GalleryCreate,
+    GalleryDeleted,
+    GalleryIndexOut,
+    GalleryList,
+    GalleryOut,
+)
 from gallery.errors import GalleryNotFound
 from gallery.gallery import Gallery
 
@@ -57,6 +66,12 @@ def _list(rt: Runtime) -> GalleryList:
     return GalleryList(galleries=galleries)
 
 
+def _clear_threshold(rt: Runtime, name: str) -> GalleryOut:
+    gallery = rt.registry.get(name)
+    gallery.set_threshold(None)
+    return describe(rt, gallery)
+
+
 @router.post("", status_code=201, response_model=GalleryOut)
 async def create_gallery(rt: RuntimeDep, body: GalleryCreate) -> GalleryOut:
     """Create a gallery bound to a served model, optionally with its own threshold."""
@@ -80,3 +95,16 @@ async def delete_gallery(rt: RuntimeDep, name: str) -> GalleryDeleted:
     """Delete a gallery and all its references."""
     await blocking(rt.registry.delete, name)
     return GalleryDeleted(gallery=name)
+
+
+@router.post("/{name}/calibrate", response_model=CalibrationOut)
+async def calibrate_threshold(rt: RuntimeDep, name: str, body: CalibrateIn | None = None) -> CalibrationOut:
+    """Set the gallery's threshold from its own references at a target FPIR (leave one identity out)."""
+    target = body.target_fpir if body is not None else None
+    return await calibrate_gallery(rt, gallery_name=name, target_fpir=target)
+
+
+@router.delete("/{name}/threshold", response_model=GalleryOut)
+async def clear_threshold(rt: RuntimeDep, name: str) -> GalleryOut:
+    """Clear the gallery's own threshold (calibrated or set at creation): the card's applies again."""
+    return await blocking(_clear_threshold, rt, name)

@@ -11,6 +11,8 @@ PROTECTED = [
     ("POST", "/galleries"),
     ("GET", "/galleries/faces"),
     ("DELETE", "/galleries/faces"),
+    ("POST", "/galleries/faces/calibrate"),
+    ("DELETE", "/galleries/faces/threshold"),
     ("GET", "/galleries/faces/identities"),
     ("DELETE", "/galleries/faces/identities/alice"),
     ("DELETE", "/galleries/faces/references/1"),

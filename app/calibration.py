@@ -1,0 +1,46 @@
+"""Calibrate a gallery's identify threshold on its own references (see `gallery.calibration`), off the loop."""
+
+from __future__ import annotations
+
+from app.encoder import Encoder
+from app.runtime import Runtime, blocking
+from app.schemas import CalibrationOut
+from gallery.calibration import calibrate
+
+FALLBACK_FPIR = 0.05  # for a card without an identification table
+
+
+def default_fpir(rt: Runtime, encoder: Encoder) -> float:
+    """SG_IDENTIFY_FPIR, else the card's identification target, else FALLBACK_FPIR."""
+    if rt.settings.identify_fpir is not None:
+        return rt.settings.identify_fpir
+    table = encoder.card.identification
+    return table.target_fpir if table is not None else FALLBACK_FPIR
+
+
+def _calibrate(rt: Runtime, gallery_name: str, target_fpir: float | None) -> CalibrationOut:
+    """(blocking) Read the gallery's references from its store, choose the threshold, store it."""
+    gallery, encoder = rt.open_gallery(gallery_name)
+    target = default_fpir(rt, encoder) if target_fpir is None else target_fpir
+    previous = rt.effective_threshold(gallery.info)
+    matrix, identities = gallery.stored_references()
+    result = calibrate(matrix, identities, target_fpir=target)
+    gallery.set_threshold(result.threshold)
+    return CalibrationOut(
+        gallery=gallery.name,
+        threshold=result.threshold,
+        target_fpir=result.target_fpir,
+        identities=result.identities,
+        references=result.references,
+        non_mated_probes=result.non_mated_probes,
+        mated_probes=result.mated_probes,
+        sampled=result.sampled,
+        fpir=result.fpir,
+        fnir=result.fnir,
+        previous_threshold=previous,
+    )
+
+
+async def calibrate_gallery(rt: Runtime, *, gallery_name: str, target_fpir: float | None) -> CalibrationOut:
+    """Set the gallery's threshold to the largest whose FPIR on its own strangers is at most the target."""
+    return await blocking(_calibrate, rt, gallery_name, target_fpir)
