@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gallery.calibration import threshold_at_fpir  # one rule for training and the service
 from training.evaluation.distances import as_embeddings_and_labels, class_members, pairwise_l2
 
 
@@ -90,16 +91,6 @@ def simulate_galleries(
         correct.append(np.asarray(chosen)[scores.argmin(axis=1)] == labels[probes])
         non_mated.append(identity_scores(emb[strangers], emb[refs], ref_ids, statistic=statistic).min(axis=1))
     return GalleryTrials(np.concatenate(mated), np.concatenate(correct), np.concatenate(non_mated))
-
-
-def threshold_at_fpir(non_mated: ArrayLike, *, fpir: float) -> float:
-    """The largest threshold (accept at or under it) whose FPIR is at most `fpir`: just under the
-    floor(fpir * n) + 1-th smallest non-mated distance."""
-    d = np.sort(np.asarray(non_mated, dtype=np.float64))
-    if d.size == 0 or not 0 <= fpir < 1:
-        raise ValueError("need non-mated distances and 0 <= fpir < 1")
-    allowed = int(np.floor(fpir * d.size))
-    return float(np.nextafter(d[allowed], -np.inf))
 
 
 def fpir_at(non_mated: ArrayLike, *, threshold: float) -> float:
