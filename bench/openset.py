@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import tempfile
 from collections.abc import Sequence
@@ -51,13 +52,16 @@ def identities(roots: Sequence[Path], *, min_images: int) -> dict[str, list[Path
     return out
 
 
-def draw(classes: dict[str, list[Path]], *, k: int, pairs: int, seed: int) -> Protocol:
-    """Half the identities enrolled (k random images each), the rest strangers; `pairs` verification pairs,
-    half same-identity."""
+def draw(
+    classes: dict[str, list[Path]], *, k: int, pairs: int, seed: int, strangers_share: float = 0.5
+) -> Protocol:
+    """A share of the identities left out as strangers (half by default; 0: closed set, everyone enrolled
+    with k random images), the rest enrolled; `pairs` verification pairs, half same-identity."""
     rng = random.Random(seed)
     names = sorted(classes)
     rng.shuffle(names)
-    known, strangers = names[: len(names) // 2], names[len(names) // 2 :]
+    cut = len(names) - round(strangers_share * len(names))
+    known, strangers = names[:cut], names[cut:]
     enroll, mated = {}, []
     for name in known:
         files = rng.sample(classes[name], len(classes[name]))
@@ -91,18 +95,21 @@ def service_figures(base: str, headers: dict[str, str], *, model: str, protocol:
                 files=[_file(f, "images") for f in files],
             )
             refused += r.status_code != 201
-        answers = [_identify(client, path) for _, path in protocol.mated]
-        stranger_answers = [_identify(client, path) for path in protocol.strangers]
+        replies = [_identify(client, path) for _, path in protocol.mated]
+        answers, nearest = [r[0] for r in replies], [r[1] for r in replies]
+        stranger_answers = [_identify(client, path)[0] for path in protocol.strangers]
         same = [_verify(client, a, b, model) for a, b, _ in protocol.pairs]
     correct = [a == name for a, (name, _) in zip(answers, protocol.mated, strict=True)]
+    top1 = [c == name for c, (name, _) in zip(nearest, protocol.mated, strict=True)]
     truth = [s for _, _, s in protocol.pairs]
     return {
         "identities_enrolled": len(protocol.enroll) - refused,
         "mated_probes": len(answers),
         "mated_identified": float(np.mean(correct)),
+        "mated_nearest_is_right": float(np.mean(top1)),
         "mated_refused_4xx": sum(a is _REFUSED for a in answers),
         "strangers": len(stranger_answers),
-        "strangers_unknown": float(np.mean([a is None or a is _REFUSED for a in stranger_answers])),
+        "strangers_unknown": _mean([a is None or a is _REFUSED for a in stranger_answers]),
         "verification_pairs": len(same),
         "verification_accuracy": float(np.mean([s == t for s, t in zip(same, truth, strict=True)])),
     }
@@ -111,9 +118,17 @@ def service_figures(base: str, headers: dict[str, str], *, model: str, protocol:
 _REFUSED = object()
 
 
-def _identify(client: httpx.Client, path: Path) -> object:
+def _mean(values: list[bool]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def _identify(client: httpx.Client, path: Path) -> tuple[object, object]:
+    """(the answer: an identity, None for unknown, or _REFUSED for a 4xx; the nearest candidate's identity)."""
     r = client.post("/identify", data={"gallery": GALLERY}, files=[_file(path)])
-    return r.json()["identity"] if r.status_code == 200 else _REFUSED
+    if r.status_code != 200:
+        return _REFUSED, _REFUSED
+    body = r.json()
+    return body["identity"], body["candidates"][0]["identity"] if body["candidates"] else None
 
 
 def _verify(client: httpx.Client, a: Path, b: Path, model: str) -> bool:
@@ -148,16 +163,18 @@ def face_recognition_figures(protocol: Protocol, *, tolerance: float = 0.6) -> d
     refs = np.stack([encode(f) for n in names for f in protocol.enroll[n]])
     ref_names = [n for n in names for _ in protocol.enroll[n]]
 
-    def answer(path: Path) -> str | None:
+    def answer(path: Path, tolerance: float = tolerance) -> str | None:
         d = np.linalg.norm(refs - encode(path), axis=1)
         return ref_names[int(d.argmin())] if d.min() <= tolerance else None
 
     correct = [answer(p) == n for n, p in protocol.mated]
+    top1 = [answer(p, tolerance=math.inf) == n for n, p in protocol.mated]
     unknown = [answer(p) is None for p in protocol.strangers]
     same = [(np.linalg.norm(encode(a) - encode(b)) <= tolerance) == s for a, b, s in protocol.pairs]
     return {
         "mated_identified": float(np.mean(correct)),
-        "strangers_unknown": float(np.mean(unknown)),
+        "mated_nearest_is_right": float(np.mean(top1)),
+        "strangers_unknown": _mean(unknown),
         "verification_accuracy": float(np.mean(same)),
         "tolerance": tolerance,
     }
@@ -165,7 +182,7 @@ def face_recognition_figures(protocol: Protocol, *, tolerance: float = 0.6) -> d
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     classes = identities(args.images, min_images=args.k + 1)
-    protocol = draw(classes, k=args.k, pairs=args.pairs, seed=args.seed)
+    protocol = draw(classes, k=args.k, pairs=args.pairs, seed=args.seed, strangers_share=args.strangers)
     with tempfile.TemporaryDirectory(prefix="sg-openset-") as tmp:
         config = ServiceConfig(data_dir=Path(tmp) / "data", models_dir=args.models_dir)
         with ServiceProcess(config, log_path=Path(tmp) / "service.log") as service:
@@ -175,6 +192,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "model": args.model,
         "images": [str(p) for p in args.images],
         "k": args.k,
+        "strangers_share": args.strangers,
         "seed": args.seed,
         "identities": len(classes),
         "service": ours,
@@ -192,6 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--k", type=int, default=5, help="images enrolled per identity")
     parser.add_argument("--pairs", type=int, default=400, help="verification pairs")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--strangers", type=float, default=0.5, help="share of identities left out (0: closed set)"
+    )
     parser.add_argument(
         "--face-recognition", action="store_true", help="measure face_recognition's pipeline too"
     )
