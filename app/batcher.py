@@ -129,17 +129,26 @@ class Batcher:
     ) -> list[asyncio.Future[Any]]:
         """Queue every array (with its job for `finish`, if any) or none: raises `Overloaded` when the queue
         lacks room for all of them."""
-        if not self.running or self._queue is None:
-            raise NotRunning(f"{self.name}: the batcher is not running")
-        free = self._queue.maxsize - self._queue.qsize()
-        if len(arrays) > free:
-            raise Overloaded(f"{self.name}: queue full ({self._queue.qsize()} waiting); retry shortly")
+        queue = self.admit(len(arrays))
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[Any]] = []
         for array, job in zip(arrays, jobs if jobs is not None else [None] * len(arrays), strict=True):
             futures.append(loop.create_future())
-            self._queue.put_nowait(_Item(array, futures[-1], job))
+            queue.put_nowait(_Item(array, futures[-1], job))
         return futures
+
+    def admit(self, count: int) -> asyncio.Queue[_Item]:
+        """The queue, if it has room for `count` items now; else `Overloaded` (or `NotRunning`).
+
+        Also called from the decode threads before decoding, so an overloaded service sheds a request before
+        paying for its images: a read of the queue's length, which may be stale by the time the items are
+        queued (`enqueue` checks again)."""
+        queue = self._queue
+        if not self.running or queue is None:
+            raise NotRunning(f"{self.name}: the batcher is not running")
+        if count > queue.maxsize - queue.qsize():
+            raise Overloaded(f"{self.name}: queue full ({queue.qsize()} waiting); retry shortly")
+        return queue
 
     async def embed(self, arrays: Sequence[np.ndarray]) -> np.ndarray:
         """Embed each (C, H, W) array, possibly across several batches; returns (n, dim) in input order."""

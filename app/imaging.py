@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 EXIF_KEYS = ("exif", "Raw profile type exif")  # where Pillow keeps the raw EXIF block of a decoded image
 DRAFT_MARGIN = 2  # JPEG draft decoding keeps at least this many times the model's input size per side
 SIXTEEN_BIT_GREY = ("I;16", "I;16B", "I;16L", "I;16N", "I")  # 16-bit PNG/TIFF/PGM grey decodes to these
+# Cost caps beside the pixel cap (SG_MAX_IMAGE_SIDE, SG_MAX_IMAGE_ASPECT): decoding pays per row as well as per
+# pixel, so a 1 x 40,000,000 PNG (78 KB, under the pixel cap) took seconds to decode; these refuse it from
+# its header. Pillow has no decode timeout, so the caps are what bound the decode time.
+MAX_SIDE = 12_000
+MAX_ASPECT = 20.0
 
 
 @dataclass(frozen=True)
@@ -63,14 +68,29 @@ class Prepared:
     faces: list[FaceFound | None]
 
 
-def _check_pixels(size: tuple[int, int], *, max_pixels: int, filename: str) -> None:
-    pixels = max(1, size[0]) * max(1, size[1])
-    if pixels > max_pixels:
-        raise ImageTooLarge(f"{filename}: {size[0]}x{size[1]} pixels exceeds the cap of {max_pixels}")
+def check_size(
+    size: tuple[int, int], *, max_pixels: int, max_side: int, max_aspect: float, filename: str
+) -> None:
+    """ImageTooLarge when a header's size passes the pixel cap, the side cap or the aspect-ratio cap."""
+    width, height = max(1, size[0]), max(1, size[1])
+    shape = f"{filename}: {size[0]}x{size[1]} pixels"
+    if width * height > max_pixels:
+        raise ImageTooLarge(f"{shape} exceeds the cap of {max_pixels} (SG_MAX_IMAGE_PIXELS)")
+    if max(width, height) > max_side:
+        raise ImageTooLarge(f"{shape}: a side exceeds the cap of {max_side} (SG_MAX_IMAGE_SIDE)")
+    if max(width, height) / min(width, height) > max_aspect:
+        raise ImageTooLarge(f"{shape}: the aspect ratio exceeds {max_aspect:g}:1 (SG_MAX_IMAGE_ASPECT)")
 
 
-def decode_image(upload: Upload, *, max_pixels: int, at_least: int | None = None) -> Image.Image:
-    """Open and fully decode one upload, checking the pixel cap from the header before decoding.
+def decode_image(
+    upload: Upload,
+    *,
+    max_pixels: int,
+    max_side: int = MAX_SIDE,
+    max_aspect: float = MAX_ASPECT,
+    at_least: int | None = None,
+) -> Image.Image:
+    """Open and fully decode one upload, checking the pixel, side and aspect caps from the header first.
 
     `at_least`: a JPEG may be decoded at 1/2, 1/4 or 1/8 scale (in the DCT, far cheaper than decoding every
     pixel and shrinking afterwards) as long as both sides stay at least this many pixels.
@@ -79,7 +99,13 @@ def decode_image(upload: Upload, *, max_pixels: int, at_least: int | None = None
         raise BadImage(f"{upload.filename}: empty file")
     try:
         img = Image.open(io.BytesIO(upload.data), formats=FORMATS)
-        _check_pixels(img.size, max_pixels=max_pixels, filename=upload.filename)
+        check_size(
+            img.size,
+            max_pixels=max_pixels,
+            max_side=max_side,
+            max_aspect=max_aspect,
+            filename=upload.filename,
+        )
         full_width = img.size[0]
         if at_least is not None and img.format == "JPEG":
             img.draft(None, (at_least, at_least))
@@ -138,6 +164,8 @@ def prepare_images(
     spec: InputSpec,
     *,
     max_pixels: int,
+    max_side: int = MAX_SIDE,
+    max_aspect: float = MAX_ASPECT,
     aligner: FaceAligner | None = None,
     single_face: bool = False,
 ) -> Prepared:
@@ -155,7 +183,9 @@ def prepare_images(
     if spec.align is not None:
         at_least = max(at_least, spec.align.detect_max_side)
     for upload in uploads:
-        img = decode_image(upload, max_pixels=max_pixels, at_least=at_least)
+        img = decode_image(
+            upload, max_pixels=max_pixels, max_side=max_side, max_aspect=max_aspect, at_least=at_least
+        )
         face = None
         try:
             ready = to_8bit(upright(img))

@@ -1,5 +1,6 @@
-"""Enroll, identify and verify: open the gallery and decode off the loop (one thread hop), embed in the
-batcher (whose finish thread also runs identify's gallery search, batched), then store.
+"""Enroll, identify and verify: open the gallery, check the batcher has room, and decode off the loop (one
+thread hop), embed in the batcher (whose finish thread also runs identify's gallery search, batched), then
+store.
 
 Every image of a request is decoded and embedded before anything is stored, so a bad input never leaves a
 partial write. Distances are the card's metric: L2 between unit embeddings, in [0, 2]; an identity's
@@ -110,11 +111,18 @@ def decide(candidates: Sequence[Candidate], *, threshold: float, margin: float) 
 
 
 def _prepare(rt: Runtime, encoder: Encoder, uploads: Sequence[Upload], single_face: bool = False) -> Prepared:
-    """(blocking) Decode, align (face models) and preprocess every upload into the encoder's input batch."""
+    """(blocking) Decode, align (face models) and preprocess every upload into the encoder's input batch.
+
+    The encoder's batcher must have room for them first: an overloaded service answers 429 without decoding.
+    """
+    rt.batcher(encoder.name).admit(len(uploads))
+    s = rt.settings
     return prepare_images(
         uploads,
         encoder.card.input,
-        max_pixels=rt.settings.max_image_pixels,
+        max_pixels=s.max_image_pixels,
+        max_side=s.max_image_side,
+        max_aspect=s.max_image_aspect,
         aligner=encoder.aligner,
         single_face=single_face,
     )

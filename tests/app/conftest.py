@@ -56,6 +56,24 @@ def bomb_png(width: int, height: int) -> bytes:
     return bytes(data)
 
 
+def flat_png(width: int, height: int) -> bytes:
+    """A real, complete grey PNG of width x height black pixels, compressed as it streams (1 x 40,000,000 is
+    78 KB) rather than drawn in memory first."""
+    packer = zlib.compressobj(9)
+    row = b"\0" * (width + 1)  # filter byte 0, then the row
+    rows_per_chunk = max(1, 1_000_000 // len(row))
+    chunks = [
+        packer.compress(row * min(rows_per_chunk, height - done)) for done in range(0, height, rows_per_chunk)
+    ]
+    data = b"".join(chunks) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey, no interlace
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", data) + _chunk(b"IEND", b"")
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
 def truncated_jpeg() -> bytes:
     """The first 300 bytes of a 64x64 JPEG: a valid header, then nothing."""
     buffer = io.BytesIO()
@@ -127,6 +145,7 @@ def helpers() -> SimpleNamespace:
         "noisy",
         "png",
         "bomb_png",
+        "flat_png",
         "truncated_jpeg",
         "image_file",
     )

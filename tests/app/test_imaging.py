@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 import numpy as np
 import pytest
@@ -130,3 +131,34 @@ def test_prepare_batch_reduced_scale_jpeg_matches_full_decode_closely(monkeypatc
     monkeypatch.setattr("app.imaging.DRAFT_MARGIN", 100)  # asks for more than the image has: full decode
     full = prepare_batch([upload], spec, max_pixels=10**8)
     assert np.abs(reduced - full).mean() < 0.01 and np.abs(reduced - full).max() < 0.1
+
+
+def test_decode_image_one_pixel_wide_png_under_pixel_cap_refused_from_its_header(helpers):
+    # the header claims 1 x 40,000,000 but the data is a 64 x 64 image's: decoding it would answer BadImage,
+    # so ImageTooLarge shows the header alone decided
+    claimed = Upload("tall.png", helpers.bomb_png(1, 40_000_000))
+    with pytest.raises(ImageTooLarge, match="SG_MAX_IMAGE_SIDE"):
+        decode_image(claimed, max_pixels=40_000_000)
+
+
+def test_decode_image_real_one_pixel_wide_png_refused_in_milliseconds(helpers):
+    tall = Upload("tall.png", helpers.flat_png(1, 40_000_000))
+    started = time.perf_counter()
+    with pytest.raises(ImageTooLarge):
+        decode_image(tall, max_pixels=40_000_000)
+    assert time.perf_counter() - started < 0.5  # a full decode took 2-11 s
+
+
+@pytest.mark.parametrize(("width", "height"), [(2_000, 50), (50, 2_000)])
+def test_decode_image_extreme_aspect_ratio_refused_from_its_header(helpers, width, height):
+    with pytest.raises(ImageTooLarge, match="aspect ratio exceeds 20:1"):
+        decode_image(Upload("strip.png", helpers.bomb_png(width, height)), max_pixels=10**9)
+
+
+def test_decode_image_at_the_side_and_aspect_caps_is_accepted(helpers):
+    img = decode_image(
+        Upload("strip.png", helpers.flat_png(400, 20)), max_pixels=8_000, max_side=400, max_aspect=20
+    )
+    assert img.size == (400, 20)
+    with pytest.raises(ImageTooLarge, match="SG_MAX_IMAGE_SIDE"):
+        decode_image(Upload("strip.png", helpers.flat_png(400, 20)), max_pixels=8_000, max_side=399)

@@ -129,6 +129,47 @@ async def test_identify_when_queue_full_returns_429_with_retry_after(helpers, se
         assert (await helpers.identify(client, helpers.pattern("alice"))).status_code == 200
 
 
+async def test_requests_when_queue_full_are_refused_before_their_images_are_decoded(
+    helpers, settings_factory
+):
+    settings = settings_factory(max_batch=1, max_wait_ms=0, queue_size=1, max_images_per_request=1)
+    undecodable = {"image": ("x.jpg", b"not an image: decoding it would answer 422", "image/jpeg")}
+    async with helpers.serving(settings) as (app, client):
+        batcher = app.state.runtime.batchers["faces"]
+        gate = threading.Event()
+        batcher.executor.submit(gate.wait, 10)
+        item = np.zeros((1, helpers.SIDE, helpers.SIDE), dtype=np.float32)
+        held = batcher.enqueue([item])
+        while batcher.queue_depth:
+            await asyncio.sleep(0.001)
+        queued = batcher.enqueue([item])
+        try:
+            identify = await client.post("/identify", data={"gallery": "faces"}, files=undecodable)
+            enroll = await client.post(
+                "/enroll",
+                data={"gallery": "faces", "identity": "eve"},
+                files={"images": undecodable["image"]},
+            )
+        finally:
+            gate.set()
+        for response in (identify, enroll):
+            assert response.status_code == 429 and response.json()["error"]["code"] == "overloaded"
+        await asyncio.wait_for(asyncio.gather(*held, *queued), timeout=10)
+        response = await client.post("/identify", data={"gallery": "faces"}, files=undecodable)
+        assert response.status_code == 422 and response.json()["error"]["code"] == "bad_image"
+
+
+async def test_identify_one_pixel_wide_png_returns_413_image_too_large(helpers, settings_factory):
+    settings = settings_factory(max_image_pixels=40_000_000)
+    tall = helpers.flat_png(1, 40_000_000)
+    async with helpers.serving(settings) as (_, client):
+        response = await client.post(
+            "/identify", data={"gallery": "faces"}, files={"image": ("tall.png", tall, "image/png")}
+        )
+        assert response.status_code == 413 and response.json()["error"]["code"] == "image_too_large"
+        assert "SG_MAX_IMAGE_SIDE" in response.json()["error"]["message"]
+
+
 async def test_identify_in_failed_batch_fails_with_it_and_service_recovers(helpers, settings_factory):
     settings = settings_factory(max_batch=2, max_wait_ms=10_000)
     async with helpers.serving(settings) as (app, client):
