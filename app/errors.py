@@ -41,6 +41,16 @@ class InvalidRequest(ServiceError):
     status = 422
 
 
+class DuplicateField(ServiceError):
+    code = "duplicate_field"
+    status = 422
+
+
+class UndecodableText(ServiceError):
+    code = "bad_encoding"
+    status = 422
+
+
 class BadImage(ServiceError):
     code = "bad_image"
     status = 422

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from app.auth import ApiKeyMiddleware
 from app.bodylimit import BodyLimitMiddleware
@@ -16,6 +16,7 @@ from app.routes import enroll, galleries, identify, identities, ops, verify
 from app.runtime import Runtime
 from app.schemas import ErrorBody
 from app.settings import Settings
+from app.strictform import FormWatch, strict_form
 
 VERSION = "0.1.0"
 ERROR_RESPONSES = {code: {"model": ErrorBody} for code in (401, 404, 409, 413, 422, 429, 503)}
@@ -44,11 +45,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Few-shot image recognition: enroll, verify and identify over durable galleries.",
         lifespan=lifespan,
         telemetry=None if settings.opentelemetry else TELEMETRY_OFF,
+        dependencies=[Depends(strict_form)],
     )
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
-    if settings.identify_hot_path and not settings.opentelemetry:  # innermost: inside key and body checks
+    app.add_middleware(FormWatch)  # innermost: only what reaches the routes is read twice
+    if settings.identify_hot_path and not settings.opentelemetry:  # inside the key and body checks
         app.add_middleware(IdentifyHotPath, route=identify.route(), metrics=metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
     app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys)  # before any body is read

@@ -22,7 +22,7 @@ class GalleryCreate(BaseModel):
     name: str = Field(description="Matches ^[a-z0-9][a-z0-9_-]{0,63}$.", examples=["staff"])
     model: str = Field(description="A model name served from the models directory.", examples=["faces"])
     threshold: float | None = Field(
-        default=None, ge=0.0, le=2.0, description="Overrides the card's threshold."
+        default=None, ge=0.0, le=2.0, strict=True, description="Overrides the card's threshold (a number)."
     )
 
 

@@ -6,10 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.routing import APIRoute
+from pydantic import BeforeValidator
 
 from app import recognition
 from app.deps import RuntimeDep, read_upload
 from app.schemas import IdentifyOut
+from app.strictform import digits_only
 
 router = APIRouter(tags=["recognition"])
 
@@ -20,7 +22,9 @@ async def identify_image(
     gallery: Annotated[str, Form(description="Gallery name.")],
     image: Annotated[UploadFile, File(description="The image to identify.")],
     top_k: Annotated[
-        int, Form(ge=1, le=recognition.MAX_TOP_K, description="How many identities to return.")
+        int,
+        Form(ge=1, le=recognition.MAX_TOP_K, description="How many identities to return."),
+        BeforeValidator(digits_only),
     ] = recognition.DEFAULT_TOP_K,
 ) -> IdentifyOut:
     """Identify the image: the nearest identity within the threshold, else unknown, plus candidates."""

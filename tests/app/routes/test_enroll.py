@@ -80,6 +80,11 @@ async def test_enroll_bad_image_among_good_ones_stores_nothing(helpers, enrolled
         ({"gallery": "faces", "identity": "erin", "metadata": "not json"}, 422, "bad_metadata"),
         ({"gallery": "faces", "identity": "erin", "metadata": "[1, 2]"}, 422, "bad_metadata"),
         ({"gallery": "faces", "identity": "erin", "metadata": '{"x": NaN}'}, 422, "bad_metadata"),
+        ({"gallery": ["faces", "nope"], "identity": "erin"}, 422, "duplicate_field"),
+        ({"gallery": ["nope", "faces"], "identity": "erin"}, 422, "duplicate_field"),
+        ({"gallery": "faces", "identity": ["erin", "erin"]}, 422, "duplicate_field"),
+        ({"gallery": "faces", "identity": b"\xe9rin"}, 422, "bad_encoding"),  # Latin-1, not UTF-8
+        ({"gallery": "faces", "identity": "erin", "metadata": b'{"a": "\xff"}'}, 422, "bad_encoding"),
     ],
 )
 async def test_enroll_bad_form_returns_stable_code_and_stores_nothing(helpers, enrolled, form, status, code):
@@ -122,7 +127,7 @@ async def test_enroll_metadata_nested_too_deep_returns_422_and_listing_still_ans
         ("metadata", '{"a": "\\ud800"}', "bad_metadata"),
         ("metadata", '{"\\udc00": 1}', "bad_metadata"),
         ("metadata", '{"a": {"b": ["ok", "x\\udbff"]}}', "bad_metadata"),
-        ("identity", b"er\xed\xa0\x80in", "bad_identity"),  # a surrogate encoded as bytes (WTF-8)
+        ("identity", b"er\xed\xa0\x80in", "bad_encoding"),  # a surrogate encoded as bytes: not UTF-8
     ],
 )
 async def test_enroll_lone_surrogate_returns_422_json_error_and_stores_nothing(
@@ -137,3 +142,10 @@ async def test_enroll_lone_surrogate_returns_422_json_error_and_stores_nothing(
     assert response.json()["error"]["message"]
     assert await counts(enrolled) == before
     assert (await enrolled.get("/galleries/faces/identities")).status_code == 200
+
+
+async def test_enroll_utf8_identity_is_stored_as_sent(helpers, client):
+    files = [("images", helpers.image_file(helpers.noisy("erin", seed=1)))]
+    form = {"gallery": "faces", "identity": "Érin".encode()}
+    response = await client.post("/enroll", data=form, files=files)
+    assert response.status_code == 201 and response.json()["identity"] == "Érin"

@@ -42,6 +42,8 @@ async def test_create_gallery_threshold_overrides_card(client):
         ({"name": "faces", "model": "toy"}, 409, "gallery_exists"),
         ({"model": "toy"}, 422, "validation_error"),
         ({"name": "ok", "model": "toy", "threshold": 3.0}, 422, "validation_error"),
+        ({"name": "ok", "model": "toy", "threshold": True}, 422, "validation_error"),
+        ({"name": "ok", "model": "toy", "threshold": "0.5"}, 422, "validation_error"),
     ],
 )
 async def test_create_gallery_bad_request_returns_stable_code_and_changes_nothing(client, body, status, code):
@@ -85,3 +87,8 @@ async def test_list_and_ready_during_a_gallery_delete_leave_it_out(service, monk
         body = response.json()
         names = [g["name"] for g in body["galleries"]] if path == "/galleries" else list(body["galleries"])
         assert names == ["faces"]
+
+
+async def test_create_gallery_whole_number_threshold_is_a_number(client):
+    response = await client.post("/galleries", json={"name": "whole", "model": "toy", "threshold": 1})
+    assert response.status_code == 201 and response.json()["threshold_override"] == 1.0

@@ -19,6 +19,7 @@ def cases(helpers) -> list[tuple[str, dict[str, Any], str]]:
     probe = helpers.png(helpers.noisy("bob", seed=50))
     image = {"image": ("probe.png", probe, PNG)}
     text = {"image": ("x.jpg", b"hello, I am text", "image/jpeg")}
+    tall = {"image": ("tall.png", helpers.flat_png(1, 40_000_000), PNG)}
     return [
         ("plain", {"data": {"gallery": "faces"}, "files": image}, "hot_path"),
         ("top-k", {"data": {"gallery": "faces", "top_k": "2"}, "files": image}, "hot_path"),
@@ -41,6 +42,17 @@ def cases(helpers) -> list[tuple[str, dict[str, Any], str]]:
         ("top-k-empty", {"data": {"gallery": "faces", "top_k": ""}, "files": image}, "route"),
         ("top-k-word", {"data": {"gallery": "faces", "top_k": "two"}, "files": image}, "route"),
         ("top-k-spaced", {"data": {"gallery": "faces", "top_k": " 3"}, "files": image}, "route"),
+        ("top-k-decimal", {"data": {"gallery": "faces", "top_k": "5.0"}, "files": image}, "route"),
+        ("top-k-signed", {"data": {"gallery": "faces", "top_k": "+5"}, "files": image}, "route"),
+        ("top-k-arabic-digit", {"data": {"gallery": "faces", "top_k": "٥"}, "files": image}, "route"),
+        ("top-k-leading-zeros", {"data": {"gallery": "faces", "top_k": "0005"}, "files": image}, "route"),
+        ("gallery-not-utf8", raw_form(("gallery", None, b"f\xe1ces"), ("image", "a", probe)), "route"),
+        (
+            "image-twice",
+            raw_form(("gallery", None, b"faces"), ("image", "a", probe), ("image", "b", probe)),
+            "route",
+        ),
+        ("too-tall", {"data": {"gallery": "faces"}, "files": tall}, "hot_path"),
         ("no-gallery", {"files": image}, "route"),
         ("empty-gallery", {"data": {"gallery": ""}, "files": image}, "route"),
         ("gallery-twice", {"data": {"gallery": ["nope", "faces"]}, "files": image}, "route"),
@@ -160,3 +172,26 @@ async def test_hot_path_answers_concurrent_requests_each_with_its_own_identity(h
     assert [a.json()["identity"] for a in answers] == list(helpers.IDENTITIES * 4)
     after = readers((await client.get("/metrics")).text)
     assert after == {"hot_path": before["hot_path"] + 16, "route": before["route"]}
+
+
+STRICT = [  # (case name from `cases`, status, code): what both readers answer
+    ("gallery-twice", 422, "duplicate_field"),
+    ("image-twice", 422, "duplicate_field"),
+    ("gallery-not-utf8", 422, "bad_encoding"),
+    ("top-k-decimal", 422, "validation_error"),
+    ("top-k-signed", 422, "validation_error"),
+    ("top-k-spaced", 422, "validation_error"),
+    ("top-k-arabic-digit", 422, "validation_error"),
+    ("too-tall", 413, "image_too_large"),
+]
+
+
+@pytest.mark.parametrize("hot_path", [True, False])
+async def test_identify_malformed_forms_get_422_with_a_code(helpers, settings_factory, hot_path):
+    requests = {name: request for name, request, _ in cases(helpers)}
+    async with helpers.serving(settings_factory(identify_hot_path=hot_path)) as (_, client):
+        for name, status, code in STRICT:
+            response = await client.post("/identify", **requests[name])
+            assert (response.status_code, response.json()["error"]["code"]) == (status, code), name
+        leading_zeros = await client.post("/identify", **requests["top-k-leading-zeros"])
+        assert leading_zeros.status_code == 200 and len(leading_zeros.json()["candidates"]) <= 5
