@@ -70,7 +70,9 @@ async def test_verify_missing_second_image_returns_422(helpers, client):
 
 async def test_verify_image_against_enrolled_identity_matches_its_own(helpers, enrolled):
     files = {"image": helpers.image_file(helpers.noisy("alice", seed=77))}
-    body = (await enrolled.post("/verify", data={"gallery": "faces", "identity": "alice"}, files=files)).json()
+    body = (
+        await enrolled.post("/verify", data={"gallery": "faces", "identity": "alice"}, files=files)
+    ).json()
     assert body["match"] is True and body["identity"] == "alice" and body["references"] == 2
     assert body["distance"] <= body["threshold"]
 

@@ -27,5 +27,7 @@ def test_training_and_service_cut_the_same_face_chip(name):
     path = PHOTOS / name
     trained = ImageDataset([Record(source=str(path), label="x", group="g")], spec)[0][0].numpy()
     aligner = FaceAligner(spec.align, find_landmarks_file(spec.align, MODELS))
-    served = prepare_images([Upload(name, path.read_bytes())], spec, max_pixels=10**8, aligner=aligner).batch[0]
+    served = prepare_images([Upload(name, path.read_bytes())], spec, max_pixels=10**8, aligner=aligner).batch[
+        0
+    ]
     np.testing.assert_allclose(trained, served, atol=1e-6)
