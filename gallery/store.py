@@ -33,7 +33,6 @@ from gallery.storage import storage_errors
 from gallery.types import Enrollment, GalleryMeta, IdentitySummary
 
 EMBEDDING_DTYPE = np.dtype("<f4")
-SQL_VARIABLES = 900  # stay far below SQLite's bound-parameter limit
 SQLITE_MAX_INT = 2**63 - 1  # SQLite INTEGER is int64: larger Python ints cannot even be bound
 
 
@@ -168,15 +167,6 @@ class GalleryStore:
             _drop_identity_if_empty(conn, row[0])
         return row[0]
 
-    def delete_references(self, reference_ids: Sequence[int]) -> None:
-        """Delete references by id (missing ids are ignored) and any identity left without references."""
-        with self.atomic() as conn:
-            identities = set(self.identities_of(reference_ids).values())
-            for chunk in _chunks([int(i) for i in reference_ids]):
-                conn.execute(f'DELETE FROM "references" WHERE id IN ({_marks(chunk)})', chunk)
-            for identity in identities:
-                _drop_identity_if_empty(conn, identity)
-
     def set_threshold(self, value: float | None) -> None:
         value = validate.threshold(value)
         with self.atomic() as conn:
@@ -210,15 +200,6 @@ class GalleryStore:
             ).fetchall()
         page = [IdentitySummary(n, c, None if m is None else json.loads(m), t) for n, c, m, t in rows]
         return total, page
-
-    def identities_of(self, reference_ids: Sequence[int]) -> dict[int, str]:
-        """Map reference ids to their identities; ids not stored are left out."""
-        found: dict[int, str] = {}
-        with self._lock:
-            for chunk in _chunks(sorted({int(i) for i in reference_ids})):
-                sql = f'SELECT id, identity FROM "references" WHERE id IN ({_marks(chunk)})'
-                found.update(self._conn.execute(sql, chunk).fetchall())
-        return found
 
     def reference_identities(self, *, batch: int = 65536) -> list[tuple[np.ndarray, list[str]]]:
         """Every stored reference as (ids int64 (n,), identities) chunks, read from the identity index alone
@@ -365,12 +346,3 @@ def _drop_identity_if_empty(conn: sqlite3.Connection, identity: str) -> None:
         'AND NOT EXISTS (SELECT 1 FROM "references" WHERE identity = ?)',
         (identity, identity),
     )
-
-
-def _chunks(values: list[int]) -> Iterator[list[int]]:
-    for start in range(0, len(values), SQL_VARIABLES):
-        yield values[start : start + SQL_VARIABLES]
-
-
-def _marks(values: Sequence[Any]) -> str:
-    return ", ".join("?" * len(values))

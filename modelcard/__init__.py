@@ -5,7 +5,7 @@ interpret the embedding: input spec, embedding size, metric, tuned threshold, an
 """
 
 from modelcard.card import AlignSpec, CardError, InputSpec, ModelCard, Threshold, load_card, sha256_file
-from modelcard.preprocess import preprocess, preprocess_batch
+from modelcard.preprocess import preprocess
 
 __all__ = [
     "AlignSpec",
@@ -15,6 +15,5 @@ __all__ = [
     "Threshold",
     "load_card",
     "preprocess",
-    "preprocess_batch",
     "sha256_file",
 ]

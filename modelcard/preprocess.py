@@ -5,8 +5,6 @@ Training and the service both call this, so what the model saw in training is wh
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 from PIL import Image, ImageOps
 
@@ -58,8 +56,3 @@ def preprocess(img: Image.Image, spec: InputSpec) -> np.ndarray:
     mean = np.asarray(spec.mean, dtype=np.float32)[:, None, None]
     std = np.asarray(spec.std, dtype=np.float32)[:, None, None]
     return np.ascontiguousarray((arr - mean) / std, dtype=np.float32)
-
-
-def preprocess_batch(images: Sequence[Image.Image], spec: InputSpec) -> np.ndarray:
-    """Return a float32 NCHW batch."""
-    return np.stack([preprocess(img, spec) for img in images]).astype(np.float32, copy=False)

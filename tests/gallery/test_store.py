@@ -170,7 +170,6 @@ def test_reference_ids_and_stats_track_deletes(store, unit_vectors, shas):
     store.delete_reference(2)
     assert store.reference_ids().tolist() == [1, 3, 4, 5]
     assert store.reference_stats() == (4, 5)
-    assert store.identities_of([1, 4, 99]) == {1: "alice", 4: "bob"}
     chunks = list(store.reference_identities(batch=3))
     assert [len(ids) for ids, _ in chunks] == [3, 1]
     pairs = {int(i): name for ids, names in chunks for i, name in zip(ids, names, strict=True)}
