@@ -24,6 +24,7 @@ from app.models import LoadedModels, load_models
 from app.schemas import GalleryStatus
 from app.search import finish_searches
 from app.settings import Settings
+from gallery.config import IndexConfig
 from gallery.errors import GalleryError, ModelMismatch
 from gallery.gallery import Gallery
 from gallery.registry import GalleryRegistry
@@ -39,6 +40,20 @@ async def blocking(func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     return await anyio.to_thread.run_sync(partial(func, *args, **kwargs))
 
 
+def index_config(settings: Settings) -> IndexConfig:
+    """How every gallery's FAISS index is built and searched, from the settings."""
+    return IndexConfig(
+        use_gpu=settings.device != "cpu",
+        ann_min_size=settings.ann_min_size,
+        omp_threads=settings.search_threads,
+        blas_min_queries=settings.search_blas_min_queries,
+        hnsw_m=settings.hnsw_m,
+        ef_construction=settings.hnsw_ef_construction,
+        ef_search=settings.hnsw_ef_search,
+        background_build_min=settings.index_background_build_min,
+    )
+
+
 class Runtime:
     """Models, their batchers and the galleries; `start`/`stop` are symmetric and owned by the lifespan."""
 
@@ -47,17 +62,7 @@ class Runtime:
         self.metrics = metrics
         self.models = LoadedModels()
         self.batchers: dict[str, Batcher] = {}
-        self.registry = GalleryRegistry(
-            settings.data_dir,
-            use_gpu=settings.device != "cpu",
-            ann_min_size=settings.ann_min_size,
-            omp_threads=settings.search_threads,
-            blas_min_queries=settings.search_blas_min_queries,
-            hnsw_m=settings.hnsw_m,
-            ef_construction=settings.hnsw_ef_construction,
-            ef_search=settings.hnsw_ef_search,
-            background_build_min=settings.index_background_build_min,
-        )
+        self.registry = GalleryRegistry(settings.data_dir, config=index_config(settings))
         self.decode_pool: ThreadPoolExecutor | None = None  # SG_DECODE_THREADS threads, from start to stop
         self.started = False
         self._switch_interval_before: float | None = None

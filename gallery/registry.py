@@ -34,11 +34,13 @@ SNAPSHOT_SUFFIX = ".faiss"
 class GalleryRegistry:
     """Opens, creates and deletes galleries; thread-safe."""
 
-    def __init__(
-        self, data_dir: Path, *, use_gpu: bool = False, ann_min_size: int | None = None, **index_options: Any
-    ) -> None:
+    def __init__(self, data_dir: Path, *, config: IndexConfig | None = None, **index_options: Any) -> None:
+        """The galleries under `data_dir`, indexed as `config` says; scripts and tests may give its fields as
+        keywords instead (an unknown one is a ValueError), but not both."""
+        if config is not None and index_options:
+            raise ValueError(f"give an IndexConfig or its options, not both (got {sorted(index_options)})")
         self.directory = Path(data_dir) / "galleries"
-        self.config = IndexConfig.from_options(use_gpu=use_gpu, ann_min_size=ann_min_size, **index_options)
+        self.config = config if config is not None else IndexConfig.from_options(**index_options)
         self._galleries: dict[str, Gallery] = {}
         self._unavailable: dict[str, UnavailableGallery] = {}
         self._lock = threading.RLock()
