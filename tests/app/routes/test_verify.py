@@ -97,3 +97,13 @@ async def test_verify_identity_form_needs_a_gallery_and_nothing_of_the_pair_form
     )
     for response in (no_gallery, mixed):
         assert response.status_code == 422 and response.json()["error"]["code"] == "validation_error"
+
+
+async def test_verify_image_sent_twice_returns_422_duplicate_field(helpers, client):
+    files = [
+        ("image_a", helpers.image_file(helpers.pattern("ann"))),
+        ("image_a", helpers.image_file(helpers.pattern("ben"))),
+        ("image_b", helpers.image_file(helpers.pattern("ann"))),
+    ]
+    response = await client.post("/verify", data={"model": "toy"}, files=files)
+    assert response.status_code == 422 and response.json()["error"]["code"] == "duplicate_field"
