@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.encoder import Encoder
+from app.recognition import statistic_of
 from app.runtime import Runtime, blocking
 from app.schemas import CalibrationOut
 from gallery.calibration import calibrate
@@ -24,7 +25,7 @@ def _calibrate(rt: Runtime, gallery_name: str, target_fpir: float | None) -> Cal
     target = default_fpir(rt, encoder) if target_fpir is None else target_fpir
     previous = rt.effective_threshold(gallery.info)
     matrix, identities = gallery.stored_references()
-    result = calibrate(matrix, identities, target_fpir=target)
+    result = calibrate(matrix, identities, target_fpir=target, statistic=statistic_of(encoder))
     gallery.set_threshold(result.threshold)
     return CalibrationOut(
         gallery=gallery.name,

@@ -24,6 +24,7 @@ from app.runtime import Runtime, blocking
 from app.schemas import CandidateOut, EnrollOut, FaceOut, IdentifyOut, VerifyOut
 from app.search import Deferred, SearchJob
 from gallery import validate
+from gallery.centroids import centroid
 from gallery.gallery import Gallery
 from gallery.types import Candidate
 from modelcard.identification import gallery_threshold
@@ -74,6 +75,12 @@ def threshold_for(gallery: Gallery, encoder: Encoder) -> float:
     """verify's threshold: the gallery's own, else its model card's pair threshold."""
     own = gallery.meta.threshold
     return own if own is not None else encoder.card.threshold.value
+
+
+def statistic_of(encoder: Encoder) -> str:
+    """How identify scores an identity: the card's identification statistic, else its nearest reference."""
+    table = encoder.card.identification
+    return table.statistic if table is not None else "nearest"
 
 
 def identify_threshold(gallery: Gallery, encoder: Encoder, *, fpir: float | None = None) -> float:
@@ -203,11 +210,12 @@ async def identify(rt: Runtime, *, gallery_name: str, upload: Upload, top_k: int
     """Who is this? The nearest identities of the gallery, and the decision against its threshold."""
     gallery, encoder, prepared = await on_decode_pool(rt, _open_and_prepare, rt, gallery_name, [upload])
     # the runner-up decides `ambiguous` even when only one candidate is asked for
-    job = SearchJob(gallery, top_k=max(top_k, 2))
+    job = SearchJob(gallery, top_k=max(top_k, 2), statistic=statistic_of(encoder))
     (candidates,) = await rt.batcher(encoder.name).process(list(prepared.batch), [job])
     # a gallery busy with a write is not waited for on the batcher's finish thread, but here, on a worker thread
     if isinstance(candidates, Deferred):
-        (candidates,) = await blocking(gallery.search, candidates.embedding[None, :], top_k=job.top_k)
+        search = partial(gallery.search, top_k=job.top_k, statistic=job.statistic)
+        (candidates,) = await blocking(search, candidates.embedding[None, :])
     threshold = identify_threshold(gallery, encoder, fpir=rt.settings.identify_fpir)
     decision = decide(candidates, threshold=threshold, margin=rt.settings.ambiguity_margin)
     faces = faces_out(prepared)
@@ -215,19 +223,27 @@ async def identify(rt: Runtime, *, gallery_name: str, upload: Upload, top_k: int
     return decision.model_copy(update=update)
 
 
-def _identity_distance(gallery: Gallery, identity: str, embedding: np.ndarray) -> tuple[float, int]:
-    """(blocking) The distance from an embedding to an identity's nearest reference, and its reference count."""
+def _identity_distance(
+    gallery: Gallery, identity: str, embedding: np.ndarray, statistic: str
+) -> tuple[float, int]:
+    """(blocking) The distance from an embedding to an identity, scored as identify scores it (its nearest
+    reference, or its centroid), and the identity's reference count."""
     refs = gallery.identity_embeddings(identity)
+    if statistic == "centroid":
+        return float(np.linalg.norm(centroid(refs) - embedding)), len(refs)
     return float(np.linalg.norm(refs - embedding[None, :], axis=1).min()), len(refs)
 
 
 async def verify_identity(rt: Runtime, *, gallery_name: str, identity: str, image: Upload) -> VerifyOut:
-    """Is this image that enrolled identity? Its nearest reference against identify's threshold for a
-    gallery of one identity with that many references (the gallery's own threshold if it has one)."""
+    """Is this image that enrolled identity? Scored as identify scores it (nearest reference or centroid),
+    against identify's threshold for a gallery of one identity with that many references (the gallery's own
+    threshold if it has one)."""
     identity = check_identity(identity)
     gallery, encoder, prepared = await on_decode_pool(rt, _open_and_prepare, rt, gallery_name, [image])
     (embedding,) = await rt.batcher(encoder.name).embed(list(prepared.batch))
-    distance, references = await blocking(_identity_distance, gallery, identity, embedding)
+    distance, references = await blocking(
+        _identity_distance, gallery, identity, embedding, statistic_of(encoder)
+    )
     table = encoder.card.identification
     if gallery.meta.threshold is not None or table is None:
         threshold = threshold_for(gallery, encoder)

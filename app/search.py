@@ -20,10 +20,11 @@ from gallery.gallery import Gallery
 
 @dataclass(frozen=True)
 class SearchJob:
-    """Search `gallery` for the item's embedding; keep `top_k` identities."""
+    """Search `gallery` for the item's embedding; keep `top_k` identities, scored by `statistic`."""
 
     gallery: Gallery
     top_k: int
+    statistic: str = "nearest"
 
 
 @dataclass(frozen=True)
@@ -48,11 +49,13 @@ def finish_searches(embeddings: np.ndarray, jobs: Sequence[SearchJob | None]) ->
 
 
 def _search_group(embeddings: np.ndarray, members: list[tuple[int, SearchJob]]) -> list[Any]:
-    """One search of one gallery for all its rows, at the largest top_k asked; the exception per row if it fails."""
+    """One search of one gallery for all its rows, at the largest top_k asked (one model per gallery, so one
+    statistic); the exception per row if it fails."""
     gallery = members[0][1].gallery
     rows = [row for row, _ in members]
     try:
-        return list(gallery.search(embeddings[rows], top_k=max(job.top_k for _, job in members), wait=False))
+        top_k, statistic = max(job.top_k for _, job in members), members[0][1].statistic
+        return list(gallery.search(embeddings[rows], top_k=top_k, wait=False, statistic=statistic))
     except GalleryBusy:
         return [Deferred(embeddings[row]) for row in rows]
     except Exception as exc:  # reported to the requests that searched this gallery, as they would see it

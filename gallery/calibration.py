@@ -79,6 +79,26 @@ def probe_distances(
     return ProbeDistances(own=own, other=other)
 
 
+def centroid_probe_distances(matrix: np.ndarray, labels: np.ndarray, probes: np.ndarray) -> ProbeDistances:
+    """As `probe_distances`, scored by centroids: the distance to the unit mean of the own identity's other
+    references (inf when it has no other), and to the nearest other identity's centroid."""
+    x = np.asarray(matrix, dtype=np.float64)
+    n_ids = int(labels.max()) + 1
+    sums = np.zeros((n_ids, x.shape[1]))
+    np.add.at(sums, labels, x)
+    counts = np.bincount(labels, minlength=n_ids)
+    centres = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+    p, own_label = x[probes], labels[probes]
+    d = np.sqrt(
+        np.maximum((p * p).sum(1)[:, None] + (centres * centres).sum(1)[None, :] - 2 * p @ centres.T, 0)
+    )
+    d[np.arange(len(probes)), own_label] = np.inf
+    rest = sums[own_label] - p
+    rest_unit = rest / np.maximum(np.linalg.norm(rest, axis=1, keepdims=True), 1e-12)
+    own = np.where(counts[own_label] > 1, np.linalg.norm(p - rest_unit, axis=1), np.inf)
+    return ProbeDistances(own=own, other=d.min(axis=1))
+
+
 def identities_of_rows(ids: np.ndarray, pairs: Sequence[tuple[np.ndarray, Sequence[str]]]) -> np.ndarray:
     """The identity of each reference id in `ids`, from (ids, identities) chunks such as
     `GalleryStore.reference_identities`; every id must be among them."""
@@ -103,9 +123,11 @@ def calibrate(
     target_fpir: float,
     max_probes: int = MAX_PROBES,
     seed: int = 0,
+    statistic: str = "nearest",
 ) -> Calibration:
     """The threshold at `target_fpir` for a gallery whose references are the rows of `matrix`, the i-th of
-    identity `identities[i]`; GalleryTooSmall under MIN_IDENTITIES identities or too few probes."""
+    identity `identities[i]`, scored as identify scores (`statistic`: "nearest" reference or "centroid");
+    GalleryTooSmall under MIN_IDENTITIES identities or too few probes."""
     if not 0 < target_fpir < 1:
         raise ValueError(f"target_fpir must lie in (0, 1), got {target_fpir}")
     x = np.asarray(matrix, dtype=np.float32)
@@ -114,7 +136,10 @@ def calibrate(
         raise ValueError(f"need one identity per row of an (n, dim) matrix, got {x.shape} and {len(labels)}")
     probes = sample_probes(len(x), max_probes=max_probes, seed=seed)
     check_size(identities=len(names), probes=len(probes), target_fpir=target_fpir)
-    found = probe_distances(x, labels, probes)
+    if statistic not in ("nearest", "centroid"):
+        raise ValueError(f"statistic must be nearest or centroid, got {statistic!r}")
+    score = probe_distances if statistic == "nearest" else centroid_probe_distances
+    found = score(x, labels, probes)
     threshold = threshold_at_fpir(found.other, fpir=target_fpir)
     mated = np.isfinite(found.own)
     accepted = (found.own < found.other) & (found.own <= threshold)

@@ -24,10 +24,11 @@ import numpy as np
 
 from gallery import validate
 from gallery.calibration import identities_of_rows
+from gallery.centroids import POOL, STATISTICS, CentroidCache
 from gallery.config import IndexConfig
 from gallery.errors import GalleryBusy, GalleryNotFound, ModelMismatch
 from gallery.index import VectorIndex
-from gallery.labels import NONE, ReferenceLabels
+from gallery.labels import ReferenceLabels, aggregate
 from gallery.loading import build_from_store, open_index, reconcile, store_stamp
 from gallery.snapshot import write_snapshot
 from gallery.store import GalleryStore
@@ -53,6 +54,7 @@ class Gallery:
         self._builder: threading.Thread | None = None  # the background index build, while one runs
         self._build_failed_at = -math.inf
         self._identities = store.counts()[0]
+        self._centroids = CentroidCache(lambda name: store.identity_embeddings(name)[1])
         started = time.perf_counter()
         self._labels = ReferenceLabels.from_pairs(store.reference_identities())
         # index_source says how the index was obtained at open: "snapshot", "reconciled" or "rebuilt"
@@ -144,18 +146,25 @@ class Gallery:
             except BaseException:
                 self._forget(indexed)
                 raise
+            self._centroids.forget(e.identity for e in entries)
             for entry, ids in zip(entries, id_lists, strict=True):
                 self._labels.add(ids, entry.identity)
             self._identities += len(new_names)
             self._dirty = True
         return id_lists
 
-    def search(self, queries: np.ndarray, *, top_k: int, wait: bool = True) -> list[list[Candidate]]:
+    def search(
+        self, queries: np.ndarray, *, top_k: int, wait: bool = True, statistic: str = "nearest"
+    ) -> list[list[Candidate]]:
         """Per query, up to `top_k` identities with their nearest reference, nearest first.
 
-        `wait=False`: raise `GalleryBusy` at once instead of waiting for a write in progress (a long one,
-        such as an index rebuild, would otherwise hold up the caller's thread).
+        `statistic="centroid"`: identities scored by the distance to the unit mean of their references
+        instead (`gallery.centroids`; each still names its nearest reference). `wait=False`: raise
+        `GalleryBusy` at once instead of waiting for a write in progress (a long one, such as an index
+        rebuild, would otherwise hold up the caller's thread).
         """
+        if statistic not in STATISTICS:
+            raise ValueError(f"statistic must be one of {STATISTICS}, got {statistic!r}")
         q = validate.unit_rows(queries, dim=self.meta.dim, what="queries")
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
             raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
@@ -166,7 +175,12 @@ class Gallery:
             live = self._index.ntotal
             if live == 0:
                 return [[] for _ in range(len(q))]
-            return self._search_growing(q, top_k=top_k, live=live)
+            if statistic == "nearest":
+                return self._search_growing(q, top_k=top_k, live=live)
+            pools = self._search_growing(q, top_k=max(top_k, POOL), live=live)
+            return [
+                self._centroids.rescore(row, pool, top_k=top_k) for row, pool in zip(q, pools, strict=True)
+            ]
         finally:
             self._lock.release()
 
@@ -194,6 +208,7 @@ class Gallery:
         with self._lock:
             self._ensure_open()
             ids = self._store.delete_identity(identity)
+            self._centroids.forget([identity])
             self._labels.remove(ids)
             self._identities -= 1
             self._unindex(np.asarray(ids, dtype=np.int64))
@@ -206,6 +221,7 @@ class Gallery:
             if isinstance(reference_id, bool) or not isinstance(reference_id, int | np.integer):
                 raise ValueError(f"reference_id must be an integer, got {reference_id!r}")
             identity = self._store.delete_reference(reference_id)
+            self._centroids.forget([identity])
             self._labels.remove([int(reference_id)])
             self._identities -= 0 if self._store.has_identity(identity) else 1
             self._unindex(np.asarray([reference_id], dtype=np.int64))
@@ -374,19 +390,3 @@ class Gallery:
     def _ensure_open(self) -> None:
         if self._closed:
             raise GalleryNotFound(f"gallery {self.name!r} was deleted or closed")
-
-
-def aggregate(
-    distances: np.ndarray, ids: np.ndarray, codes: np.ndarray, labels: ReferenceLabels, *, top_k: int
-) -> list[Candidate]:
-    """One row per identity (its nearest reference), nearest first, at most `top_k`; ids whose identity code
-    is `NONE` (not stored, or FAISS's -1 padding) skipped."""
-    seen: dict[int, Candidate] = {}
-    for position in np.argsort(distances, kind="stable"):
-        code = int(codes[position])
-        if code == NONE or code in seen:
-            continue
-        seen[code] = Candidate(labels.name(code), float(distances[position]), int(ids[position]))
-        if len(seen) == top_k:
-            break
-    return list(seen.values())

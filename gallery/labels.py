@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from gallery.types import Candidate
+
 NONE = -1  # the code of an id with no stored reference (never issued, deleted, or a FAISS -1 pad)
 
 
@@ -78,3 +80,19 @@ class ReferenceLabels:
             grown[: len(self._codes)] = self._codes
             self._codes = grown
         self._codes[ids] = codes
+
+
+def aggregate(
+    distances: np.ndarray, ids: np.ndarray, codes: np.ndarray, labels: ReferenceLabels, *, top_k: int
+) -> list[Candidate]:
+    """One row per identity (its nearest reference), nearest first, at most `top_k`; ids whose identity code
+    is `NONE` (not stored, or FAISS's -1 padding) skipped."""
+    seen: dict[int, Candidate] = {}
+    for position in np.argsort(distances, kind="stable"):
+        code = int(codes[position])
+        if code == NONE or code in seen:
+            continue
+        seen[code] = Candidate(labels.name(code), float(distances[position]), int(ids[position]))
+        if len(seen) == top_k:
+            break
+    return list(seen.values())

@@ -12,6 +12,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+STATISTICS = (
+    "nearest",
+    "centroid",
+)  # how identify scores an identity: its nearest reference, or its centroid
+
 
 class IdentificationError(ValueError):
     """An identification table is empty or malformed."""
@@ -42,6 +47,10 @@ class Identification:
     def __post_init__(self) -> None:
         if not self.rows:
             raise IdentificationError("an identification table needs at least one row")
+        if self.statistic not in STATISTICS:
+            raise IdentificationError(
+                f"identification statistic must be one of {STATISTICS}, got {self.statistic!r}"
+            )
         if self.target_fpir not in self.fpirs:
             raise IdentificationError(f"no rows at the target FPIR {self.target_fpir}")
         if any(r.identities < 1 or r.k < 1 for r in self.rows):

@@ -110,6 +110,9 @@ class EvalConfig:
     # service setting picks among them), the G and k measured (a G is measured while at least as many
     # validation classes are left as strangers), galleries per (G, k)
     target_fpir: float | None = None
+    identify_statistic: str = (
+        "nearest"  # nearest | centroid: how identify scores an identity (the card records it)
+    )
     fpirs: tuple[float, ...] = (0.001, 0.01, 0.05, 0.1)
     gallery_sizes: tuple[int, ...] = (10, 30, 100, 300)
     gallery_ks: tuple[int, ...] = (1, 5)

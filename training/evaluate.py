@@ -163,6 +163,12 @@ def evaluate(
     )
 
 
+STATISTIC_TEXT = {
+    "nearest": "nearest reference",
+    "centroid": "distance to the unit mean of the identity's references",
+}
+
+
 def identification_table(
     val_emb: np.ndarray, val_labels: np.ndarray, emb: np.ndarray, labels: np.ndarray, e: EvalConfig
 ) -> Identification | None:
@@ -176,14 +182,17 @@ def identification_table(
         fpirs=tuple(sorted({*e.fpirs} | ({e.target_fpir} if e.target_fpir is not None else set()))),
         rounds=e.gallery_rounds,
         seed=e.seed,
+        statistic=e.identify_statistic,
     )
     if not rows:
         return None
-    test = figures_at(emb, labels, table=rows, rounds=e.gallery_rounds, seed=e.seed + 1)
+    test = figures_at(
+        emb, labels, table=rows, rounds=e.gallery_rounds, seed=e.seed + 1, statistic=e.identify_statistic
+    )
     target = e.target_fpir if e.target_fpir is not None else balanced_fpir(rows, k=max(r["k"] for r in rows))
     chosen = "set" if e.target_fpir is not None else "the best balanced open-set accuracy on validation"
     method = (
-        f"nearest reference; validation galleries of G identities x k references ({e.gallery_rounds} per G, k), "
+        f"{STATISTIC_TEXT[e.identify_statistic]}; validation galleries of G identities x k references ({e.gallery_rounds} per G, k), "
         "every image of as many other identities a non-mated probe; per FPIR, the largest threshold whose FPIR "
         f"is at most it (default {target:g}: {chosen}); interpolated in log G, beyond the largest G the "
         "least-squares line in log G, never looser than the largest G's"
@@ -191,7 +200,7 @@ def identification_table(
     return Identification(
         target_fpir=target,
         rows=tuple(IdentificationRow(**r) for r in rows),
-        statistic="nearest",
+        statistic=e.identify_statistic,
         method=method,
         test=tuple(test),
     )

@@ -133,3 +133,21 @@ def test_identities_of_rows_joins_chunks_by_id():
     assert list(identities_of_rows(np.array([3, 5, 7]), pairs)) == ["y", "z", "x"]
     with pytest.raises(ValueError, match="no identity"):
         identities_of_rows(np.array([4]), pairs)
+
+
+def test_centroid_probe_distances_leave_the_probe_out_of_its_own_centroid():
+    from gallery.calibration import centroid_probe_distances
+
+    x = np.eye(4, dtype=np.float32)[[0, 1, 2, 2]]  # identity 0: e0, e1; identity 1: e2 twice
+    labels = np.array([0, 0, 1, 1])
+    found = centroid_probe_distances(x, labels, np.arange(4))
+    # e0 against its identity's rest (e1) and identity 1's centroid (e2); e2 against its twin and e0+e1's mean
+    assert found.own == pytest.approx([np.sqrt(2), np.sqrt(2), 0.0, 0.0], abs=1e-6)
+    to_mean = np.linalg.norm(np.eye(4)[2] - np.array([1, 1, 0, 0]) / np.sqrt(2))
+    assert found.other == pytest.approx([np.sqrt(2), np.sqrt(2), to_mean, to_mean], abs=1e-6)
+
+
+def test_calibrate_refuses_an_unknown_statistic():
+    x = np.eye(8, dtype=np.float32)
+    with pytest.raises(ValueError, match="statistic"):
+        calibrate(x, [str(i) for i in range(8)], target_fpir=0.5, statistic="median")

@@ -7,8 +7,7 @@ import pytest
 
 from gallery import Gallery, GalleryRegistry
 from gallery.errors import DimensionMismatch, ModelMismatch
-from gallery.gallery import aggregate
-from gallery.labels import ReferenceLabels
+from gallery.labels import ReferenceLabels, aggregate
 
 
 def _at_distance(distances: list[float], *, axis: int, dim: int) -> np.ndarray:

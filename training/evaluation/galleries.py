@@ -111,6 +111,7 @@ def identification_thresholds(
     fpirs: tuple[float, ...],
     rounds: int,
     seed: int,
+    statistic: str = "nearest",
 ) -> list[dict]:
     """One row per (G, k) the classes allow and FPIR: the threshold at that FPIR, and the FNIR there."""
     rows = []
@@ -118,7 +119,9 @@ def identification_thresholds(
     for k in ks:
         for g in (g for g in sizes if 2 * g <= n_classes):  # as many strangers as enrolled identities
             try:
-                trials = simulate_galleries(emb, labels, identities=g, k=k, rounds=rounds, seed=seed)
+                trials = simulate_galleries(
+                    emb, labels, identities=g, k=k, rounds=rounds, seed=seed, statistic=statistic
+                )
             except ValueError:
                 continue
             for fpir in fpirs:
@@ -149,7 +152,15 @@ def balanced_fpir(rows: list[dict], *, k: int) -> float:
     return max(fpirs, key=lambda f: (balanced(f), -f))
 
 
-def figures_at(emb: ArrayLike, labels: ArrayLike, *, table: list[dict], rounds: int, seed: int) -> list[dict]:
+def figures_at(
+    emb: ArrayLike,
+    labels: ArrayLike,
+    *,
+    table: list[dict],
+    rounds: int,
+    seed: int,
+    statistic: str = "nearest",
+) -> list[dict]:
     """Each row's threshold applied to galleries of the same (G, k) drawn from other data (the test split):
     the FPIR and FNIR a user would see, beside the FPIR the row was tuned for."""
     out, trials = [], {}
@@ -157,7 +168,9 @@ def figures_at(emb: ArrayLike, labels: ArrayLike, *, table: list[dict], rounds: 
         g, k = row["identities"], row["k"]
         if (g, k) not in trials:
             try:
-                trials[g, k] = simulate_galleries(emb, labels, identities=g, k=k, rounds=rounds, seed=seed)
+                trials[g, k] = simulate_galleries(
+                    emb, labels, identities=g, k=k, rounds=rounds, seed=seed, statistic=statistic
+                )
             except ValueError:
                 trials[g, k] = None
         if trials[g, k] is None:

@@ -55,3 +55,39 @@ async def test_verify_keeps_the_pair_threshold(helpers, table_client):
     }
     body = (await table_client.post("/verify", data={"model": "faces"}, files=files)).json()
     assert body["threshold"] == pytest.approx(0.5) and body["match"] is True
+
+
+CENTROID_TABLE = Identification(
+    target_fpir=0.01,
+    rows=(IdentificationRow(identities=1, k=5, threshold=0.9),),
+    statistic="centroid",
+)
+
+
+async def _alice_distances(helpers, root, table: Identification) -> tuple[dict, dict]:
+    """identify's and verify-against-alice's answers for one alice probe, in a service whose card has `table`."""
+    from tests.app.conftest import make_settings
+
+    models = root / "models"
+    models.mkdir(parents=True)
+    helpers.write_model(models, "faces", seed=0, identification=table)
+    async with helpers.serving(make_settings(root, models, default_galleries=("faces",))) as (_, client):
+        for name in ("alice", "bob"):
+            await helpers.enroll(client, name, count=3)
+        probe = helpers.noisy("alice", seed=9)
+        body = (await helpers.identify(client, probe)).json()
+        files = {"image": helpers.image_file(probe)}
+        check = (
+            await client.post("/verify", data={"gallery": "faces", "identity": "alice"}, files=files)
+        ).json()
+    return body, check
+
+
+async def test_identify_and_verify_score_by_centroid_when_the_card_says_so(helpers, tmp_path):
+    nearest_table = Identification(target_fpir=0.01, rows=CENTROID_TABLE.rows)
+    by_centroid, check = await _alice_distances(helpers, tmp_path / "centroid", CENTROID_TABLE)
+    by_nearest, _ = await _alice_distances(helpers, tmp_path / "nearest", nearest_table)
+    assert by_centroid["identity"] == "alice" and check["match"] is True
+    # one score for both routes, and not the nearest reference's
+    assert by_centroid["candidates"][0]["distance"] == pytest.approx(check["distance"], abs=1e-5)
+    assert abs(by_centroid["candidates"][0]["distance"] - by_nearest["candidates"][0]["distance"]) > 1e-3
