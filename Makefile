@@ -59,3 +59,13 @@ BENCH_ARGS ?= --scenario all --model faces --images $(SG_DATA_ROOT)/faces/lfw
 bench: $(VENV)/.dev
 	$(PY) -m bench run $(BENCH_ARGS)
 	$(PY) -m bench report
+
+# The GPU check (bench/gpucheck.py): environment, GPU-marked tests, every shipped model on CUDA, FAISS GPU at 1M;
+# results in bench/results/gpu-<device>/. GPU_VENV=DIR uses that venv, else one is made with the `gpu` extra
+# (GPU_WHEELS=DIR installs from a folder of wheels, GPU_ARGS=--offline from it alone).
+GPU_VENV ?=
+GPU_WHEELS ?=
+GPU_ARGS ?=
+.PHONY: gpu-check
+gpu-check:
+	$(or $(wildcard $(GPU_VENV)/bin/python),python3) -m bench.gpucheck $(if $(GPU_VENV),--venv $(GPU_VENV)) $(if $(GPU_WHEELS),--wheels $(GPU_WHEELS)) $(GPU_ARGS)
