@@ -1,6 +1,9 @@
 # Siamese Gallery service image: CUDA runtime + the `gpu` extra (onnxruntime-gpu, faiss-gpu); runs on CPU without a GPU.
 # Build: docker build -t siamese-gallery .   Run: docker compose up (see docker-compose.yml)
-FROM nvidia/cuda:12.8.0-cudnn-runtime-ubuntu22.04
+# CUDA 13 and cuDNN 9: what onnxruntime-gpu 1.31's CUDA provider links (libcudart.so.13, libcublas.so.13,
+# cuDNN 9). faiss-gpu 1.15.1 is built for CUDA 12 and brings its own CUDA 12 runtime and cuBLAS wheels, which
+# it loads itself; the host's driver (580 or newer for CUDA 13) runs both.
+FROM nvidia/cuda:13.0.0-cudnn-runtime-ubuntu24.04
 
 ARG DEBIAN_FRONTEND=noninteractive
 ENV PYTHONDONTWRITEBYTECODE=1 \
