@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         references=args.references, dim=args.dim, k=args.k, batches=QUERY_BATCHES, duration_s=args.duration
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"scenario": "faiss-gpu", **doc}, indent=2) + "\n")
+    args.out.write_text(json.dumps({"kind": "faiss-gpu", **doc}, indent=2) + "\n")
     for run in doc["runs"]:
         print(f"{run['queries']:>4} queries/call: {run['ms_per_call']:.3f} ms/call")
     return 0

@@ -44,13 +44,38 @@ def shipped_models(models_dir: Path) -> list[str]:
     return [p.stem for p in sorted(cards, key=lambda p: p.with_suffix(".onnx").stat().st_size)]
 
 
+def needs_faces(models_dir: Path, model: str) -> bool:
+    """A face model's card aligns faces: synthetic images have none, so it needs real photos."""
+    card = json.loads((Path(models_dir) / f"{model}.json").read_text())
+    return bool(card.get("input", {}).get("align"))
+
+
+def bench_models(args: argparse.Namespace) -> list[str]:
+    """The models the bench can drive: all, less face models when no face photos were given."""
+    return [m for m in args.models if args.face_images is not None or not needs_faces(args.models_dir, m)]
+
+
+def skipped_face_models(args: argparse.Namespace) -> list[StepResult]:
+    if args.face_images is not None:
+        return []
+    reason = "a face model needs --face-images DIR (class-per-folder face photos, 20 people x 5)"
+    return [
+        StepResult(f"bench {m}", "skipped", 0.0, reason)
+        for m in args.models
+        if needs_faces(args.models_dir, m)
+    ]
+
+
 def bench_steps(args: argparse.Namespace, *, python: str, out: Path) -> list[Step]:
     """Raw and identify (batching on, off) per model, the batcher levers on the first, FAISS at 1M."""
     common = ["--models-dir", str(args.models_dir), "--device", "cuda", "--duration", str(args.duration)]
     http = [*common, "--clients", CLIENTS, "--gallery-sizes", "1000", "--warmup", "1"]
     steps = []
-    for model in args.models:
+    models = bench_models(args)
+    for model in models:
         bench = [python, "-m", "bench", "run", "--model", model]
+        if needs_faces(args.models_dir, model):
+            bench += ["--images", str(args.face_images)]
         steps.append(
             Step(
                 f"raw {model}",
@@ -62,9 +87,11 @@ def bench_steps(args: argparse.Namespace, *, python: str, out: Path) -> list[Ste
             target = out / f"identify-{model}-maxbatch{batch}.json"
             argv = [*bench, "--scenario", "identify", *http, "--max-batch", str(batch), "--out", str(target)]
             steps.append(Step(f"identify {model} max-batch {batch}", argv, 120))
-    lever = [python, "-m", "bench", "run", "--model", args.models[0], "--scenario", "identify", *http]
+    if not models:
+        return steps
+    lever = [python, "-m", "bench", "run", "--model", models[0], "--scenario", "identify", *http]
     for batch, wait in ((128, 0.0), (64, 2.0)):
-        target = out / f"identify-{args.models[0]}-maxbatch{batch}-wait{wait:g}.json"
+        target = out / f"identify-{models[0]}-maxbatch{batch}-wait{wait:g}.json"
         argv = [*lever, "--max-batch", str(batch), "--max-wait-ms", str(wait), "--out", str(target)]
         steps.append(Step(f"lever max-batch {batch} max-wait {wait:g} ms", argv, 120))
     return steps
@@ -127,14 +154,15 @@ def run_check(args: argparse.Namespace) -> tuple[list[StepResult], dict[str, Any
         if "tests" in args.skip
         else [Step("gpu tests", [python, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider"], 180)]
     )
-    if not cuda_ok(env):
-        results.append(StepResult("bench on CUDA", "skipped", 0.0, "no CUDA provider"))
-    elif "bench" not in args.skip:
-        planned += bench_steps(args, python=python, out=out)
     if not env.get("faiss", {}).get("gpus", 0):
         results.append(StepResult("faiss gpu search", "skipped", 0.0, "faiss sees no GPU"))
     elif "faiss" not in args.skip:
         planned.append(faiss_step(args, python=python, out=out))
+    if not cuda_ok(env):
+        results.append(StepResult("bench on CUDA", "skipped", 0.0, "no CUDA provider"))
+    elif "bench" not in args.skip:
+        planned += bench_steps(args, python=python, out=out)
+        results += skipped_face_models(args)
     for step in planned:
         left = args.budget - (time.monotonic() - started)
         results.append(run_step(step, env=child, budget_s=left))
@@ -151,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--offline", action="store_true", help="install from --wheels alone (no index)")
     parser.add_argument("--models-dir", type=Path, default=REPO_ROOT / "models")
     parser.add_argument("--models", type=lambda s: [m for m in s.split(",") if m], default=None)
+    parser.add_argument(
+        "--face-images", type=Path, default=None, help="class-per-folder photos for face models"
+    )
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per bench measurement")
     parser.add_argument("--references", type=int, default=1_000_000, help="FAISS GPU search references")
     parser.add_argument("--budget", type=float, default=450.0, help="seconds for the whole run")
@@ -169,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(result.tail)
     (out / "check.json").write_text(json.dumps([r.as_dict() for r in results], indent=2) + "\n")
     shown = out.relative_to(REPO_ROOT) if out.is_relative_to(REPO_ROOT) else out
-    print(summary_line(results, env, out=shown, model=args.models[0] if args.models else None))
+    print(summary_line(results, env, out=shown, model=next(iter(bench_models(args)), None)))
     return 1 if any(r.status == "failed" for r in results) else 0
 
 
