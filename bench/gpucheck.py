@@ -94,6 +94,11 @@ def bench_steps(args: argparse.Namespace, *, python: str, out: Path) -> list[Ste
         target = out / f"identify-{models[0]}-maxbatch{batch}-wait{wait:g}.json"
         argv = [*lever, "--max-batch", str(batch), "--max-wait-ms", str(wait), "--out", str(target)]
         steps.append(Step(f"lever max-batch {batch} max-wait {wait:g} ms", argv, 120))
+    levers = [python, "-m", "bench.gpulevers", "--model", models[0], "--models-dir", str(args.models_dir)]
+    target = out / f"levers-{models[0]}.json"
+    steps.append(
+        Step(f"levers {models[0]} (iobinding, fp16, sessions)", [*levers, "--out", str(target)], 120)
+    )
     return steps
 
 
