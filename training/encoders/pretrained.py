@@ -7,6 +7,7 @@ loads them and returns the provenance the model card records.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from torch import nn
@@ -56,15 +57,32 @@ DLIB_LANDMARKS = WeightsFile(
     training_data="7,198 faces the author labelled with 5 landmarks, as he states",
 )
 
-# (encoder, weights name) -> (file, prefix of the trunk's keys in the file's state dict)
-PRETRAINED: dict[tuple[str, str], tuple[WeightsFile, str]] = {
-    ("mobilenet-v2", "imagenet"): (MOBILENET_V2_IMAGENET, "features."),
-    ("dlib-resnet", "dlib-face"): (DLIB_FACE, ""),  # the whole network, from dlib's own format
+Loader = Callable[[nn.Module, WeightsFile], None]  # copies a checked file's weights into a model
+
+
+def trunk_from_state_dict(prefix: str) -> Loader:
+    """A loader for a PyTorch state dict whose entries under `prefix` are the trunk's, key for key."""
+
+    def load(model: nn.Module, weights: WeightsFile) -> None:
+        model.trunk.load_state_dict(strip_prefix(load_torch_state_dict(weights), prefix), strict=True)
+
+    return load
+
+
+def whole_dlib_network(model: nn.Module, weights: WeightsFile) -> None:
+    """dlib's whole network (trunk and embedding layer), read from its own `.dat` format."""
+    load_dlib_layers(model, read_dat(str(checked_path(weights))))
+
+
+# (encoder, weights name) -> (file, how it goes into the model)
+PRETRAINED: dict[tuple[str, str], tuple[WeightsFile, Loader]] = {
+    ("mobilenet-v2", "imagenet"): (MOBILENET_V2_IMAGENET, trunk_from_state_dict("features.")),
+    ("dlib-resnet", "dlib-face"): (DLIB_FACE, whole_dlib_network),
 }
 
 
-def pretrained_weights(encoder: str, name: str) -> tuple[WeightsFile, str]:
-    """The weights file `name` (e.g. "imagenet") recorded for `encoder` and its trunk prefix, or ValueError."""
+def pretrained_weights(encoder: str, name: str) -> tuple[WeightsFile, Loader]:
+    """The weights file `name` (e.g. "imagenet") recorded for `encoder` and its loader, or ValueError."""
     try:
         return PRETRAINED[(encoder, name)]
     except KeyError:
@@ -78,12 +96,9 @@ def strip_prefix(state: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 
 def load_pretrained_trunk(model: nn.Module, *, encoder: str, name: str) -> dict[str, Any]:
-    """Load weights `name` into `model.trunk` (strict: every key, no other); return their provenance."""
-    if (encoder, name) == ("dlib-resnet", "dlib-face"):
-        load_dlib_layers(model, read_dat(str(checked_path(DLIB_FACE))))
-        return pretrained_provenance(encoder, name)
-    w, prefix = pretrained_weights(encoder, name)
-    model.trunk.load_state_dict(strip_prefix(load_torch_state_dict(w), prefix), strict=True)
+    """Load weights `name` into the model (strict: every key, no other); return their provenance."""
+    weights, load = pretrained_weights(encoder, name)
+    load(model, weights)
     return pretrained_provenance(encoder, name)
 
 
