@@ -20,14 +20,13 @@ import numpy as np
 from app.encoder import Encoder
 from app.errors import BadIdentity, BadMetadata, InvalidRequest, NotRunning, TooManyImages
 from app.imaging import FaceFound, Prepared, Upload, prepare_images
-from app.runtime import Runtime, blocking
+from app.runtime import Runtime, blocking, identify_threshold
 from app.schemas import CandidateOut, EnrollOut, FaceOut, IdentifyOut, VerifyOut
 from app.search import Deferred, SearchJob
 from gallery import validate
 from gallery.centroids import centroid
 from gallery.gallery import Gallery
 from gallery.types import Candidate
-from modelcard.identification import gallery_threshold
 
 T = TypeVar("T")
 DEFAULT_TOP_K = 5  # identities an identify answer lists, unless asked otherwise
@@ -81,16 +80,6 @@ def statistic_of(encoder: Encoder) -> str:
     """How identify scores an identity: the card's identification statistic, else its nearest reference."""
     table = encoder.card.identification
     return table.statistic if table is not None else "nearest"
-
-
-def identify_threshold(gallery: Gallery, encoder: Encoder, *, fpir: float | None = None) -> float:
-    """identify's threshold: the gallery's own, else the card's identification threshold for a gallery of
-    this size (stricter as it grows), else the card's pair threshold."""
-    own, table = gallery.meta.threshold, encoder.card.identification
-    if own is not None or table is None:
-        return threshold_for(gallery, encoder)
-    identities, references = gallery.size
-    return gallery_threshold(table, identities=identities, references=references, fpir=fpir)
 
 
 def decide(candidates: Sequence[Candidate], *, threshold: float, margin: float) -> IdentifyOut:
@@ -216,7 +205,14 @@ async def identify(rt: Runtime, *, gallery_name: str, upload: Upload, top_k: int
     if isinstance(candidates, Deferred):
         search = partial(gallery.search, top_k=job.top_k, statistic=job.statistic)
         (candidates,) = await blocking(search, candidates.embedding[None, :])
-    threshold = identify_threshold(gallery, encoder, fpir=rt.settings.identify_fpir)
+    identities, references = gallery.size
+    threshold = identify_threshold(
+        encoder.card,
+        own=gallery.meta.threshold,
+        identities=identities,
+        references=references,
+        fpir=rt.settings.identify_fpir,
+    )
     decision = decide(candidates, threshold=threshold, margin=rt.settings.ambiguity_margin)
     faces = faces_out(prepared)
     update = {"candidates": decision.candidates[:top_k], "face": faces[0] if faces else None}
@@ -244,13 +240,13 @@ async def verify_identity(rt: Runtime, *, gallery_name: str, identity: str, imag
     distance, references = await blocking(
         _identity_distance, gallery, identity, embedding, statistic_of(encoder)
     )
-    table = encoder.card.identification
-    if gallery.meta.threshold is not None or table is None:
-        threshold = threshold_for(gallery, encoder)
-    else:
-        threshold = gallery_threshold(
-            table, identities=1, references=references, fpir=rt.settings.identify_fpir
-        )
+    threshold = identify_threshold(
+        encoder.card,
+        own=gallery.meta.threshold,
+        identities=1,
+        references=references,
+        fpir=rt.settings.identify_fpir,
+    )
     return VerifyOut(
         distance=distance,
         threshold=threshold,

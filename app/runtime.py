@@ -28,7 +28,8 @@ from gallery.config import IndexConfig
 from gallery.errors import GalleryError, ModelMismatch
 from gallery.gallery import Gallery
 from gallery.registry import GalleryRegistry
-from gallery.types import GalleryInfo, GalleryMeta
+from gallery.types import GalleryInfo
+from modelcard import ModelCard
 from modelcard.identification import gallery_threshold
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,18 @@ def index_config(settings: Settings) -> IndexConfig:
         ef_search=settings.hnsw_ef_search,
         background_build_min=settings.index_background_build_min,
     )
+
+
+def identify_threshold(
+    card: ModelCard, *, own: float | None, identities: int, references: int, fpir: float | None
+) -> float:
+    """identify's threshold: a gallery's own (`own`), else the card's identification threshold for a gallery
+    of this size (stricter as it grows) at `fpir`, else the card's pair threshold."""
+    if own is not None:
+        return own
+    if card.identification is None:
+        return card.threshold.value
+    return gallery_threshold(card.identification, identities=identities, references=references, fpir=fpir)
 
 
 class Runtime:
@@ -184,17 +197,16 @@ class Runtime:
                 problems[info.name] = (status, message)
         return problems
 
-    def effective_threshold(self, meta: GalleryMeta | GalleryInfo) -> float | None:
-        """identify's threshold in force: the gallery's override, else its model card's identification threshold
-        for the gallery's size, else the card's pair threshold (None when the model is not loaded)."""
-        if meta.threshold is not None:
-            return meta.threshold
-        encoder = self.models.encoders.get(meta.model)
+    def effective_threshold(self, info: GalleryInfo) -> float | None:
+        """identify's threshold in force for a gallery (`identify_threshold`); with no model loaded, its own
+        threshold or None."""
+        encoder = self.models.encoders.get(info.model)
         if encoder is None:
-            return None
-        table = encoder.card.identification
-        if table is None or not isinstance(meta, GalleryInfo):
-            return encoder.card.threshold.value
-        return gallery_threshold(
-            table, identities=meta.identities, references=meta.references, fpir=self.settings.identify_fpir
+            return info.threshold
+        return identify_threshold(
+            encoder.card,
+            own=info.threshold,
+            identities=info.identities,
+            references=info.references,
+            fpir=self.settings.identify_fpir,
         )
