@@ -146,15 +146,16 @@ def to_8bit(img: Image.Image) -> Image.Image:
 
 
 def _face(
-    aligner: FaceAligner, img: Image.Image, upload: Upload, *, single: bool
+    aligner: FaceAligner, img: Image.Image, upload: Upload, *, single: bool, scale: float
 ) -> tuple[Image.Image, FaceFound]:
+    """The face chip of `img`, and where the face was in the upload's own pixels (`scale`: how many of them
+    each decoded pixel stands for, over 1 after a reduced-scale decode)."""
     try:
         face = aligner.align(img)
     except NoFaceFound as exc:
         raise NoFace(f"{upload.filename}: {exc}") from exc
     if single and face.faces > 1:
         raise MultipleFaces(f"{upload.filename}: {face.faces} faces found; send an image of one face")
-    scale = float(img.info.get("full_scale", 1.0))
     box = tuple(round(v * scale) for v in face.box)
     return face.chip, FaceFound(box=box, detected=face.detected, faces=face.faces)  # type: ignore[arg-type]
 
@@ -189,9 +190,9 @@ def prepare_images(
         face = None
         try:
             ready = to_8bit(upright(img))
-            ready.info["full_scale"] = img.info.get("full_scale", 1.0)
             if aligner is not None:
-                ready, face = _face(aligner, ready, upload, single=single_face)
+                scale = float(img.info.get("full_scale", 1.0))
+                ready, face = _face(aligner, ready, upload, single=single_face, scale=scale)
             arrays.append(preprocess(ready, spec))
             faces.append(face)
         except (OSError, ValueError) as exc:
@@ -199,8 +200,3 @@ def prepare_images(
         finally:
             img.close()
     return Prepared(np.stack(arrays).astype(np.float32, copy=False), faces)
-
-
-def prepare_batch(uploads: Sequence[Upload], spec: InputSpec, *, max_pixels: int) -> np.ndarray:
-    """`prepare_images`' batch, for a card without alignment."""
-    return prepare_images(uploads, spec, max_pixels=max_pixels).batch

@@ -44,9 +44,6 @@ class CentroidCache:
         for name in identities:
             self._centroids.pop(name, None)
 
-    def clear(self) -> None:
-        self._centroids.clear()
-
     def rescore(self, query: np.ndarray, candidates: Sequence[Candidate], *, top_k: int) -> list[Candidate]:
         """The candidates re-scored by the distance from `query` to each identity's centroid, nearest first
         (each keeps its nearest reference's id), at most top_k."""

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from app.errors import BadImage, ImageTooLarge
-from app.imaging import Upload, decode_image, prepare_batch
+from app.imaging import Upload, decode_image, prepare_images
 from modelcard import InputSpec
 
 SIDE = 16  # the tiny encoder's input side (conftest)
@@ -47,34 +47,34 @@ def test_decode_image_bomb_header_raises_image_too_large_without_decoding(helper
         decode_image(Upload("bomb.png", helpers.bomb_png(100_000, 100_000)), max_pixels=10**12)
 
 
-def test_prepare_batch_stacks_card_shaped_arrays(helpers):
-    batch = prepare_batch(
+def test_prepare_images_stacks_card_shaped_arrays(helpers):
+    batch = prepare_images(
         [
             Upload("a.png", helpers.png(helpers.pattern("a"))),
             Upload("b.png", helpers.png(helpers.pattern("b"))),
         ],
         SPEC,
         max_pixels=10**6,
-    )
+    ).batch
     assert batch.shape == (2, 1, SIDE, SIDE) and batch.dtype == np.float32
     assert batch.min() >= -1.0 and batch.max() <= 1.0
 
 
-def test_prepare_batch_one_bad_image_fails_whole_batch(helpers):
+def test_prepare_images_one_bad_image_fails_whole_batch(helpers):
     with pytest.raises(BadImage, match="b.png"):
-        prepare_batch(
+        prepare_images(
             [Upload("a.png", helpers.png(helpers.pattern("a"))), Upload("b.png", b"\x89PNG broken")],
             SPEC,
             max_pixels=10**6,
         )
 
 
-def test_prepare_batch_16bit_grey_scales_like_its_8bit_version(helpers):
+def test_prepare_images_16bit_grey_scales_like_its_8bit_version(helpers):
     eight = helpers.pattern("a")
     buffer = io.BytesIO()
     Image.fromarray(eight.astype(np.uint16) * 257).save(buffer, format="PNG")  # 16-bit grey PNG
     uploads = [Upload("a16.png", buffer.getvalue()), Upload("a8.png", helpers.png(eight))]
-    batch = prepare_batch(uploads, SPEC, max_pixels=10**6)
+    batch = prepare_images(uploads, SPEC, max_pixels=10**6).batch
     np.testing.assert_allclose(batch[0], batch[1], atol=1e-6)
 
 
@@ -84,15 +84,15 @@ def _png_bytes(img: Image.Image, **options: object) -> bytes:
     return buffer.getvalue()
 
 
-def test_prepare_batch_corrupt_exif_is_ignored_and_pixels_used_as_stored(helpers):
+def test_prepare_images_corrupt_exif_is_ignored_and_pixels_used_as_stored(helpers):
     img = Image.fromarray(helpers.pattern("a"))
     corrupt = _png_bytes(img, exif=b"Exif\x00\x00MM\xd4*\x00\x00\x00\x08\x00\x00")  # not a TIFF header
     uploads = [Upload("corrupt.png", corrupt), Upload("plain.png", _png_bytes(img))]
-    batch = prepare_batch(uploads, SPEC, max_pixels=10**6)
+    batch = prepare_images(uploads, SPEC, max_pixels=10**6).batch
     np.testing.assert_array_equal(batch[0], batch[1])
 
 
-def test_prepare_batch_exif_orientation_is_applied_once(helpers):
+def test_prepare_images_exif_orientation_is_applied_once(helpers):
     img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (10, 30), dtype=np.uint8))
     exif = Image.Exif()
     exif[0x0112] = 6  # stored sideways: rotate 270 degrees to view
@@ -100,7 +100,7 @@ def test_prepare_batch_exif_orientation_is_applied_once(helpers):
         Upload("tagged.png", _png_bytes(img, exif=exif.tobytes())),
         Upload("upright.png", _png_bytes(img.transpose(Image.Transpose.ROTATE_270))),
     ]
-    batch = prepare_batch(uploads, SPEC, max_pixels=10**6)
+    batch = prepare_images(uploads, SPEC, max_pixels=10**6).batch
     np.testing.assert_array_equal(batch[0], batch[1])
 
 
@@ -124,12 +124,12 @@ def test_decode_image_png_ignores_at_least(helpers):
     assert img.size == (SIDE, SIDE)
 
 
-def test_prepare_batch_reduced_scale_jpeg_matches_full_decode_closely(monkeypatch):
+def test_prepare_images_reduced_scale_jpeg_matches_full_decode_closely(monkeypatch):
     upload = Upload("big.jpg", _large_jpeg())
     spec = InputSpec(height=64, width=64, channels=3, mean=(0.5,) * 3, std=(0.5,) * 3)
-    reduced = prepare_batch([upload], spec, max_pixels=10**8)
+    reduced = prepare_images([upload], spec, max_pixels=10**8).batch
     monkeypatch.setattr("app.imaging.DRAFT_MARGIN", 100)  # asks for more than the image has: full decode
-    full = prepare_batch([upload], spec, max_pixels=10**8)
+    full = prepare_images([upload], spec, max_pixels=10**8).batch
     assert np.abs(reduced - full).mean() < 0.01 and np.abs(reduced - full).max() < 0.1
 
 
