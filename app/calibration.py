@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from app.encoder import Encoder
 from app.recognition import statistic_of
 from app.runtime import Runtime, blocking
@@ -27,19 +29,7 @@ def _calibrate(rt: Runtime, gallery_name: str, target_fpir: float | None) -> Cal
     matrix, identities = gallery.stored_references()
     result = calibrate(matrix, identities, target_fpir=target, statistic=statistic_of(encoder))
     gallery.set_threshold(result.threshold)
-    return CalibrationOut(
-        gallery=gallery.name,
-        threshold=result.threshold,
-        target_fpir=result.target_fpir,
-        identities=result.identities,
-        references=result.references,
-        non_mated_probes=result.non_mated_probes,
-        mated_probes=result.mated_probes,
-        sampled=result.sampled,
-        fpir=result.fpir,
-        fnir=result.fnir,
-        previous_threshold=previous,
-    )
+    return CalibrationOut(gallery=gallery.name, previous_threshold=previous, **dataclasses.asdict(result))
 
 
 async def calibrate_gallery(rt: Runtime, *, gallery_name: str, target_fpir: float | None) -> CalibrationOut:
