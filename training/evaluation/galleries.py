@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from gallery.calibration import threshold_at_fpir  # one rule for training and the service
+from gallery.centroids import centroid
 from training.evaluation.distances import as_embeddings_and_labels, class_members, pairwise_l2
 
 
@@ -39,11 +40,8 @@ def identity_scores(
     nearest: the distance to the identity's nearest reference (what the service searches); mean: the mean
     distance to its references; centroid: the distance to the unit-length mean of its references."""
     n = int(ref_ids.max()) + 1
-    if statistic == "centroid":
-        sums = np.zeros((n, refs.shape[1]))
-        np.add.at(sums, ref_ids, refs)
-        centres = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
-        return pairwise_l2(probes, centres)
+    if statistic == "centroid":  # the service's own centroid (gallery.centroids)
+        return pairwise_l2(probes, np.stack([centroid(refs[ref_ids == i]) for i in range(n)]))
     d = pairwise_l2(probes, refs)
     if statistic == "nearest":
         out = np.full((len(probes), n), np.inf)
