@@ -145,6 +145,13 @@ def to_8bit(img: Image.Image) -> Image.Image:
     return Image.fromarray(((values + 128) // 257).astype(np.uint8))
 
 
+def decode_floor(spec: InputSpec) -> int:
+    """The fewest pixels per side a reduced-scale JPEG decode may keep for this card: twice the model's input,
+    and for face detection at least the detector's working size."""
+    at_least = DRAFT_MARGIN * max(spec.height, spec.width)
+    return at_least if spec.align is None else max(at_least, spec.align.detect_max_side)
+
+
 def _face(
     aligner: FaceAligner, img: Image.Image, upload: Upload, *, single: bool, scale: float
 ) -> tuple[Image.Image, FaceFound]:
@@ -180,9 +187,7 @@ def prepare_images(
     if (aligner is None) != (spec.align is None):
         raise ValueError("an aligned input spec needs an aligner, and only it")
     arrays, faces = [], []
-    at_least = DRAFT_MARGIN * max(spec.height, spec.width)
-    if spec.align is not None:
-        at_least = max(at_least, spec.align.detect_max_side)
+    at_least = decode_floor(spec)
     for upload in uploads:
         img = decode_image(
             upload, max_pixels=max_pixels, max_side=max_side, max_aspect=max_aspect, at_least=at_least

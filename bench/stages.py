@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from app.encoder import Encoder
-from app.imaging import Upload, decode_image, to_8bit, upright
+from app.imaging import Upload, decode_floor, decode_image, to_8bit, upright
 from bench.payloads import Encoded
 from modelcard import preprocess
 
@@ -29,9 +29,7 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 def stage_times(encoder: Encoder, image: Encoded) -> dict[str, float]:
     """Milliseconds of each stage for one image (`detect` and `align` only for face models)."""
     spec = encoder.card.input
-    at_least = 2 * max(spec.height, spec.width)
-    if spec.align is not None:
-        at_least = max(at_least, spec.align.detect_max_side)
+    at_least = decode_floor(spec)
     img, t_decode = _timed(
         lambda: to_8bit(
             upright(decode_image(Upload("x", image.data), max_pixels=MAX_PIXELS, at_least=at_least))
