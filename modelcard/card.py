@@ -91,10 +91,8 @@ class InputSpec:
             raise CardError(f"input.brighten must be in (0, 1), got {self.brighten}")
         if self.resize not in RESIZE_MODES:
             raise CardError(f"input.resize must be one of {RESIZE_MODES}, got {self.resize!r}")
-        if self.align is not None and (self.channels, self.height, self.width) != (
-            3,
-            *(self.align.chip,) * 2,
-        ):
+        chip = None if self.align is None else self.align.chip
+        if chip is not None and (self.channels, self.height, self.width) != (3, chip, chip):
             raise CardError("an aligned input must be RGB and as large as the face chip")
 
 
