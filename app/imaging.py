@@ -1,30 +1,27 @@
 """Safe image decoding: reject empty, non-image, truncated and oversized (decompression bomb) uploads.
 
-Decoded images then go through `modelcard.preprocess`, which applies EXIF orientation and the card's
-colour mode.
+The decode itself (EXIF upright, 16-bit grey to 8-bit, reduced-scale JPEG) is `modelcard.decode`, the one
+training uses too; decoded images then go through `modelcard.preprocess` for the card's colour mode and size.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from app.errors import BadImage, ImageTooLarge, MultipleFaces, NoFace
 from modelcard import InputSpec, preprocess
 from modelcard.align import Box, FaceAligner
 from modelcard.align import NoFace as NoFaceFound
+from modelcard.decode import FORMATS, finish, load_pixels, open_image
+from modelcard.decode import to_8bit as to_8bit  # the shared steps, also read from here (bench.stages)
+from modelcard.decode import upright as upright
 
-FORMATS = ("JPEG", "PNG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
-log = logging.getLogger(__name__)
-EXIF_KEYS = ("exif", "Raw profile type exif")  # where Pillow keeps the raw EXIF block of a decoded image
 DRAFT_MARGIN = 2  # JPEG draft decoding keeps at least this many times the model's input size per side
-SIXTEEN_BIT_GREY = ("I;16", "I;16B", "I;16L", "I;16N", "I")  # 16-bit PNG/TIFF/PGM grey decodes to these
 # Cost caps beside the pixel cap (SG_MAX_IMAGE_SIDE, SG_MAX_IMAGE_ASPECT): decoding pays per row as well as per
 # pixel, so a 1 x 40,000,000 PNG (78 KB, under the pixel cap) took seconds to decode; these refuse it from
 # its header. Pillow has no decode timeout, so the caps are what bound the decode time.
@@ -98,7 +95,7 @@ def decode_image(
     if not upload.data:
         raise BadImage(f"{upload.filename}: empty file")
     try:
-        img = Image.open(io.BytesIO(upload.data), formats=FORMATS)
+        img = open_image(upload.data, formats=FORMATS)
         check_size(
             img.size,
             max_pixels=max_pixels,
@@ -106,11 +103,7 @@ def decode_image(
             max_aspect=max_aspect,
             filename=upload.filename,
         )
-        full_width = img.size[0]
-        if at_least is not None and img.format == "JPEG":
-            img.draft(None, (at_least, at_least))
-        img.load()
-        img.info["full_scale"] = full_width / max(1, img.size[0])  # > 1 after a reduced-scale decode
+        img.info["full_scale"] = load_pixels(img, at_least=at_least)  # > 1 after a reduced-scale decode
     except Image.DecompressionBombError as exc:
         raise ImageTooLarge(f"{upload.filename}: {exc}") from exc
     except UnidentifiedImageError as exc:
@@ -118,31 +111,6 @@ def decode_image(
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise BadImage(f"{upload.filename}: cannot decode image ({exc})") from exc
     return img
-
-
-def upright(img: Image.Image) -> Image.Image:
-    """EXIF orientation applied; an EXIF block Pillow cannot parse or rewrite is ignored, pixels kept as stored.
-
-    Broad on purpose: the EXIF parser raises SyntaxError, struct.error, TypeError and more on corrupt blocks,
-    and a photo with damaged metadata is still a photo. The EXIF is dropped either way, so the orientation
-    step of `modelcard.preprocess` finds nothing left to apply or to misread.
-    """
-    try:
-        turned = ImageOps.exif_transpose(img)
-    except Exception as exc:
-        log.info("ignoring unreadable EXIF: %r", exc)
-        turned = img.copy()
-    for key in EXIF_KEYS:
-        turned.info.pop(key, None)
-    return turned
-
-
-def to_8bit(img: Image.Image) -> Image.Image:
-    """16-bit grey scaled to 8-bit "L" (65535 -> 255); Pillow's own conversion clips at 255. Others unchanged."""
-    if img.mode not in SIXTEEN_BIT_GREY:
-        return img
-    values = np.clip(np.asarray(img), 0, 65535).astype(np.uint32)
-    return Image.fromarray(((values + 128) // 257).astype(np.uint8))
 
 
 def decode_floor(spec: InputSpec) -> int:
@@ -194,7 +162,7 @@ def prepare_images(
         )
         face = None
         try:
-            ready = to_8bit(upright(img))
+            ready = finish(img)
             if aligner is not None:
                 scale = float(img.info.get("full_scale", 1.0))
                 ready, face = _face(aligner, ready, upload, single=single_face, scale=scale)

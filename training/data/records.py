@@ -5,12 +5,13 @@ Every loader returns `list[Record]`; splits, samplers and evaluation work on rec
 
 from __future__ import annotations
 
-import io
 import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 
 from PIL import Image
+
+from modelcard.decode import decode
 
 ZIP_SEP = "::"
 
@@ -52,7 +53,8 @@ def _zip(path: str) -> zipfile.ZipFile:
 
 
 def open_image(record: Record) -> Image.Image:
-    """Decode a record's image fully (the file is closed before returning), turned by `record.rotate`."""
+    """Decode a record's image the way the service does (`modelcard.decode`: EXIF upright, 16-bit grey scaled
+    to 8 bits; the file is closed before returning), then turned by `record.rotate`."""
     img = _decode(record)
     return img.rotate(record.rotate, expand=True) if record.rotate else img
 
@@ -61,13 +63,8 @@ def _decode(record: Record) -> Image.Image:
     if ZIP_SEP in record.source:
         container, member = record.source.split(ZIP_SEP, 1)
         if container.lower().endswith(".zip"):
-            data = _zip(container).read(member)
-            img = Image.open(io.BytesIO(data))
-            img.load()
-            return img
+            return decode(_zip(container).read(member))
         from training.data.mnist import read_idx_image  # IDX containers
 
         return read_idx_image(container, int(member))
-    with Image.open(record.source) as img:
-        img.load()
-        return img.copy()
+    return decode(record.source)
