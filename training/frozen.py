@@ -23,8 +23,9 @@ from modelcard import InputSpec
 from training.data.dataset import ImageDataset
 from training.data.records import Record
 from training.encoders.base import EmbeddingNet
+from training.encoders.efficientnet import LiteTrunk
 from training.encoders.mobilenet import LAST_CHANNELS, mobilenet_v2_features
-from training.encoders.pretrained import IMAGENET_MEAN, IMAGENET_STD, load_pretrained_trunk
+from training.encoders.pretrained import NORMALIZATION, load_pretrained_trunk
 from training.evaluate import ROUNDS
 from training.evaluation.distances import nearest
 from training.evaluation.identification import kshot_top1, kshot_top1_by_class
@@ -36,12 +37,29 @@ from training.validate import embed
 CHUNK = 256  # images preprocessed and embedded at a time (a 224 px RGB array is 0.6 MB)
 
 
+BACKBONES = ("mobilenet-v2", "efficientnet-lite0", "efficientnet-lite2")
+
+
+def frozen_backbone(encoder: str, *, size: int) -> tuple[EmbeddingNet, dict[str, Any]]:
+    """`encoder`'s ImageNet trunk and global average pool at size x size: 1280-d L2-normalized features; the
+    weights' provenance."""
+    trunk = (
+        mobilenet_v2_features() if encoder == "mobilenet-v2" else LiteTrunk(encoder, height=size, width=size)
+    )
+    config = dict(name=f"frozen-{encoder}", in_channels=3, embedding_dim=LAST_CHANNELS)
+    model = EmbeddingNet(trunk, nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()), config=config)
+    return model.eval(), load_pretrained_trunk(model, encoder=encoder, name="imagenet")
+
+
 def frozen_mobilenet_v2() -> tuple[EmbeddingNet, dict[str, Any]]:
     """MobileNetV2's ImageNet trunk and global average pool: 1280-d L2-normalized features; its provenance."""
-    config = dict(name="frozen-mobilenet-v2", in_channels=3, embedding_dim=LAST_CHANNELS)
-    head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
-    model = EmbeddingNet(mobilenet_v2_features(), head, config=config)
-    return model.eval(), load_pretrained_trunk(model, encoder="mobilenet-v2", name="imagenet")
+    return frozen_backbone("mobilenet-v2", size=224)
+
+
+def backbone_spec(encoder: str, *, size: int, resize: str = "stretch") -> InputSpec:
+    """The input `encoder`'s ImageNet weights expect, at size x size."""
+    mean, std = NORMALIZATION[(encoder, "imagenet")]
+    return InputSpec(height=size, width=size, channels=3, mean=mean, std=std, resize=resize)
 
 
 def as_onnx(model: nn.Module, spec: InputSpec, path: Path, *, threads: int) -> OnnxModule:
@@ -107,7 +125,15 @@ def set_figures(
 
 
 def measure(
-    recipe: str, *, data_root: str, size: int, resize: str, k: int, threads: int, workdir: str
+    recipe: str,
+    *,
+    data_root: str,
+    size: int,
+    resize: str,
+    k: int,
+    threads: int,
+    workdir: str,
+    backbone: str = "mobilenet-v2",
 ) -> dict[str, Any]:
     """Macro and micro k-shot top-1 of the frozen features, per source set of `recipe`."""
     cfg = recipe_config(recipe)
@@ -115,10 +141,17 @@ def measure(
     records = load_records(data)
     split = make_split(records, data)
     split_of = {r.source: name for name in ("train", "val", "test") for r in getattr(split, name)}
-    spec = InputSpec(height=size, width=size, channels=3, mean=IMAGENET_MEAN, std=IMAGENET_STD, resize=resize)
-    frozen, provenance = frozen_mobilenet_v2()
+    spec = backbone_spec(backbone, size=size, resize=resize)
+    frozen, provenance = frozen_backbone(backbone, size=size)
     model = as_onnx(frozen, spec, Path(workdir) / "frozen.onnx", threads=threads)
-    out: dict[str, Any] = {"recipe": recipe, "input": spec.__dict__, "k": k, "rounds": ROUNDS, "sets": {}}
+    out: dict[str, Any] = {
+        "recipe": recipe,
+        "backbone": backbone,
+        "input": spec.__dict__,
+        "k": k,
+        "rounds": ROUNDS,
+        "sets": {},
+    }
     for group in sorted({r.group for r in records}):
         chosen = [r for r in records if r.group == group]
         started = time.monotonic()
@@ -139,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--recipe", action="append", choices=("bodyparts", "defects"), required=True)
     p.add_argument("--data-root", default="../shared/data")
+    p.add_argument("--backbone", choices=BACKBONES, default="mobilenet-v2")
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--resize", choices=("stretch", "center_crop", "pad"), default="stretch")
     p.add_argument("--k", type=int, default=5)
@@ -155,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 k=args.k,
                 threads=args.threads,
                 workdir=workdir,
+                backbone=args.backbone,
             )
             print(json.dumps(result, indent=2))
 

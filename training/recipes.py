@@ -16,7 +16,7 @@ from training.data.omniglot import load_omniglot_zip
 from training.data.records import Record
 from training.data.splits import Split, split_by_class, split_by_group, split_by_image
 from training.encoders.dlib_resnet import CHIP, DLIB_MEAN, DLIB_STD
-from training.encoders.pretrained import IMAGENET_MEAN, IMAGENET_STD
+from training.encoders.pretrained import NORMALIZATION
 
 RECIPES = (
     "folder",
@@ -155,14 +155,15 @@ def _bodyparts() -> TrainConfig:
     return dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, epochs=10))
 
 
-def imagenet_finetune(cfg: TrainConfig, *, size: int) -> TrainConfig:
-    """`cfg` on MobileNetV2's ImageNet trunk at size x size (grey as three equal channels, ImageNet mean/std):
-    two epochs with the trunk frozen, then the trunk at a tenth of the head's rate; epochs chosen on the
-    macro validation figure, held-out classes included."""
+def imagenet_finetune(cfg: TrainConfig, *, size: int, encoder: str = "mobilenet-v2") -> TrainConfig:
+    """`cfg` on `encoder`'s ImageNet trunk at size x size (grey as three equal channels, the weights' own
+    mean/std): two epochs with the trunk frozen, then the trunk at a tenth of the head's rate; epochs chosen on
+    the macro validation figure, held-out classes included."""
+    mean, std = NORMALIZATION[(encoder, "imagenet")]
     return dataclasses.replace(
         cfg,
-        input=InputConfig(height=size, width=size, channels=3, mean=IMAGENET_MEAN, std=IMAGENET_STD),
-        model=ModelConfig(encoder="mobilenet-v2", embedding_dim=128, pretrained="imagenet"),
+        input=InputConfig(height=size, width=size, channels=3, mean=mean, std=std),
+        model=ModelConfig(encoder=encoder, embedding_dim=128, pretrained="imagenet"),
         optim=dataclasses.replace(
             cfg.optim,
             lr=1e-3,

@@ -24,7 +24,7 @@ from training.data.records import with_rotated_classes
 from training.data.samplers import BalancedPairSampler, PKSampler
 from training.data.splits import Split
 from training.encoders import build_encoder
-from training.encoders.pretrained import DLIB_LANDMARKS, check_imagenet_input, load_pretrained_trunk
+from training.encoders.pretrained import DLIB_LANDMARKS, check_pretrained_input, load_pretrained_trunk
 from training.finetune import param_groups, scaled_lrs, set_trunk_trainable, trunk_trainable
 from training.losses import contrastive_pair_loss, make_loss
 from training.recipes import load_records, make_split
@@ -92,8 +92,14 @@ def encoder_options(cfg: TrainConfig) -> dict[str, Any]:
 
 def build_model(cfg: TrainConfig) -> torch.nn.Module:
     """The configured encoder; with `model.pretrained`, its trunk holds those weights (checked by sha256)."""
-    if cfg.model.pretrained == "imagenet":
-        check_imagenet_input(channels=cfg.input.channels, mean=cfg.input.mean, std=cfg.input.std)
+    if cfg.model.pretrained:
+        check_pretrained_input(
+            encoder=cfg.model.encoder,
+            name=cfg.model.pretrained,
+            channels=cfg.input.channels,
+            mean=cfg.input.mean,
+            std=cfg.input.std,
+        )
     model = build_encoder(
         cfg.model.encoder,
         in_channels=cfg.input.channels,

