@@ -19,7 +19,12 @@ from training.evaluation.baseline import pixel_embeddings
 from training.evaluation.distances import class_members
 from training.evaluation.galleries import balanced_fpir, figures_at, identification_thresholds
 from training.evaluation.identification import enroll
-from training.evaluation.macro import macro_micro, pooled_kshot_hits
+from training.evaluation.macro import (
+    confusion_counts,
+    macro_micro,
+    pooled_kshot_hits,
+    pooled_kshot_predictions,
+)
 from training.evaluation.metrics import (
     equal_error_rate,
     kshot_top1,
@@ -45,6 +50,8 @@ class Evaluation:
     test_embeddings: np.ndarray = field(repr=False)
     test_labels: np.ndarray = field(repr=False)
     identification: Identification | None = field(default=None, repr=False)
+    # image splits, per source set: (classes, counts) of the k-shot answers, novel classes included
+    confusions: dict[str, tuple[list[str], np.ndarray]] = field(default_factory=dict, repr=False)
 
 
 def verification_figures(d: np.ndarray, same: np.ndarray, *, threshold: float) -> dict[str, float]:
@@ -141,7 +148,10 @@ def evaluate(
     if cfg.data.split == "image":
         known = np.isin(labels, [r.label for r in split.train])
         metrics.update(known_classes_figures(emb, labels, known, cfg))
-        metrics.update(_train_reference_figures(model, split, cfg, spec, emb, labels, known, device=device))
+        figures, confusions = _train_reference_figures(
+            model, split, cfg, spec, emb, labels, known, device=device
+        )
+        metrics.update(figures)
 
     pixels = pixel_embeddings(np.stack([test_ds[i][0].numpy() for i in range(len(test_ds))]))
     pd_, psame = pair_distances(pixels, labels, n_pairs=e.n_pairs, seed=e.seed + 1, groups=pair_groups)
@@ -160,6 +170,7 @@ def evaluate(
         test_embeddings=emb,
         test_labels=labels,
         identification=identification,
+        confusions=confusions if cfg.data.split == "image" else {},
     )
 
 
@@ -255,11 +266,36 @@ def per_set_figures(
     return out
 
 
+def per_set_confusions(
+    ref_emb: np.ndarray,
+    ref_labels: np.ndarray,
+    ref_groups: np.ndarray,
+    emb: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    *,
+    k: int,
+    seed: int,
+) -> dict[str, tuple[list[str], np.ndarray]]:
+    """Per source set, the confusion counts of the k-shot answers behind `per_set_figures`'
+    top1_{k}shot_with_novel (the same draws: every test image of the set, its novel classes enrolled from k of
+    their own)."""
+    out = {}
+    for group in sorted(set(groups.tolist())):
+        r, t = ref_groups == group, groups == group
+        predictions = pooled_kshot_predictions(
+            ref_emb[r], ref_labels[r], emb[t], labels[t], k=k, seed=seed, n_rounds=ROUNDS
+        )
+        out[group] = confusion_counts(predictions)
+    return out
+
+
 def _train_reference_figures(
     model, split: Split, cfg: TrainConfig, spec, emb, labels, known: np.ndarray, *, device
-) -> dict:
+) -> tuple[dict, dict[str, tuple[list[str], np.ndarray]]]:
     """Image splits: enroll k training images per class, identify held-out test images of those classes
-    (`known` marks them; the other test images are of novel classes)."""
+    (`known` marks them; the other test images are of novel classes). Returns the figures and the per-set
+    confusion counts."""
     ref_ds = ImageDataset(split.train, spec)
     ref_emb = embed(model, ref_ds, device=device)
     ref_labels = np.asarray([ref_ds.classes[y] for y in ref_ds.labels])
@@ -290,4 +326,7 @@ def _train_reference_figures(
             )
         out[f"novel_classes_top1_{k}shot"] = float(np.mean(rounds))
         out["novel_classes"] = sorted(novel)
-    return out
+    confusions = per_set_confusions(
+        ref_emb, ref_labels, group_array(ref_ds), emb, labels, group_array_of(split.test), k=k, seed=seed
+    )
+    return out, confusions

@@ -81,6 +81,35 @@ def plot_projection(emb: np.ndarray, labels: np.ndarray, path: Path, *, max_clas
     _save(fig, path)
 
 
+def plot_confusion(classes: list[str], counts: np.ndarray, path: Path, *, title: str) -> None:
+    """Row-normalized confusion matrix (true class per row, answer per column), each cell's count printed."""
+    rows = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, rows, out=np.zeros(counts.shape, dtype=float), where=rows > 0)
+    n = len(classes)
+    side = max(4.0, 0.38 * n + 2.0)
+    fig, ax = plt.subplots(figsize=(side + 1.0, side))
+    image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    names = [str(c).rsplit("/", 1)[-1][:16] for c in classes]
+    ax.set_xticks(range(n), names, rotation=90, fontsize=7)
+    ax.set_yticks(range(n), names, fontsize=7)
+    ax.set_xlabel("answered")
+    ax.set_ylabel("true class")
+    for i, j in zip(*np.nonzero(counts), strict=True):
+        ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=6,
+                color="white" if share[i, j] > 0.5 else "black")  # fmt: skip
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the row")
+    _save(fig, path)
+
+
+def confusion_files(confusions: dict[str, tuple[list[str], np.ndarray]]) -> dict[str, str]:
+    """{source set: its confusion PNG's file name} (sets named safely for a path)."""
+    return {
+        group: f"confusion-{''.join(c if c.isalnum() else '_' for c in group) or 'all'}.png"
+        for group in confusions
+    }
+
+
 def _flat(prefix: str, value: Any, out: dict[str, Any]) -> None:
     if isinstance(value, dict):
         for k, v in value.items():
@@ -125,6 +154,17 @@ def write_report(
         ev.test_distances, ev.test_same, report_dir / "distances.png", threshold=card["threshold"]["value"]
     )
     plot_projection(ev.test_embeddings, ev.test_labels, report_dir / "projection.png")
+    confusions = getattr(ev, "confusions", {}) or {}
+    files = confusion_files(confusions)
+    for group, (classes, counts) in confusions.items():
+        plot_confusion(
+            classes, counts, report_dir / files[group],
+            title=f"{card['name']}, {group}: nearest-reference answers on test images",
+        )  # fmt: skip
+    if confusions:
+        (report_dir / "confusion.json").write_text(
+            json.dumps({g: {"classes": c, "counts": m.tolist()} for g, (c, m) in confusions.items()}) + "\n"
+        )
     (report_dir / "history.json").write_text(json.dumps(history, indent=1) + "\n")
     metrics = {k: v for k, v in ev.metrics.items() if k not in ("split",)}
     text = [
@@ -159,5 +199,16 @@ def write_report(
         "",
         "![curves](curves.png) ![roc](roc.png) ![distances](distances.png) ![projection](projection.png)",
         "",
+        *(
+            [
+                "Confusion of the k-shot answers per source set (test images, novel classes enrolled from their "
+                "own; rows: true class; counts over the enrolment rounds; `confusion.json` has the counts):",
+                "",
+                " ".join(f"![{g}]({f})" for g, f in files.items()),
+                "",
+            ]
+            if files
+            else []
+        ),
     ]
     (report_dir / "README.md").write_text("\n".join(text))

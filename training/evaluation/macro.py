@@ -52,7 +52,24 @@ def pooled_kshot_hits(
     seed: int,
     n_rounds: int = 1,
 ) -> dict[object, np.ndarray]:
-    """Per probe class, whether each of its probes' nearest reference is of its class, over n_rounds rounds.
+    """Per probe class, whether each of its probes' nearest reference is of its class (`pooled_kshot_predictions`)."""
+    predictions = pooled_kshot_predictions(
+        ref_emb, ref_labels, probe_emb, probe_labels, k=k, seed=seed, n_rounds=n_rounds
+    )
+    return {label: np.asarray(p) == label for label, p in predictions.items()}
+
+
+def pooled_kshot_predictions(
+    ref_emb: np.ndarray,
+    ref_labels: np.ndarray,
+    probe_emb: np.ndarray,
+    probe_labels: np.ndarray,
+    *,
+    k: int,
+    seed: int,
+    n_rounds: int = 1,
+) -> dict[object, np.ndarray]:
+    """Per probe class, the class of each of its probes' nearest reference, over n_rounds rounds.
 
     Each round draws k references per pool class (all it has when fewer), and k of its own probes for each
     probe class the pool lacks (classes with no probe left after that are skipped); the rest are probes.
@@ -62,7 +79,7 @@ def pooled_kshot_hits(
     pool = sorted(set(np.asarray(ref_labels).tolist()))
     novel = [c for c in np.unique(probe_labels).tolist() if c not in pool and np.sum(probe_labels == c) > k]
     rng = np.random.default_rng(seed)
-    hits: dict[object, list[bool]] = {}
+    predicted: dict[object, list[object]] = {}
     for _ in range(n_rounds):
         refs = np.concatenate([rng.permutation(np.flatnonzero(ref_labels == c))[:k] for c in pool] + [[]])
         own = [rng.permutation(np.flatnonzero(probe_labels == c))[:k] for c in novel]
@@ -71,7 +88,20 @@ def pooled_kshot_hits(
         labels = np.concatenate([np.asarray(ref_labels)[refs.astype(int)], probe_labels[enrolled]])
         probes = np.setdiff1d(np.flatnonzero(np.isin(probe_labels, pool + novel)), enrolled)
         idx, _ = nearest(probe_emb[probes], emb)
-        correct = labels[idx] == probe_labels[probes]
-        for label, hit in zip(probe_labels[probes].tolist(), correct.tolist(), strict=True):
-            hits.setdefault(label, []).append(hit)
-    return {label: np.asarray(h) for label, h in sorted(hits.items())}
+        for label, guess in zip(probe_labels[probes].tolist(), labels[idx].tolist(), strict=True):
+            predicted.setdefault(label, []).append(guess)
+    return {label: np.asarray(p) for label, p in sorted(predicted.items())}
+
+
+def confusion_counts(predictions: dict[object, np.ndarray]) -> tuple[list[object], np.ndarray]:
+    """(classes, counts): counts[i, j] is how often a probe of classes[i] was answered classes[j]; classes are
+    every true and every predicted class, sorted."""
+    classes = sorted(
+        set(predictions) | {p for guesses in predictions.values() for p in np.asarray(guesses).tolist()}
+    )
+    index = {c: i for i, c in enumerate(classes)}
+    counts = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    for label, guesses in predictions.items():
+        for guess in np.asarray(guesses).tolist():
+            counts[index[label], index[guess]] += 1
+    return classes, counts

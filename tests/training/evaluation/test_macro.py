@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from training.evaluation.macro import macro, macro_micro, pooled_kshot_by_class, pooled_kshot_hits
+from training.evaluation.macro import (
+    confusion_counts,
+    macro,
+    macro_micro,
+    pooled_kshot_by_class,
+    pooled_kshot_hits,
+    pooled_kshot_predictions,
+)
 
 # Pool: A at (1,0) twice, B at (0,1). Probes: A at (1,0) (nearest A); B at (0.1,1) (nearest B) and at
 # (0.9,0.1) (nearer A: wrong); N, a class the pool lacks, three images near (-1,0).
@@ -49,3 +56,17 @@ def test_pooled_kshot_hits_rejects_k_zero():
 def test_macro_micro_of_nothing_is_nan():
     figures = macro_micro({})
     assert np.isnan(figures["macro"]) and figures["classes"] == 0
+
+
+def test_confusion_counts_rows_are_true_classes_and_include_answer_only_classes():
+    classes, counts = confusion_counts({"a": np.array(["a", "b", "a"]), "b": np.array(["c"])})
+    assert classes == ["a", "b", "c"]
+    assert counts.tolist() == [[2, 1, 0], [0, 0, 1], [0, 0, 0]]
+
+
+def test_pooled_kshot_predictions_agree_with_hits():
+    predictions = pooled_kshot_predictions(REF, REF_LABELS, PROBES, PROBE_LABELS, k=1, seed=0, n_rounds=2)
+    hits = pooled_kshot_hits(REF, REF_LABELS, PROBES, PROBE_LABELS, k=1, seed=0, n_rounds=2)
+    assert predictions.keys() == hits.keys()
+    for label, guesses in predictions.items():
+        assert np.array_equal(guesses == label, hits[label])
