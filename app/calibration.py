@@ -28,7 +28,7 @@ def _calibrate(rt: Runtime, gallery_name: str, target_fpir: float | None) -> Cal
     previous = rt.effective_threshold(gallery.info)
     matrix, identities = gallery.stored_references()
     result = calibrate(matrix, identities, target_fpir=target, statistic=statistic_of(encoder))
-    gallery.set_threshold(result.threshold)
+    gallery.set_threshold(result.threshold, source="calibrated")
     return CalibrationOut(gallery=gallery.name, previous_threshold=previous, **dataclasses.asdict(result))
 
 

@@ -18,8 +18,12 @@ from gallery.errors import (
     GalleryTooSmall,
     GalleryUnavailable,
     IdentityNotFound,
+    ImageNotKept,
     InvalidGalleryName,
+    MigrationConflict,
     ModelMismatch,
+    NoMigration,
+    NotMigratable,
     ReferenceNotFound,
     StorageError,
     StorageFull,
@@ -128,6 +132,10 @@ GALLERY_STATUS: dict[type[GalleryError], int] = {
     StoreCorrupt: 500,
     StorageFull: 507,
     StorageError: 503,
+    ImageNotKept: 404,
+    NotMigratable: 409,
+    MigrationConflict: 409,
+    NoMigration: 404,
 }
 HTTP_CODES: dict[int, str] = {
     400: "bad_request",

@@ -12,7 +12,7 @@ from app.bodylimit import BodyLimitMiddleware
 from app.errors import install_error_handlers
 from app.hotpath import IdentifyHotPath
 from app.metrics import Metrics, RequestMetricsMiddleware
-from app.routes import enroll, galleries, identify, identities, ops, verify
+from app.routes import enroll, galleries, identify, identities, ops, references, verify
 from app.runtime import Runtime
 from app.schemas import ErrorBody
 from app.settings import Settings
@@ -21,7 +21,15 @@ from app.strictform import FormWatch, strict_form
 VERSION = "0.1.0"
 ERROR_RESPONSES = {code: {"model": ErrorBody} for code in (401, 404, 409, 413, 422, 429, 503)}
 TELEMETRY_OFF = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
-ROUTERS = (galleries.router, identities.router, enroll.router, identify.router, verify.router, ops.router)
+ROUTERS = (
+    galleries.router,
+    identities.router,
+    references.router,
+    enroll.router,
+    identify.router,
+    verify.router,
+    ops.router,
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -20,6 +20,7 @@ import numpy as np
 from app.encoder import Encoder
 from app.errors import BadIdentity, BadMetadata, InvalidRequest, NotRunning, TooManyImages
 from app.imaging import FaceFound, Prepared, Upload, prepare_images
+from app.keep import KeepConfig, keep_image
 from app.runtime import Runtime, blocking, identify_threshold
 from app.schemas import CandidateOut, EnrollOut, FaceOut, IdentifyOut, VerifyOut
 from app.search import Deferred, SearchJob
@@ -165,10 +166,26 @@ def _store(
     *,
     uploads: Sequence[Upload],
     metadata: dict[str, Any] | None,
+    keep: KeepConfig | None,
+    model_sha256: str,
 ) -> list[int]:
-    """(blocking) Hash the uploads (up to SG_MAX_UPLOAD_MB) and store the references durably."""
+    """(blocking) Hash the uploads (up to SG_MAX_UPLOAD_MB) and store the references durably, with their
+    kept images and thumbnails unless `keep` is None or the gallery keeps none."""
     hashes = [upload.sha256 for upload in uploads]
-    return gallery.add(identity, embeddings, image_sha256s=hashes, metadata=metadata)
+    kept = None
+    if keep is not None and gallery.meta.keep_images:
+        kept = [keep_image(upload, keep) for upload in uploads]
+    return gallery.add(
+        identity, embeddings, image_sha256s=hashes, metadata=metadata, images=kept, model_sha256=model_sha256
+    )
+
+
+def keep_config(rt: Runtime) -> KeepConfig | None:
+    """What enroll keeps of each image (SG_KEPT_IMAGE_MAX_KB, SG_THUMBNAIL_SIDE); None with SG_KEEP_IMAGES off."""
+    s = rt.settings
+    if not s.keep_images:
+        return None
+    return KeepConfig(max_bytes=s.kept_image_max_kb * 1024, thumbnail_side=s.thumbnail_side)
 
 
 async def enroll(
@@ -183,7 +200,16 @@ async def enroll(
     )
     embeddings = await rt.batcher(encoder.name).embed(list(prepared.batch))
     try:
-        ids = await blocking(_store, gallery, identity, embeddings, uploads=uploads, metadata=metadata)
+        ids = await blocking(
+            _store,
+            gallery,
+            identity,
+            embeddings,
+            uploads=uploads,
+            metadata=metadata,
+            keep=keep_config(rt),
+            model_sha256=encoder.sha256,
+        )
     except ValueError as exc:  # e.g. an image whose embedding has no direction
         raise InvalidRequest(str(exc)) from exc
     return EnrollOut(

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 GalleryStatus = Literal["ready", "model_mismatch", "model_missing"]
+ThresholdSource = Literal["card_identification", "card", "override", "calibrated"]
 
 
 class ErrorDetail(BaseModel):
@@ -23,6 +24,12 @@ class GalleryCreate(BaseModel):
     model: str = Field(description="A model name served from the models directory.", examples=["faces"])
     threshold: float | None = Field(
         default=None, ge=0.0, le=2.0, strict=True, description="Overrides the card's threshold (a number)."
+    )
+    keep_images: bool | None = Field(
+        default=None,
+        strict=True,
+        description="Keep each reference's image and a thumbnail (what a model migration re-embeds); "
+        "null: SG_KEEP_IMAGES. false: the gallery never keeps image bytes, and cannot be migrated.",
     )
 
 
@@ -47,6 +54,12 @@ class GalleryOut(BaseModel):
     threshold_override: float | None = Field(
         description="The gallery's own threshold (set at creation or by calibration), or null for the card's."
     )
+    threshold_source: ThresholdSource = Field(
+        description="Where `threshold` comes from: `override` (set by hand), `calibrated` (POST "
+        "/galleries/{name}/calibrate), `card_identification` (the card's table for this gallery's size) or "
+        "`card` (the card's pair threshold)."
+    )
+    keep_images: bool = Field(description="New references keep their image and a thumbnail.")
     identities: int
     references: int
     dim: int

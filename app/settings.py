@@ -82,6 +82,15 @@ class Settings(BaseSettings):
     # Off while `opentelemetry` is on, so that every identify request has the route's spans.
     identify_hot_path: bool = True
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    # Each enrolled image is kept with its reference (its own bytes up to SG_KEPT_IMAGE_MAX_KB, else a JPEG
+    # re-encoded under that), with a thumbnail of SG_THUMBNAIL_SIDE pixels on its longest side: what a
+    # model migration re-embeds. Off: no gallery keeps any (a gallery may also opt out at creation).
+    keep_images: bool = True
+    kept_image_max_kb: int = Field(default=2048, ge=16)
+    thumbnail_side: int = Field(default=160, ge=16, le=1024)
+    # A model migration re-embeds this many kept images per step (one transaction each), in the batcher's
+    # background lane: a live request waits for at most one such step's model call.
+    migration_batch: int = Field(default=16, ge=1, le=1024)
 
     @field_validator("default_galleries", mode="before")
     @classmethod

@@ -75,7 +75,9 @@ def _build(temp: Path, meta: GalleryMeta) -> None:
         conn.execute("PRAGMA synchronous=FULL")
         with transaction(conn):
             create_schema(conn)
-            conn.execute("INSERT INTO meta VALUES (1, ?, ?, ?, ?, ?, ?, ?)", dataclasses.astuple(meta))
+            row = dataclasses.asdict(meta)
+            columns, marks = ", ".join(row), ", ".join("?" * len(row))
+            conn.execute(f"INSERT INTO meta (id, {columns}) VALUES (1, {marks})", tuple(row.values()))
     finally:
         conn.close()
 

@@ -65,3 +65,25 @@ class GalleryTooSmall(GalleryError):
     """Too few identities or references to calibrate the gallery's threshold at the asked rate; nothing changed."""
 
     code = "gallery_too_small"
+
+
+class ImageNotKept(GalleryError):
+    """The reference exists, but its image was not kept (the gallery opted out, or it predates kept images)."""
+
+    code = "image_not_kept"
+
+
+class NotMigratable(GalleryError):
+    """The gallery keeps no images, so there is nothing to re-embed with another model."""
+
+    code = "not_migratable"
+
+
+class MigrationConflict(GalleryError):
+    """A migration to another model is running, or the gallery is already embedded by the model asked for."""
+
+    code = "migration_conflict"
+
+
+class NoMigration(GalleryError):
+    code = "migration_not_found"

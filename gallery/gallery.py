@@ -32,7 +32,15 @@ from gallery.labels import ReferenceLabels, aggregate
 from gallery.loading import build_from_store, open_index, reconcile, store_stamp
 from gallery.snapshot import write_snapshot
 from gallery.store import GalleryStore
-from gallery.types import Candidate, Enrollment, GalleryInfo, GalleryMeta, IdentitySummary, IndexState
+from gallery.types import (
+    Candidate,
+    Enrollment,
+    GalleryInfo,
+    GalleryMeta,
+    IdentitySummary,
+    IndexState,
+    KeptImage,
+)
 
 log = logging.getLogger(__name__)
 BUILD_RETRY_S = 60.0  # after a failed background build, the next one waits this long
@@ -108,12 +116,21 @@ class Gallery:
         return GalleryInfo(**meta, identities=identities, references=references)
 
     def check_model(self, model_sha256: str) -> None:
-        """Refuse a model other than the one that embedded this gallery."""
-        if model_sha256 != self.meta.model_sha256:
-            raise ModelMismatch(
-                f"gallery {self.name!r} was embedded by model {self.meta.model!r} sha256 "
-                f"{self.meta.model_sha256}, not by sha256 {model_sha256}"
+        """Refuse a model other than the one that embedded this gallery; the message says how to move on."""
+        meta = self.meta
+        if model_sha256 == meta.model_sha256:
+            return
+        if meta.keep_images:
+            way = (
+                f"re-embed it with the model now loaded: POST /galleries/{meta.name}/migrate "
+                f'{{"model": "{meta.model}"}}'
             )
+        else:
+            way = "it keeps no images, so it cannot be migrated: delete it and enroll again"
+        raise ModelMismatch(
+            f"gallery {meta.name!r} was embedded by model {meta.model!r} sha256 {meta.model_sha256}, "
+            f"not by sha256 {model_sha256}; {way}"
+        )
 
     def add(
         self,
@@ -122,12 +139,19 @@ class Gallery:
         *,
         image_sha256s: Sequence[str],
         metadata: dict[str, Any] | None = None,
+        images: Sequence[KeptImage] | None = None,
+        model_sha256: str | None = None,
     ) -> list[int]:
-        """Store then index one identity's references; durable and searchable on return."""
-        return self.add_many([Enrollment(identity, embeddings, tuple(image_sha256s), metadata)])[0]
+        """Store then index one identity's references (with their kept images, if given); durable and
+        searchable on return."""
+        kept = None if images is None else tuple(images)
+        entry = Enrollment(identity, embeddings, tuple(image_sha256s), metadata, kept)
+        return self.add_many([entry], model_sha256=model_sha256)[0]
 
-    def add_many(self, entries: Sequence[Enrollment]) -> list[list[int]]:
+    def add_many(self, entries: Sequence[Enrollment], *, model_sha256: str | None = None) -> list[list[int]]:
         """`add` for several identities in one transaction (bulk loading); ids per entry, in order.
+        `model_sha256`: the model that embedded them, checked under the lock (ModelMismatch if the gallery
+        switched models meanwhile).
 
         Rows are inserted, then indexed, then committed: if indexing fails the transaction rolls back,
         and if the commit fails the new ids leave the index again."""
@@ -136,6 +160,8 @@ class Gallery:
             raise ValueError("nothing to add")
         with self._lock:
             self._ensure_open()
+            if model_sha256 is not None:
+                self.check_model(model_sha256)
             new_names = {e.identity for e in entries if not self._store.has_identity(e.identity)}
             indexed = np.empty(0, dtype=np.int64)
             try:
@@ -154,14 +180,21 @@ class Gallery:
         return id_lists
 
     def search(
-        self, queries: np.ndarray, *, top_k: int, wait: bool = True, statistic: str = "nearest"
+        self,
+        queries: np.ndarray,
+        *,
+        top_k: int,
+        wait: bool = True,
+        statistic: str = "nearest",
+        model_sha256: str | None = None,
     ) -> list[list[Candidate]]:
         """Per query, up to `top_k` identities with their nearest reference, nearest first.
 
         `statistic="centroid"`: identities scored by the distance to the unit mean of their references
         instead (`gallery.centroids`; each still names its nearest reference). `wait=False`: raise
         `GalleryBusy` at once instead of waiting for a write in progress (a long one, such as an index
-        rebuild, would otherwise hold up the caller's thread).
+        rebuild, would otherwise hold up the caller's thread). `model_sha256`: the model that embedded the
+        queries, checked under the lock (ModelMismatch if the gallery switched models meanwhile).
         """
         if statistic not in STATISTICS:
             raise ValueError(f"statistic must be one of {STATISTICS}, got {statistic!r}")
@@ -172,6 +205,8 @@ class Gallery:
             raise GalleryBusy(f"gallery {self.name!r} is busy with a write")
         try:
             self._ensure_open()
+            if model_sha256 is not None:
+                self.check_model(model_sha256)
             live = self._index.ntotal
             if live == 0:
                 return [[] for _ in range(len(q))]
@@ -227,11 +262,18 @@ class Gallery:
             self._unindex(np.asarray([reference_id], dtype=np.int64))
         return identity
 
-    def set_threshold(self, value: float | None) -> None:
-        """Set (None: clear) the gallery's own threshold, durably."""
+    def set_threshold(self, value: float | None, *, source: str = "override") -> None:
+        """Set (None: clear) the gallery's own threshold, durably, with how it was set ("override" by hand,
+        or "calibrated")."""
         with self._lock:
             self._ensure_open()
-            self._store.set_threshold(value)
+            self._store.set_threshold(value, source=source)
+
+    def image(self, reference_id: int, *, thumbnail: bool = False) -> tuple[bytes, str] | None:
+        """(bytes, content type) of a reference's kept image or thumbnail; None when none was kept."""
+        with self._lock:
+            self._ensure_open()
+            return self._store.image(reference_id, thumbnail=thumbnail)
 
     def save_snapshot(self) -> None:
         """Write the index snapshot now (also done by `close` when snapshots are enabled)."""

@@ -42,6 +42,33 @@ MIGRATIONS: tuple[Migration, ...] = (
             'CREATE INDEX references_identity ON "references"(identity)',
         ),
     ),
+    Migration(
+        version=2,
+        name="kept reference images and thumbnails; whether a gallery keeps them; how its threshold was set",
+        statements=(
+            # 1: new references keep their image (a gallery created with keep_images false keeps none)
+            "ALTER TABLE meta ADD COLUMN keep_images INTEGER NOT NULL DEFAULT 1 CHECK (keep_images IN (0, 1))",
+            # NULL: no threshold of its own; "override": set by hand; "calibrated": by POST .../calibrate
+            "ALTER TABLE meta ADD COLUMN threshold_source TEXT "
+            "CHECK (threshold_source IN ('override', 'calibrated'))",
+            # a threshold stored before this version was given at creation or calibrated: no way to tell
+            "UPDATE meta SET threshold_source = 'override' WHERE threshold IS NOT NULL",
+            # apart from the references, so reading embeddings never pages through image bytes
+            """CREATE TABLE reference_images (
+                reference_id INTEGER PRIMARY KEY REFERENCES "references"(id) ON DELETE CASCADE,
+                content_type TEXT NOT NULL,
+                reencoded INTEGER NOT NULL CHECK (reencoded IN (0, 1)),
+                width INTEGER NOT NULL,
+                height INTEGER NOT NULL,
+                data BLOB NOT NULL
+            )""",
+            """CREATE TABLE reference_thumbnails (
+                reference_id INTEGER PRIMARY KEY REFERENCES "references"(id) ON DELETE CASCADE,
+                content_type TEXT NOT NULL,
+                data BLOB NOT NULL
+            )""",
+        ),
+    ),
 )
 
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS migrations (

@@ -84,8 +84,10 @@ class GalleryRegistry:
         dim: int,
         metric: str = "l2",
         threshold: float | None = None,
+        keep_images: bool = True,
     ) -> Gallery:
-        """Create an empty gallery bound to a model; GalleryExists if the name is taken."""
+        """Create an empty gallery bound to a model (`keep_images` false: it never keeps reference images);
+        GalleryExists if the name is taken."""
         validate.gallery_name(name)
         with self._lock:
             path = self._store_path(name)
@@ -105,6 +107,7 @@ class GalleryRegistry:
                 dim=dim,
                 metric=metric,
                 threshold=threshold,
+                keep_images=keep_images,
             )
             gallery = self._galleries[name] = Gallery(
                 store, config=self.config, snapshot_path=self._snapshot_path(name)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from gallery import validate
+from gallery import images, validate
 from gallery.creation import write_new_store
 from gallery.distance import METRICS
 from gallery.errors import (
@@ -30,9 +30,10 @@ from gallery.errors import (
 )
 from gallery.sqlite import connect, database_files, migrate, transaction, utc_now
 from gallery.storage import storage_errors
-from gallery.types import Enrollment, GalleryMeta, IdentitySummary
+from gallery.types import Enrollment, GalleryMeta, IdentitySummary, KeptImage
 
 EMBEDDING_DTYPE = np.dtype("<f4")
+THRESHOLD_SOURCES = ("override", "calibrated")
 SQLITE_MAX_INT = 2**63 - 1  # SQLite INTEGER is int64: larger Python ints cannot even be bound
 
 
@@ -56,11 +57,13 @@ class GalleryStore:
         dim: int,
         metric: str = "l2",
         threshold: float | None = None,
+        keep_images: bool = True,
     ) -> GalleryStore:
         """Create a new gallery file, atomically (see `gallery.creation`); GalleryExists if one is there.
+        `keep_images` false: its references never keep their image or a thumbnail.
 
         Storage failures raise StorageFull / StorageError, and leave no file behind."""
-        meta = _new_meta(name, model, model_sha256, dim, metric, threshold)
+        meta = _new_meta(name, model, model_sha256, dim, metric, threshold, keep_images)
         path = Path(path)
         if path.exists():
             raise GalleryExists(f"gallery {name!r} already exists")
@@ -99,6 +102,12 @@ class GalleryStore:
         return self._meta
 
     @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection, under the store's lock, for reads spanning several statements."""
+        with self._lock:
+            yield self._conn
+
+    @contextmanager
     def atomic(self) -> Iterator[sqlite3.Connection]:
         """One write transaction; joins the enclosing one when nested. A storage failure (disk full, I/O
         error) rolls it back and raises StorageFull / StorageError: nothing of it is kept."""
@@ -127,7 +136,7 @@ class GalleryStore:
         with self.atomic() as conn:
             next_id = _last_reference_id(conn) + 1
             result = []
-            for identity, blobs, shas, meta_json in prepared:
+            for identity, blobs, shas, meta_json, kept in prepared:
                 conn.execute(
                     "INSERT INTO identities (identity, metadata, created_at) VALUES (?, ?, ?) "
                     "ON CONFLICT (identity) DO UPDATE SET metadata = COALESCE(excluded.metadata, metadata)",
@@ -139,6 +148,8 @@ class GalleryStore:
                     "VALUES (?, ?, ?, ?, ?)",
                     zip(ids, [identity] * len(ids), blobs, shas, [now] * len(ids), strict=True),
                 )
+                if kept is not None:
+                    images.insert(conn, ids, kept)
                 result.append(ids)
                 next_id += len(ids)
         return result
@@ -167,11 +178,31 @@ class GalleryStore:
             _drop_identity_if_empty(conn, row[0])
         return row[0]
 
-    def set_threshold(self, value: float | None) -> None:
+    def set_threshold(self, value: float | None, *, source: str = "override") -> None:
+        """Set (None: clear) the gallery's own threshold, recording how it was set (`THRESHOLD_SOURCES`)."""
         value = validate.threshold(value)
+        if source not in THRESHOLD_SOURCES:
+            raise ValueError(f"threshold source must be one of {THRESHOLD_SOURCES}, got {source!r}")
+        recorded = None if value is None else source
         with self.atomic() as conn:
-            conn.execute("UPDATE meta SET threshold = ? WHERE id = 1", (value,))
-            self._meta = dataclasses.replace(self._meta, threshold=value)
+            conn.execute(
+                "UPDATE meta SET threshold = ?, threshold_source = ? WHERE id = 1", (value, recorded)
+            )
+            self._meta = dataclasses.replace(self._meta, threshold=value, threshold_source=recorded)
+
+    def image(self, reference_id: int, *, thumbnail: bool = False) -> tuple[bytes, str] | None:
+        """(bytes, content type) of a reference's kept image (or its thumbnail); None when none was kept,
+        ReferenceNotFound when there is no such reference."""
+        if not 0 < int(reference_id) <= SQLITE_MAX_INT:
+            raise ReferenceNotFound(f"reference {reference_id} not found")
+        with self._lock:
+            found = images.fetch(self._conn, reference_id, thumbnail=thumbnail)
+            if (
+                found is None
+                and self._one('SELECT 1 FROM "references" WHERE id = ?', (int(reference_id),)) is None
+            ):
+                raise ReferenceNotFound(f"reference {reference_id} not found")
+        return found
 
     def has_identity(self, identity: str) -> bool:
         return self._one("SELECT 1 FROM identities WHERE identity = ?", (identity,)) is not None
@@ -279,11 +310,19 @@ class GalleryStore:
         with self._lock:
             return self._conn.execute(sql, params).fetchone()
 
-    def _prepare(self, entry: Enrollment) -> tuple[str, list[bytes], list[str], str | None]:
+    def _prepare(
+        self, entry: Enrollment
+    ) -> tuple[str, list[bytes], list[str], str | None, tuple[KeptImage, ...] | None]:
         identity = validate.identity(entry.identity)
         matrix = validate.matrix(entry.embeddings, dim=self._meta.dim).astype(EMBEDDING_DTYPE, copy=False)
         shas = validate.sha256s(entry.image_sha256s, count=len(matrix))
-        return identity, [row.tobytes() for row in matrix], shas, validate.metadata_json(entry.metadata)
+        if entry.images is not None:
+            if not self._meta.keep_images:
+                raise ValueError(f"gallery {self._meta.name!r} keeps no images")
+            if len(entry.images) != len(matrix):
+                raise ValueError(f"need exactly one kept image per embedding ({len(matrix)})")
+        blobs = [row.tobytes() for row in matrix]
+        return identity, blobs, shas, validate.metadata_json(entry.metadata), entry.images
 
     def _decode(self, rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
         row_bytes = self._meta.dim * EMBEDDING_DTYPE.itemsize
@@ -299,7 +338,13 @@ class GalleryStore:
 
 
 def _new_meta(
-    name: str, model: str, model_sha256: str, dim: int, metric: str, threshold: float | None
+    name: str,
+    model: str,
+    model_sha256: str,
+    dim: int,
+    metric: str,
+    threshold: float | None,
+    keep_images: bool,
 ) -> GalleryMeta:
     validate.gallery_name(name)
     if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
@@ -310,7 +355,11 @@ def _new_meta(
         raise ValueError("model must be a non-empty string")
     if not isinstance(model_sha256, str) or not validate.SHA256_HEX.fullmatch(model_sha256):
         raise ValueError(f"model_sha256 must be 64 lowercase hex characters, got {model_sha256!r}")
-    return GalleryMeta(name, model, model_sha256, dim, metric, validate.threshold(threshold), utc_now())
+    if not isinstance(keep_images, bool):
+        raise ValueError(f"keep_images must be true or false, got {keep_images!r}")
+    threshold = validate.threshold(threshold)
+    source = None if threshold is None else "override"
+    return GalleryMeta(name, model, model_sha256, dim, metric, threshold, utc_now(), keep_images, source)
 
 
 def _check_is_gallery(conn: sqlite3.Connection, path: Path) -> None:
@@ -326,11 +375,12 @@ def _check_is_gallery(conn: sqlite3.Connection, path: Path) -> None:
 
 def _read_meta(conn: sqlite3.Connection, path: Path) -> GalleryMeta:
     row = conn.execute(
-        "SELECT name, model, model_sha256, dim, metric, threshold, created_at FROM meta WHERE id = 1"
+        "SELECT name, model, model_sha256, dim, metric, threshold, created_at, keep_images, threshold_source "
+        "FROM meta WHERE id = 1"
     ).fetchone()
     if row is None:
         raise StoreCorrupt(f"{path.name} has no gallery meta row")
-    return GalleryMeta(*row)
+    return GalleryMeta(*row[:7], keep_images=bool(row[7]), threshold_source=row[8])
 
 
 def _last_reference_id(conn: sqlite3.Connection) -> int:

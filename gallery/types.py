@@ -19,6 +19,8 @@ class GalleryMeta:
     metric: str
     threshold: float | None
     created_at: str
+    keep_images: bool = True  # new references keep their image and a thumbnail
+    threshold_source: str | None = None  # how `threshold` was set: "override" (by hand) or "calibrated"
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class GalleryInfo:
     identities: int
     references: int
     created_at: str
+    keep_images: bool = True
+    threshold_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,13 +67,28 @@ class IdentitySummary:
 
 
 @dataclass(frozen=True)
+class KeptImage:
+    """A reference's image as the gallery keeps it: the upload's own bytes, or a re-encoded copy under the
+    size cap (`reencoded`), with its size in pixels, and a small thumbnail for listings."""
+
+    data: bytes
+    content_type: str
+    width: int
+    height: int
+    reencoded: bool
+    thumbnail: bytes
+    thumbnail_type: str
+
+
+@dataclass(frozen=True)
 class Enrollment:
-    """One identity's new references, for `Gallery.add_many`."""
+    """One identity's new references, for `Gallery.add_many`; `images`, when given, one per reference."""
 
     identity: str
     embeddings: np.ndarray  # (n, dim) float32
     image_sha256s: tuple[str, ...]
     metadata: dict[str, Any] | None = None
+    images: tuple[KeptImage, ...] | None = None
 
 
 @dataclass(frozen=True)

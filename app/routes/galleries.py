@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from app.calibration import calibrate_gallery
 from app.deps import RuntimeDep
+from app.errors import InvalidRequest
 from app.runtime import Runtime, blocking
 from app.schemas import (
     CalibrateIn,
@@ -17,9 +18,11 @@ from app.schemas import (
     GalleryIndexOut,
     GalleryList,
     GalleryOut,
+    ThresholdSource,
 )
 from gallery.errors import GalleryNotFound
 from gallery.gallery import Gallery
+from gallery.types import GalleryInfo
 
 router = APIRouter(prefix="/galleries", tags=["galleries"])
 
@@ -34,6 +37,8 @@ def describe(rt: Runtime, gallery: Gallery) -> GalleryOut:
         model_sha256=info.model_sha256,
         threshold=rt.effective_threshold(info),
         threshold_override=info.threshold,
+        threshold_source=threshold_source(rt, info),
+        keep_images=info.keep_images and rt.settings.keep_images,
         identities=info.identities,
         references=info.references,
         dim=info.dim,
@@ -44,6 +49,16 @@ def describe(rt: Runtime, gallery: Gallery) -> GalleryOut:
     )
 
 
+def threshold_source(rt: Runtime, info: GalleryInfo) -> ThresholdSource:
+    """Why identify's threshold is what it is (see `app.runtime.identify_threshold`)."""
+    if info.threshold is not None:
+        return "calibrated" if info.threshold_source == "calibrated" else "override"
+    encoder = rt.models.encoders.get(info.model)
+    if encoder is not None and encoder.card.identification is not None:
+        return "card_identification"
+    return "card"
+
+
 def index_out(gallery: Gallery) -> GalleryIndexOut:
     state = gallery.index_state
     return GalleryIndexOut(kind=state.kind, references=state.references, building=state.building)
@@ -51,8 +66,15 @@ def index_out(gallery: Gallery) -> GalleryIndexOut:
 
 def _create(rt: Runtime, body: GalleryCreate) -> GalleryOut:
     encoder = rt.encoder(body.model)
+    if body.keep_images and not rt.settings.keep_images:
+        raise InvalidRequest("keep_images: this service keeps no images (SG_KEEP_IMAGES is off)")
     gallery = rt.registry.create(
-        body.name, model=encoder.name, model_sha256=encoder.sha256, dim=encoder.dim, threshold=body.threshold
+        body.name,
+        model=encoder.name,
+        model_sha256=encoder.sha256,
+        dim=encoder.dim,
+        threshold=body.threshold,
+        keep_images=rt.settings.keep_images if body.keep_images is None else body.keep_images,
     )
     return describe(rt, gallery)
 
