@@ -27,8 +27,8 @@ from training.encoders.efficientnet import LiteTrunk
 from training.encoders.mobilenet import LAST_CHANNELS, mobilenet_v2_features
 from training.encoders.pretrained import NORMALIZATION, load_pretrained_trunk
 from training.evaluate import ROUNDS
-from training.evaluation.distances import nearest
 from training.evaluation.identification import kshot_top1, kshot_top1_by_class
+from training.evaluation.macro import pooled_kshot_by_class
 from training.export import export_onnx
 from training.pipeline import OnnxModule
 from training.recipes import load_records, make_split, recipe_config
@@ -88,17 +88,12 @@ def reference_kshot_by_class(
     n_rounds: int,
 ) -> dict[object, float]:
     """Per class, the share of its probes whose nearest reference is of their class, where each round draws k
-    references per class (or all it has) from the reference pool; probes of classes without one are left out."""
-    rng = np.random.default_rng(seed)
-    classes = np.unique(ref_labels)
-    keep = np.isin(probe_labels, classes)
-    probe_emb, probe_labels = probe_emb[keep], probe_labels[keep]
-    hits = np.zeros(len(probe_labels))
-    for _ in range(n_rounds):
-        chosen = np.concatenate([rng.permutation(np.flatnonzero(ref_labels == c))[:k] for c in classes])
-        idx, _ = nearest(probe_emb, ref_emb[chosen])
-        hits += ref_labels[chosen][idx] == probe_labels
-    return {c: float(hits[probe_labels == c].mean() / n_rounds) for c in np.unique(probe_labels).tolist()}
+    references per class (or all it has) from the reference pool; probes of classes without one are left out
+    (`pooled_kshot_by_class` on the pool's classes alone)."""
+    keep = np.isin(probe_labels, ref_labels)
+    return pooled_kshot_by_class(
+        ref_emb, ref_labels, probe_emb[keep], probe_labels[keep], k=k, seed=seed, n_rounds=n_rounds
+    )
 
 
 def figures(by_class: dict[object, float], micro: float) -> dict[str, Any]:
