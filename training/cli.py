@@ -6,9 +6,11 @@ import argparse
 import dataclasses
 import json
 import sys
+import typing
 from pathlib import Path
 
-from training.config import TrainConfig, apply_overrides
+from training.config import Loss, TrainConfig, apply_overrides, check
+from training.encoders import ENCODERS
 from training.recipes import RECIPES, recipe_config
 
 EPILOG = """\
@@ -51,14 +53,15 @@ def _config_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--encoder",
-        choices=("notebook-cnn", "koch", "resnet-small"),
+        choices=ENCODERS,
         default=None,
         help="the embedding network",
     )
     p.add_argument(
         "--loss",
+        choices=typing.get_args(Loss),
         default=None,
-        help="contrastive | triplet-semihard | triplet-batchhard | multi-similarity | arcface",
+        help="the metric-learning loss (contrastive is the only one the pairs sampler trains)",
     )
     p.add_argument("--size", type=int, default=None, help="input height and width in pixels")
     p.add_argument("--channels", type=int, choices=(1, 3), default=None, help="1 = grey, 3 = RGB")
@@ -90,6 +93,8 @@ def _config_args(p: argparse.ArgumentParser) -> None:
 
 
 def resolve_config(args: argparse.Namespace, environ: dict[str, str]) -> TrainConfig:
+    """The recipe's config with the flags and `--set`s applied, checked whole (`training.config.check`)
+    before anything is loaded or trained."""
     recipe = args.recipe or (args.name if args.name in RECIPES and not args.data else "folder")
     cfg = recipe_config(recipe)
     pairs = []
@@ -128,7 +133,7 @@ def resolve_config(args: argparse.Namespace, environ: dict[str, str]) -> TrainCo
         )
     if cfg.data.recipe == "folder" and not cfg.data.paths:
         raise ValueError("give --data PATH (a class-per-folder dataset) or --recipe NAME")
-    return cfg
+    return check(cfg)
 
 
 def build_parser() -> argparse.ArgumentParser:

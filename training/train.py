@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from modelcard import AlignSpec, InputSpec
 from training.card import device_description
-from training.config import TrainConfig, from_dict
+from training.config import TrainConfig, check, from_dict
 from training.data.dataset import ImageDataset
 from training.data.records import with_rotated_classes
 from training.data.samplers import BalancedPairSampler, PKSampler
@@ -184,6 +184,7 @@ def _optim_params(cfg: TrainConfig, model: torch.nn.Module, loss_fn: torch.nn.Mo
 
 def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> TrainResult:
     """Train an encoder as `cfg` says; return the best model (by the validation metric)."""
+    check(cfg)
     seed_everything(cfg.seed)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
