@@ -229,7 +229,8 @@ async def identify(rt: Runtime, *, gallery_name: str, upload: Upload, top_k: int
     (candidates,) = await rt.batcher(encoder.name).process(list(prepared.batch), [job])
     # a gallery busy with a write is not waited for on the batcher's finish thread, but here, on a worker thread
     if isinstance(candidates, Deferred):
-        search = partial(gallery.search, top_k=job.top_k, statistic=job.statistic)
+        wait = rt.settings.gallery_busy_wait_s  # bounded: past it, 503 gallery_busy instead of a hung request
+        search = partial(gallery.search, top_k=job.top_k, statistic=job.statistic, wait=wait)
         (candidates,) = await blocking(search, candidates.embedding[None, :])
     identities, references = gallery.size
     threshold = identify_threshold(

@@ -81,6 +81,22 @@ class Settings(BaseSettings):
     # FastAPI route, which answers the same, at about 0.2 ms more Python per request on the event loop.
     # Off while `opentelemetry` is on, so that every identify request has the route's spans.
     identify_hot_path: bool = True
+    # While a gallery's last write failed for storage reasons (/ready degraded), /ready tries a write that
+    # changes nothing at most this often, so a freed disk shows without waiting for a client's write.
+    storage_probe_s: float = Field(default=5.0, ge=0)
+    # identify's search of a gallery busy with a write waits at most this long, then 503 gallery_busy.
+    gallery_busy_wait_s: float = Field(default=10.0, gt=0)
+    # The embedded server (uvicorn, app/server.py): a client must send its request line and headers within
+    # SG_HEADER_TIMEOUT_S and never pause its body longer than SG_BODY_TIMEOUT_S (408, then closed); headers
+    # beyond SG_MAX_HEADER_KB or SG_MAX_HEADERS are refused (431). Beyond SG_MAX_CONNECTIONS open connections,
+    # the one waiting longest for its headers is closed to make room, else the new one.
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    keep_alive_s: float = Field(default=5.0, gt=0)  # an idle keep-alive connection is closed after this
+    max_header_kb: int = Field(default=64, ge=1)
+    max_headers: int = Field(default=100, ge=1)
+    max_connections: int = Field(default=4096, ge=1)
+    backlog: int = Field(default=2048, ge=1)  # connections the kernel queues before the server accepts them
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     # Each enrolled image is kept with its reference (its own bytes up to SG_KEPT_IMAGE_MAX_KB, else a JPEG
     # re-encoded under that), with a thumbnail of SG_THUMBNAIL_SIDE pixels on its longest side: what a

@@ -29,8 +29,10 @@ from gallery.config import IndexConfig
 from gallery.errors import GalleryBusy, GalleryNotFound, ModelMismatch
 from gallery.index import VectorIndex
 from gallery.labels import ReferenceLabels, aggregate
+from gallery.migration import Failure, staged_index, switch
 from gallery.loading import build_from_store, open_index, reconcile, store_stamp
 from gallery.snapshot import write_snapshot
+from gallery.storage import StorageHealth, StorageProblem
 from gallery.store import GalleryStore
 from gallery.types import (
     Candidate,
@@ -59,6 +61,7 @@ class Gallery:
         self._lock = threading.RLock()
         self._closed = False
         self._dirty = False
+        self._storage = StorageHealth()  # the last failed write, until one succeeds
         self._builder: threading.Thread | None = None  # the background index build, while one runs
         self._build_failed_at = -math.inf
         self._identities = store.counts()[0]
@@ -69,6 +72,10 @@ class Gallery:
         self._index, self.index_source = open_index(store, config=config, snapshot_path=snapshot_path)
         took = time.perf_counter() - started
         log.info("gallery %s: %s index (%s) in %.2f s", self.name, self._index.kind, self.index_source, took)
+        if self._index.rejected:
+            log.error(
+                "gallery %s: damaged references kept out of the index: %s", self.name, self._index.rejected
+            )
         with self._lock:
             self._build_if_wanted()
 
@@ -89,6 +96,24 @@ class Gallery:
         """The index searched now, and whether a better one is being built in the background."""
         with self._lock:
             return IndexState(kind=self._index.kind, references=self._index.ntotal, building=self.building)
+
+    @property
+    def damaged_references(self) -> dict[int, str]:
+        """References whose stored embedding is not finite and unit norm, kept out of the index: id -> why."""
+        with self._lock:
+            return self._index.rejected
+
+    @property
+    def storage_problem(self) -> StorageProblem | None:
+        """The last write's storage failure (disk full, I/O error), until a write succeeds; None when healthy."""
+        return self._storage.problem
+
+    def probe_storage(self, *, min_interval_s: float) -> StorageProblem | None:
+        """While a storage problem stands, commit a write that changes nothing (at most once per interval)."""
+        with self._lock:
+            if self._closed:
+                return None
+            return self._storage.probe(self._write_nothing, min_interval_s=min_interval_s)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -165,7 +190,7 @@ class Gallery:
             new_names = {e.identity for e in entries if not self._store.has_identity(e.identity)}
             indexed = np.empty(0, dtype=np.int64)
             try:
-                with self._store.atomic():
+                with self._storage.watch(), self._store.atomic():
                     id_lists = self._store.add_many(entries)
                     indexed = np.fromiter((i for ids in id_lists for i in ids), dtype=np.int64)
                     self._index_new(np.vstack([e.embeddings for e in entries]), indexed)
@@ -184,7 +209,7 @@ class Gallery:
         queries: np.ndarray,
         *,
         top_k: int,
-        wait: bool = True,
+        wait: bool | float = True,
         statistic: str = "nearest",
         model_sha256: str | None = None,
     ) -> list[list[Candidate]]:
@@ -193,7 +218,8 @@ class Gallery:
         `statistic="centroid"`: identities scored by the distance to the unit mean of their references
         instead (`gallery.centroids`; each still names its nearest reference). `wait=False`: raise
         `GalleryBusy` at once instead of waiting for a write in progress (a long one, such as an index
-        rebuild, would otherwise hold up the caller's thread). `model_sha256`: the model that embedded the
+        rebuild, would otherwise hold up the caller's thread); a number: wait at most that many seconds, then
+        raise `GalleryBusy`. `model_sha256`: the model that embedded the
         queries, checked under the lock (ModelMismatch if the gallery switched models meanwhile).
         """
         if statistic not in STATISTICS:
@@ -201,8 +227,11 @@ class Gallery:
         q = validate.unit_rows(queries, dim=self.meta.dim, what="queries")
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
             raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
-        if not self._lock.acquire(blocking=wait):
-            raise GalleryBusy(f"gallery {self.name!r} is busy with a write")
+        timeout = -1 if wait is True else 0 if wait is False else max(float(wait), 0.0)
+        locked = self._lock.acquire(timeout=timeout) if timeout != 0 else self._lock.acquire(blocking=False)
+        if not locked:
+            waited = "" if isinstance(wait, bool) else f" for more than {wait:g} s"
+            raise GalleryBusy(f"gallery {self.name!r} is busy with a write{waited}")
         try:
             self._ensure_open()
             if model_sha256 is not None:
@@ -242,7 +271,8 @@ class Gallery:
         """Delete an identity and its references; returns how many references went."""
         with self._lock:
             self._ensure_open()
-            ids = self._store.delete_identity(identity)
+            with self._storage.watch():
+                ids = self._store.delete_identity(identity)
             self._centroids.forget([identity])
             self._labels.remove(ids)
             self._identities -= 1
@@ -255,7 +285,8 @@ class Gallery:
             self._ensure_open()
             if isinstance(reference_id, bool) or not isinstance(reference_id, int | np.integer):
                 raise ValueError(f"reference_id must be an integer, got {reference_id!r}")
-            identity = self._store.delete_reference(reference_id)
+            with self._storage.watch():
+                identity = self._store.delete_reference(reference_id)
             self._centroids.forget([identity])
             self._labels.remove([int(reference_id)])
             self._identities -= 0 if self._store.has_identity(identity) else 1
@@ -267,7 +298,35 @@ class Gallery:
         or "calibrated")."""
         with self._lock:
             self._ensure_open()
-            self._store.set_threshold(value, source=source)
+            with self._storage.watch():
+                self._store.set_threshold(value, source=source)
+
+    @property
+    def store(self) -> GalleryStore:
+        """The store, for a model migration's reads and staged writes (each takes the store's own lock)."""
+        return self._store
+
+    def switch_model(self) -> list[Failure] | None:
+        """Switch to the running migration's staged embeddings in one transaction (`gallery.migration.switch`)
+        and search a new index built from them (off the lock, then brought up to date with the store); the
+        dropped references, or None, changing nothing, while a reference is neither staged nor failed."""
+        index = staged_index(self._store, config=self._config)
+        with self._lock:
+            self._ensure_open()
+            with self._store.atomic() as conn:
+                dropped = switch(conn)
+            if dropped is None:
+                return None
+            self._store.reload_meta()
+            self._labels.remove([f.reference_id for f in dropped])
+            self._identities = self._store.counts()[0]
+            self._centroids = CentroidCache(lambda name: self._store.identity_embeddings(name)[1])
+            self._index, self.index_source, self._dirty = index, "rebuilt", True
+            if not reconcile(self._store, index):
+                self._rebuild()
+            self._build_if_wanted()
+        log.info("gallery %s: switched to model %s (%d references dropped)", self.name, self.meta.model, len(dropped))
+        return dropped
 
     def image(self, reference_id: int, *, thumbnail: bool = False) -> tuple[bytes, str] | None:
         """(bytes, content type) of a reference's kept image or thumbnail; None when none was kept."""
@@ -425,6 +484,11 @@ class Gallery:
                 took,
             )
             return self._wants_build()
+
+    def _write_nothing(self) -> None:
+        """(under the lock) One committed write that leaves every value as it was: the meta row rewritten."""
+        with self._store.atomic() as conn:
+            conn.execute("UPDATE meta SET id = id WHERE id = 1")
 
     def _stamp(self) -> dict[str, Any]:
         return store_stamp(self._store)

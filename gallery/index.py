@@ -3,7 +3,8 @@
 Exact search is `IndexIDMap2(IndexFlatIP)`; from `IndexConfig.ann_min_size` up it is
 `IndexIDMap2(IndexHNSWFlat)` (inner product). HNSW cannot remove vectors, so removed ids become
 tombstones filtered out by an `IDSelectorNot` at search time, and the index is rebuilt once tombstones
-pass `compact_fraction`. HNSW was chosen over IVF because IVF's cells say little about nearly uniform data:
+pass `compact_fraction`. A vector that is not finite and of unit norm (`gallery.integrity`) never enters the
+index: its id is kept out and named in `rejected`. HNSW was chosen over IVF because IVF's cells say little about nearly uniform data:
 on 200k uniform vectors, with queries at cosine 0.65 from their neighbour, IVF needed to probe 28 % of its
 lists (1.9 ms) for recall@1 0.986. At 1M references (M=32, efConstruction=80, one search thread, 2-core
 machine under load) HNSW found the true nearest for 0.99 of such queries at efSearch 512 (3.7 ms) when the
@@ -23,6 +24,7 @@ import numpy as np
 
 from gallery.config import IndexConfig, default_ef, gpu_available
 from gallery.distance import similarity_to_l2
+from gallery.integrity import bad_rows, why_bad
 
 GPU_MAX_K = 2048  # FAISS GPU k-selection limit; larger k falls back to the CPU copy
 BULK_ADD = 10_000  # an HNSW add of at least this many vectors (a build) runs on every core
@@ -43,6 +45,7 @@ class VectorIndex:
         self.config = config
         self._index = index if index is not None else _new_index(dim, kind, config)
         self._tombstones: set[int] = set()
+        self._rejected: dict[int, str] = {}  # id -> why its vector was kept out
         self._selector: faiss.IDSelector | None = None
         self._gpu = None
         if kind == "flat" and config.gpu_active:
@@ -74,11 +77,23 @@ class VectorIndex:
     def tombstones(self) -> frozenset[int]:
         return frozenset(self._tombstones)
 
+    @property
+    def rejected(self) -> dict[int, str]:
+        """Ids whose vectors were kept out of the index (not finite, or not unit norm), with the reason."""
+        return dict(self._rejected)
+
     def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        """Add vectors under their ids; a row that is not finite and unit norm is kept out (see `rejected`)."""
         x = np.ascontiguousarray(vectors, dtype=np.float32)
         labels = np.ascontiguousarray(ids, dtype=np.int64)
         if x.ndim != 2 or x.shape[1] != self.dim or len(labels) != len(x):
             raise ValueError(f"need (n, {self.dim}) vectors and n ids, got {x.shape} and {labels.shape}")
+        bad = bad_rows(x)
+        if bad.any():
+            self._rejected.update((int(labels[i]), why_bad(x[i])) for i in np.flatnonzero(bad))
+            x, labels = np.ascontiguousarray(x[~bad]), np.ascontiguousarray(labels[~bad])
+            if not len(x):
+                return
         with _omp_threads(ALL_THREADS if self.kind == "hnsw" and len(x) >= BULK_ADD else None):
             self._index.add_with_ids(x, labels)
         if self._gpu is not None:
@@ -87,6 +102,9 @@ class VectorIndex:
     def remove(self, ids: np.ndarray) -> int:
         """Remove ids (absent ones are ignored); returns how many were present."""
         wanted = np.unique(np.asarray(ids, dtype=np.int64))
+        if self._rejected:
+            for i in wanted[np.isin(wanted, np.fromiter(self._rejected, dtype=np.int64))]:
+                del self._rejected[int(i)]
         if self.kind == "hnsw":
             return self._tombstone(wanted)
         removed = int(self._index.remove_ids(faiss.IDSelectorBatch(wanted)))
@@ -111,6 +129,14 @@ class VectorIndex:
         if self._tombstones:
             stored = stored[~np.isin(stored, np.fromiter(self._tombstones, dtype=np.int64))]
         return np.sort(stored)
+
+    def stored(self, *, batch: int = 65536) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors) chunks of everything the FAISS index holds, in its own order, tombstoned rows included."""
+        inner = faiss.downcast_index(self._index.index)
+        ids = faiss.vector_to_array(self._index.id_map).astype(np.int64, copy=False)
+        for start in range(0, len(ids), batch):
+            count = min(batch, len(ids) - start)
+            yield ids[start : start + count], inner.reconstruct_n(start, count)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Nearest k per query in ONE faiss call: (l2 distances (m, k), ids (m, k)); misses are (inf, -1)."""

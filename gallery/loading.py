@@ -1,7 +1,8 @@
 """How a gallery gets its index at open: the snapshot as is, the snapshot reconciled, or a rebuild.
 
-Reference ids are never reused and embeddings never change, so a snapshot whose (rows, max id) equal
-the store's holds exactly the stored set, and a slightly stale one is fixed from the id sets alone.
+Reference ids are never reused and embeddings never change, so a snapshot whose ids are the store's holds
+exactly the stored set, and a slightly stale one is fixed from the id sets alone. Every vector that enters an
+index here is checked (`VectorIndex.add`): a damaged stored embedding is kept out and named, never indexed.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def open_index(
     rows, max_id = store.reference_stats()
     snapshot = _matching_snapshot(store, rows=rows, config=config, snapshot_path=snapshot_path)
     if snapshot is not None:
-        if (snapshot.rows, snapshot.max_reference_id) == (rows, max_id):
+        same_counts = (snapshot.rows, snapshot.max_reference_id) == (rows, max_id)
+        if same_counts and np.array_equal(snapshot.index.ids(), store.reference_ids()):
             return snapshot.index, "snapshot"
         if reconcile(store, snapshot.index):
             return snapshot.index, "reconciled"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from gallery.errors import (
 from gallery.gallery import Gallery
 from gallery.snapshot import snapshot_files
 from gallery.sqlite import database_files
-from gallery.storage import storage_errors
+from gallery.storage import StorageHealth, StorageProblem, storage_errors
 from gallery.store import GalleryStore
 from gallery.types import GalleryInfo, UnavailableGallery
 
@@ -44,6 +45,7 @@ class GalleryRegistry:
         self._galleries: dict[str, Gallery] = {}
         self._unavailable: dict[str, UnavailableGallery] = {}
         self._lock = threading.RLock()
+        self._storage = StorageHealth()  # the galleries folder: creates and deletes
 
     def open(self) -> None:
         """Open every gallery found on disk, loading or rebuilding its index, after removing what unfinished
@@ -95,24 +97,35 @@ class GalleryRegistry:
                 raise GalleryExists(f"{self._unavailable_message(name)}; delete it to reuse the name")
             if name in self._galleries or path.exists():
                 raise GalleryExists(f"gallery {name!r} already exists")
-            with storage_errors(f"creating gallery {name!r}"):
-                self.directory.mkdir(parents=True, exist_ok=True)
-                for stale in snapshot_files(self._snapshot_path(name)):
-                    stale.unlink(missing_ok=True)
-            store = GalleryStore.create(
-                path,
-                name=name,
-                model=model,
-                model_sha256=model_sha256,
-                dim=dim,
-                metric=metric,
-                threshold=threshold,
-                keep_images=keep_images,
-            )
+            with self._storage.watch():
+                store = self._create_store(
+                    name,
+                    model=model,
+                    model_sha256=model_sha256,
+                    dim=dim,
+                    metric=metric,
+                    threshold=threshold,
+                    keep_images=keep_images,
+                )
             gallery = self._galleries[name] = Gallery(
                 store, config=self.config, snapshot_path=self._snapshot_path(name)
             )
         return gallery
+
+    def storage_problems(self, *, probe_interval_s: float) -> dict[str, StorageProblem]:
+        """Storage failures that still stand, by gallery name ("" for the galleries folder), after probing
+        each (one write that changes nothing, at most once per `probe_interval_s`)."""
+        with self._lock:
+            galleries = list(self._galleries.items())
+        problems = {}
+        folder = self._storage.probe(self._write_probe_file, min_interval_s=probe_interval_s)
+        if folder is not None:
+            problems[""] = folder
+        for name, gallery in galleries:
+            problem = gallery.probe_storage(min_interval_s=probe_interval_s)
+            if problem is not None:
+                problems[name] = problem
+        return problems
 
     def get(self, name: str) -> Gallery:
         """The open gallery; GalleryUnavailable for one set aside at start-up, else GalleryNotFound."""
@@ -143,7 +156,7 @@ class GalleryRegistry:
                 gallery = self.get(name)
                 del self._galleries[name]
                 gallery.close(snapshot=False)
-            with storage_errors(f"deleting gallery {name!r}"):
+            with self._storage.watch(), storage_errors(f"deleting gallery {name!r}"):
                 for path in database_files(self._store_path(name)) + snapshot_files(
                     self._snapshot_path(name)
                 ):
@@ -193,3 +206,22 @@ class GalleryRegistry:
 
     def _snapshot_path(self, name: str) -> Path:
         return self.directory / f"{name}{SNAPSHOT_SUFFIX}"
+
+    def _create_store(self, name: str, **fields: Any) -> GalleryStore:
+        with storage_errors(f"creating gallery {name!r}"):
+            self.directory.mkdir(parents=True, exist_ok=True)
+            for stale in snapshot_files(self._snapshot_path(name)):
+                stale.unlink(missing_ok=True)
+        return GalleryStore.create(self._store_path(name), name=name, **fields)
+
+    def _write_probe_file(self) -> None:
+        """Write, fsync and remove a page-sized file in the galleries folder."""
+        probe = self.directory / ".storage-probe"
+        with storage_errors("writing in the galleries folder"):
+            try:
+                with open(probe, "wb") as handle:
+                    handle.write(b"\0" * 4096)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            finally:
+                probe.unlink(missing_ok=True)

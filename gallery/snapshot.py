@@ -1,7 +1,10 @@
-"""Index snapshots: `faiss.write_index` beside a sidecar JSON (build params, rows, the store's max id).
+"""Index snapshots: `faiss.write_index` beside a sidecar JSON (build params, rows, the store's max id and the
+index file's sha256).
 
 A snapshot is a cache of the store, never the truth: it is written whole and fsynced before its sidecar,
-and `read_snapshot` returns None (the caller rebuilds) for anything missing, unreadable or inconsistent.
+and `read_snapshot` returns None (the caller rebuilds) for anything missing, unreadable or inconsistent: a
+file whose sha256 is not the sidecar's (a garbled id map, a vector overwritten), an id held twice, or a vector
+that is not finite and of unit norm.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ import numpy as np
 
 from gallery.config import IndexConfig
 from gallery.index import VectorIndex
+from gallery.integrity import bad_rows, file_sha256
 
-FORMAT = 1
+FORMAT = 2  # 2: the sidecar holds the index file's sha256; a format-1 snapshot is rebuilt once
 log = logging.getLogger(__name__)
 
 
@@ -54,6 +58,7 @@ def write_snapshot(path: Path, index: VectorIndex, *, max_reference_id: int, sta
         "rows": index.ntotal,
         "max_reference_id": int(max_reference_id),
         "tombstones": sorted(index.tombstones),
+        "sha256": file_sha256(path),
         "stamp": stamp,
         "faiss_version": faiss.__version__,
     }
@@ -88,6 +93,8 @@ def _sidecar_mismatch(body: Any, *, dim: int, config: IndexConfig) -> str | None
 
 
 def _load(path: Path, body: dict[str, Any], *, dim: int, config: IndexConfig) -> Snapshot | None:
+    if file_sha256(path) != body["sha256"]:
+        raise ValueError("index file's sha256 is not the one its sidecar recorded")
     raw = faiss.read_index(str(path))
     if not isinstance(raw, faiss.IndexIDMap2) or raw.d != dim or raw.ntotal != body["ntotal"]:
         raise ValueError("index file does not match its sidecar")
@@ -98,10 +105,22 @@ def _load(path: Path, body: dict[str, Any], *, dim: int, config: IndexConfig) ->
     if body["kind"] == "hnsw":
         inner.hnsw.efSearch = config.ef_search
     index = VectorIndex(dim, config=config, kind=body["kind"], index=raw)
+    _check_contents(index)
     index.restore_tombstones(np.asarray(body["tombstones"], dtype=np.int64))
     if index.ntotal != body["rows"]:
         raise ValueError(f"{index.ntotal} live rows, sidecar says {body['rows']}")
     return Snapshot(index, int(body["rows"]), int(body["max_reference_id"]), dict(body["stamp"]))
+
+
+def _check_contents(index: VectorIndex) -> None:
+    """ValueError unless every id is held once and every vector is finite and of unit norm."""
+    ids = faiss.vector_to_array(index.faiss_index.id_map)
+    if len(np.unique(ids)) != len(ids):
+        raise ValueError("index file holds a reference id twice")
+    for chunk_ids, vectors in index.stored():
+        bad = bad_rows(vectors)
+        if bad.any():
+            raise ValueError(f"references {chunk_ids[bad][:10].tolist()} hold vectors not of unit norm")
 
 
 def _replace_durably(path: Path, write: Callable[[Path], object]) -> None:

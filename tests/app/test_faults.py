@@ -4,7 +4,10 @@ on create and enroll (507 storage_full, nothing acknowledged lost, writes back o
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+
+import numpy as np
 
 from gallery.sqlite import connect, migrate
 from tests.support.disk import fill
@@ -103,3 +106,51 @@ async def test_full_disk_refuses_create_and_enroll_with_507_and_recovers_without
         assert (await client.post("/galleries", json={"name": "other", "model": "toy"})).status_code == 201
     async with helpers.serving(settings) as (_, client):
         assert await _identities(client) == acknowledged
+
+
+async def test_ready_is_degraded_while_writes_fail_for_storage_until_a_write_succeeds(
+    helpers, settings_factory, full_disk_dir
+):
+    settings = settings_factory(data_dir=full_disk_dir, storage_probe_s=0)
+    pad = '{"pad": "' + "x" * 4000 + '"}'
+    async with helpers.serving(settings) as (_, client):
+        assert (await helpers.enroll(client, "alice")).status_code == 201
+        assert (await client.get("/ready")).json()["status"] == "ready"
+        filler = fill(full_disk_dir)
+        for i in range(30):  # the WAL may still have room for a few
+            if (await helpers.enroll(client, f"p-{i}", metadata=pad)).status_code == 507:
+                break
+        assert (await client.post("/galleries", json={"name": "other", "model": "toy"})).status_code == 507
+        for _ in range(2):  # the second read probes again, and the disk is still full
+            ready = (await client.get("/ready")).json()
+            assert ready["status"] == "degraded" and ready["galleries"]["faces"]["status"] == "ready"
+            assert ready["degraded_galleries"]["faces"]["storage"]["code"] == "storage_full"
+            assert ready["storage"]["code"] == "storage_full" and "other" in ready["storage"]["message"]
+        filler.unlink()
+        ready = (await client.get("/ready")).json()  # the probes' writes succeed: no client write needed
+        assert ready["status"] == "ready", ready
+        assert ready["degraded_galleries"] == {} and ready["storage"] is None
+        assert (await helpers.enroll(client, "later", metadata=pad)).status_code == 201
+
+
+async def test_ready_names_damaged_references_kept_out_of_the_index(helpers, settings, tmp_path):
+    async with helpers.serving(settings) as (_, client):
+        for name in ("alice", "bob"):
+            assert (await helpers.enroll(client, name)).status_code == 201
+    galleries = tmp_path / "data" / "galleries"
+    for snapshot in galleries.glob("faces.faiss*"):
+        snapshot.unlink()
+    with sqlite3.connect(galleries / "faces.sqlite") as conn:
+        (blob,) = conn.execute('SELECT embedding FROM "references" WHERE id = 1').fetchone()
+        huge = np.full(len(blob) // 4, 1e30, dtype="<f4").tobytes()
+        conn.execute('UPDATE "references" SET embedding = ? WHERE id = 1', (huge,))
+    async with helpers.serving(settings) as (_, client):
+        body = (await helpers.identify(client, helpers.pattern("bob"))).json()
+        assert body["identity"] == "bob" and all(c["reference_id"] != 1 for c in body["candidates"])
+        ready = (await client.get("/ready")).json()
+        assert ready["status"] == "degraded"
+        damaged = ready["degraded_galleries"]["faces"]
+        assert damaged["damaged_count"] == 1 and damaged["damaged_references"][0]["reference_id"] == 1
+        assert "norm" in damaged["damaged_references"][0]["reason"] and damaged["storage"] is None
+        assert (await client.delete("/galleries/faces/references/1")).status_code == 200
+        assert (await client.get("/ready")).json()["status"] == "ready"

@@ -147,3 +147,27 @@ def test_classify_leaves_constraint_violations_alone(tmp_path):
         conn.execute("INSERT INTO t VALUES (1)")
     conn.close()
     assert classify(caught.value, where="test") is None
+
+
+def test_storage_health_records_storage_failures_until_a_write_succeeds():
+    from gallery.errors import IdentityNotFound
+    from gallery.storage import StorageHealth
+
+    health = StorageHealth()
+    with pytest.raises(StorageFull), health.watch():
+        raise StorageFull("writing gallery 'faces': the disk is full")
+    assert health.problem.code == "storage_full" and "faces" in health.problem.message
+    with pytest.raises(IdentityNotFound), health.watch():  # says nothing about the storage
+        raise IdentityNotFound("nobody")
+    assert health.problem is not None
+    first = health.problem
+
+    def still_full() -> None:
+        raise StorageError("probe: I/O error")
+
+    assert health.probe(still_full, min_interval_s=0) == first  # the problem as first seen
+    assert health.probe(lambda: None, min_interval_s=3600) == first  # not due yet: no write tried
+    assert health.probe(lambda: None, min_interval_s=0) is None
+    with health.watch():
+        pass
+    assert health.problem is None

@@ -226,3 +226,17 @@ async def test_identify_gallery_busy_with_a_write_holds_up_neither_the_model_nor
         assert other.json()["identity"] == "alice"
         assert not pending.done()  # waits for the write, on a worker thread
     assert (await asyncio.wait_for(pending, timeout=10)).json()["identity"] == "bob"
+
+
+async def test_identify_gallery_held_past_the_busy_wait_answers_503_gallery_busy(helpers, settings_factory):
+    settings = settings_factory(gallery_busy_wait_s=0.3)
+    async with helpers.serving(settings) as (app, client):
+        await helpers.enroll(client, "bob")
+        gallery = app.state.runtime.registry.get("faces")
+        with held_elsewhere(gallery._lock):  # a write that never ends
+            started = asyncio.get_running_loop().time()
+            response = await asyncio.wait_for(helpers.identify(client, helpers.noisy("bob", seed=50)), 10)
+            waited = asyncio.get_running_loop().time() - started
+        assert response.status_code == 503 and response.json()["error"]["code"] == "gallery_busy"
+        assert 0.3 <= waited < 5
+        assert (await helpers.identify(client, helpers.noisy("bob", seed=50))).json()["identity"] == "bob"
