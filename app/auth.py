@@ -1,4 +1,5 @@
-"""API keys: when `SG_API_KEYS` is set, every path but /health and /ready needs a matching `X-API-Key`.
+"""API keys: when `SG_API_KEYS` is set, every path but /health, /ready and the web page's files (/ui) needs a
+matching `X-API-Key`.
 
 Checked in a pure ASGI middleware before any request body is read: an unauthenticated upload costs nothing.
 """
@@ -13,7 +14,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.errors import error_response
 
 API_KEY_HEADER = "X-API-Key"
-OPEN_PATHS = frozenset({"/health", "/ready"})
+OPEN_PATHS = frozenset({"/health", "/ready", "/ui", "/ui/"})
+OPEN_PREFIX = "/ui/"  # the web page's static files; the page sends the key with each API request it makes
 
 
 def key_matches(given: str, keys: tuple[str, ...]) -> bool:
@@ -24,6 +26,11 @@ def key_matches(given: str, keys: tuple[str, ...]) -> bool:
     return matched
 
 
+def is_open(path: str) -> bool:
+    """Paths served without a key."""
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIX)
+
+
 class ApiKeyMiddleware:
     """401 `unauthorized` for a missing or wrong key; a no-op when no keys are configured."""
 
@@ -32,7 +39,7 @@ class ApiKeyMiddleware:
         self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.keys or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or not self.keys or is_open(scope["path"]):
             await self.app(scope, receive, send)
             return
         given = Headers(scope=scope).get(API_KEY_HEADER)

@@ -12,7 +12,7 @@ from app.bodylimit import BodyLimitMiddleware
 from app.errors import install_error_handlers
 from app.hotpath import IdentifyHotPath
 from app.metrics import Metrics, RequestMetricsMiddleware
-from app.routes import enroll, galleries, identify, identities, ops, references, verify
+from app.routes import enroll, galleries, identify, identities, models, ops, references, ui, verify
 from app.runtime import Runtime
 from app.schemas import ErrorBody
 from app.settings import Settings
@@ -29,6 +29,8 @@ ROUTERS = (
     identify.router,
     verify.router,
     ops.router,
+    models.router,
+    ui.router,
 )
 
 

@@ -1,0 +1,140 @@
+"""The web page in a real headless Chromium (selenium + Debian's chromium and chromium-driver), against
+`python -m app` under a real uvicorn with the bundled models. Skipped, with the reason, where no browser is.
+
+Screenshots of each step go to tests/app/ui/screenshots/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
+WINDOW = (1366, 900)  # a laptop screen
+
+
+def _browser_parts() -> tuple[str, str] | str:
+    """(browser, driver) paths, or why the browser tests cannot run here."""
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install -e '.[dev]')"
+    browser = next((found for name in CHROMIUM if (found := shutil.which(name))), None)
+    driver = shutil.which("chromedriver")
+    if browser is None or driver is None:
+        return "no chromium and chromedriver on PATH (apt-get install -y chromium chromium-driver)"
+    return browser, driver
+
+
+@pytest.fixture
+def browser(request: pytest.FixtureRequest) -> Iterator[object]:
+    """A headless Chromium at laptop size with a fake camera; one per test (its own session storage)."""
+    parts = _browser_parts()
+    if isinstance(parts, str):
+        pytest.skip(f"browser tests skipped: {parts}")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = parts[0]
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",  # CI runs as root
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        f"--window-size={WINDOW[0]},{WINDOW[1]}",
+        "--use-fake-device-for-media-stream",  # a camera that draws a test pattern
+        "--use-fake-ui-for-media-stream",  # allow it without a prompt
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(parts[1]), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_ready(base: str, process: subprocess.Popen, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            out = process.stdout.read() if process.stdout else ""
+            pytest.fail(f"the service exited with {process.returncode}: {out}")
+        try:
+            if httpx.get(f"{base}/ready", timeout=2.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"the service did not become ready within {timeout} s")
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """`serve(api_keys="")` starts `python -m app` with the bundled models on a free port; returns its URL."""
+    processes: list[subprocess.Popen] = []
+
+    def start(*, api_keys: str = "") -> str:
+        port = _free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SG_")}
+        env.update(
+            SG_HOST="127.0.0.1",
+            SG_PORT=str(port),
+            SG_DATA_DIR=str(tmp_path / f"data-{port}"),
+            SG_MODELS_DIR=str(ROOT / "models"),
+            SG_DEVICE="cpu",
+            SG_API_KEYS=api_keys,
+            SG_LOG_LEVEL="warning",
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        processes.append(process)
+        base = f"http://127.0.0.1:{port}"
+        _wait_ready(base, process)
+        return base
+
+    yield start
+    for process in processes:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def shots(request: pytest.FixtureRequest, browser) -> Callable[[str], None]:
+    """`shots("01-created")` saves a screenshot of the page as tests/app/ui/screenshots/<test>/01-created.png."""
+    folder = SCREENSHOTS / request.node.name
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):
+        old.unlink()
+
+    def take(name: str) -> None:
+        browser.save_screenshot(str(folder / f"{name}.png"))
+
+    return take
