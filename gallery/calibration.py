@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from gallery.errors import GalleryTooSmall
+from modelcard.identification import STATISTICS
 
 MIN_IDENTITIES = 5  # fewer identities say nothing about strangers
 MAX_PROBES = 5_000  # larger galleries calibrate on this many references sampled at random
@@ -136,8 +137,8 @@ def calibrate(
         raise ValueError(f"need one identity per row of an (n, dim) matrix, got {x.shape} and {len(labels)}")
     probes = sample_probes(len(x), max_probes=max_probes, seed=seed)
     check_size(identities=len(names), probes=len(probes), target_fpir=target_fpir)
-    if statistic not in ("nearest", "centroid"):
-        raise ValueError(f"statistic must be nearest or centroid, got {statistic!r}")
+    if statistic not in STATISTICS:
+        raise ValueError(f"statistic must be one of {STATISTICS}, got {statistic!r}")
     score = probe_distances if statistic == "nearest" else centroid_probe_distances
     found = score(x, labels, probes)
     threshold = threshold_at_fpir(found.other, fpir=target_fpir)

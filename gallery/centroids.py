@@ -13,7 +13,6 @@ import numpy as np
 
 from gallery.types import Candidate
 
-STATISTICS = ("nearest", "centroid")
 POOL = 8  # identities the nearest-reference search hands to the centroid rule, at the least
 
 

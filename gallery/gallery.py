@@ -24,7 +24,7 @@ import numpy as np
 
 from gallery import validate
 from gallery.calibration import identities_of_rows
-from gallery.centroids import POOL, STATISTICS, CentroidCache
+from gallery.centroids import POOL, CentroidCache
 from gallery.config import IndexConfig
 from gallery.errors import GalleryBusy, GalleryNotFound, ModelMismatch
 from gallery.index import VectorIndex
@@ -43,6 +43,7 @@ from gallery.types import (
     IndexState,
     KeptImage,
 )
+from modelcard.identification import STATISTICS
 
 log = logging.getLogger(__name__)
 BUILD_RETRY_S = 60.0  # after a failed background build, the next one waits this long

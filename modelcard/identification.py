@@ -9,13 +9,15 @@ falls roughly with log G), never looser than the largest measured size's thresho
 from __future__ import annotations
 
 import math
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
-STATISTICS = (
-    "nearest",
-    "centroid",
-)  # how identify scores an identity: its nearest reference, or its centroid
+# How identify scores an identity: the distance to its nearest reference, or to its centroid (the unit mean of
+# its references). The one definition: the card, the gallery's search and calibration, and training use it.
+Statistic = Literal["nearest", "centroid"]
+STATISTICS: tuple[Statistic, ...] = typing.get_args(Statistic)
 
 
 class IdentificationError(ValueError):

@@ -18,6 +18,7 @@ import pydantic
 from pydantic import ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from pydantic.dataclasses import dataclass
 
+from modelcard.identification import Statistic
 from training.data.augment import AugmentConfig
 
 Split = Literal["class", "image", "group"]
@@ -27,7 +28,6 @@ Pool = Literal["avg", "gem"]
 Loss = Literal["contrastive", "triplet-semihard", "triplet-batchhard", "multi-similarity", "arcface"]
 Sampler = Literal["pk", "pairs"]
 Select = Literal["nway", "kshot_top1", "kshot_macro", "verification_auc"]
-Statistic = Literal["nearest", "centroid"]
 Device = Literal["auto", "cpu", "cuda"]
 Fraction = Annotated[float, Field(ge=0, lt=1)]
 Rate = Annotated[float, Field(gt=0, lt=1)]

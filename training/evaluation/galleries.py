@@ -16,6 +16,7 @@ from numpy.typing import ArrayLike
 
 from gallery.calibration import threshold_at_fpir  # one rule for training and the service
 from gallery.centroids import centroid
+from modelcard.identification import STATISTICS
 from training.evaluation.distances import as_embeddings_and_labels, class_members, pairwise_l2
 
 
@@ -29,7 +30,7 @@ class GalleryTrials:
     non_mated: np.ndarray
 
 
-STATISTICS = ("nearest", "mean", "centroid")
+SCORINGS = (*STATISTICS, "mean")  # the service's statistics, and the mean distance, measured for comparison
 
 
 def identity_scores(
@@ -50,7 +51,7 @@ def identity_scores(
         return out
     if statistic == "mean":
         return np.stack([d[:, ref_ids == i].mean(axis=1) for i in range(n)], axis=1)
-    raise ValueError(f"statistic must be one of {STATISTICS}, got {statistic!r}")
+    raise ValueError(f"statistic must be one of {SCORINGS}, got {statistic!r}")
 
 
 def simulate_galleries(

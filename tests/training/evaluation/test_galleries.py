@@ -98,3 +98,27 @@ def test_balanced_fpir_picks_the_rate_with_the_best_mean_of_both_rates():
         {"identities": 10, "k": 1, "fpir": 0.10, "fnir": 0.00},
     ]
     assert balanced_fpir(rows, k=5) == 0.05
+
+
+@pytest.mark.parametrize("statistic", ["nearest", "centroid", "median"])
+def test_every_consumer_of_the_card_statistic_accepts_exactly_its_one_definition(statistic):
+    from gallery.calibration import calibrate
+    from modelcard.identification import STATISTICS, Identification, IdentificationError, IdentificationRow
+    from training.config import EvalConfig
+    from training.evaluate import STATISTIC_TEXT
+    from training.evaluation.galleries import identity_scores
+
+    emb, labels = clustered(8, 4, spread=0.2)
+    uses = {
+        "card": lambda: Identification(0.01, (IdentificationRow(10, 5, 0.4),), statistic=statistic),
+        "config": lambda: EvalConfig(identify_statistic=statistic),
+        "calibration": lambda: calibrate(emb, labels, target_fpir=0.2, statistic=statistic),
+        "training": lambda: identity_scores(emb[:2], emb, labels, statistic=statistic),
+        "evaluation text": lambda: STATISTIC_TEXT[statistic],
+    }
+    for use in uses.values():
+        if statistic in STATISTICS:
+            use()
+        else:
+            with pytest.raises((ValueError, IdentificationError, KeyError)):  # noqa: PT012
+                use()
