@@ -7,6 +7,7 @@ import logging
 import uvicorn
 
 from app.main import create_app
+from app.server import server_config
 from app.settings import Settings
 
 
@@ -15,7 +16,7 @@ def main() -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+    uvicorn.Server(server_config(create_app(settings), settings)).run()
 
 
 if __name__ == "__main__":

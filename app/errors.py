@@ -115,6 +115,27 @@ class NotRunning(ServiceError):
     status = 503
 
 
+class RequestTimeout(ServiceError):
+    """Answered by the server itself (app/server.py): headers or body not sent in time."""
+
+    code = "request_timeout"
+    status = 408
+
+
+class HeadersTooLarge(ServiceError):
+    """Answered by the server itself (app/server.py): too many header bytes or header fields."""
+
+    code = "headers_too_large"
+    status = 431
+
+
+class TooManyConnections(ServiceError):
+    """Answered by the server itself (app/server.py): every connection slot is taken by a request in progress."""
+
+    code = "too_many_connections"
+    status = 503
+
+
 # Gallery errors carry no HTTP knowledge: their statuses live here, one per class (the nearest class in the
 # MRO wins). Every GalleryError subclass must be listed; a test walks them all.
 GALLERY_STATUS: dict[type[GalleryError], int] = {
