@@ -84,3 +84,33 @@ def test_compose_service_reserves_gpu_mounts_models_read_only_and_checks_ready()
     assert "galleries" in config["volumes"]
     assert any("/ready" in part for part in api["healthcheck"]["test"])
     assert api["environment"]["SG_API_KEYS"] == "k1"
+
+
+def test_compose_proxy_fronts_the_api_with_client_timeouts_and_limits():
+    result = run_compose("config", "--format", "json", api_keys="k1")
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    assert "ports" not in services["api"]  # reached only through the proxy
+    proxy = services["proxy"]
+    assert [(p["published"], p["target"]) for p in proxy["ports"]] == [("8000", 8080)]
+    (mount,) = proxy["volumes"]
+    assert mount["target"] == "/etc/nginx/nginx.conf" and mount["read_only"] is True
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    for directive in ("client_header_timeout", "client_body_timeout", "client_max_body_size", "limit_conn "):
+        assert f"\n    {directive}" in conf, directive
+    assert "server api:8000;" in conf
+
+
+def test_nginx_conf_passes_nginx_t(tmp_path):
+    nginx = tool("nginx") or (Path("/usr/sbin/nginx") if Path("/usr/sbin/nginx").is_file() else None)
+    if nginx is None:
+        pytest.skip("nginx is not installed (apt-get install nginx-light)")
+    conf = (ROOT / "deploy" / "nginx.conf").read_text().replace("server api:8000;", "server 127.0.0.1:8000;")
+    (tmp_path / "nginx.conf").write_text(conf)
+    result = subprocess.run(
+        [str(nginx), "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
