@@ -12,7 +12,18 @@ from app.bodylimit import BodyLimitMiddleware
 from app.errors import install_error_handlers
 from app.hotpath import IdentifyHotPath
 from app.metrics import Metrics, RequestMetricsMiddleware
-from app.routes import enroll, galleries, identify, identities, models, ops, references, ui, verify
+from app.routes import (
+    enroll,
+    galleries,
+    identify,
+    identities,
+    models,
+    ops,
+    reference_ids,
+    references,
+    ui,
+    verify,
+)
 from app.runtime import Runtime
 from app.schemas import ErrorBody
 from app.settings import Settings
@@ -25,6 +36,7 @@ ROUTERS = (
     galleries.router,
     identities.router,
     references.router,
+    reference_ids.router,
     enroll.router,
     identify.router,
     verify.router,

@@ -42,6 +42,7 @@ async function load() {
     galleries.renderModels();
     await state.reload();
     say(message, "", "");
+    if (!apiKey.get()) $("key-state").textContent = "No key needed";
   } catch (error) {
     if (error.status === 401) {
       const text = apiKey.get()

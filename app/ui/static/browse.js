@@ -7,37 +7,28 @@ import { state } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
 const page = { offset: 0, total: 0 };
-let listsReferences = true; // false once the service answers that it has no reference listing
+const MAX_THUMBNAILS = 24; // per identity; the oldest first
 
 function size() {
   return Number($("browse-size").value);
 }
 
-// An identity's reference ids: from its row when the API gives them, else from its references listing;
-// null when the service lists none.
-async function referenceIds(gallery, row) {
-  if (Array.isArray(row.reference_ids)) return row.reference_ids;
-  if (!listsReferences) return null;
-  try {
-    const answer = await request("GET", `galleries/${enc(gallery)}/identities/${enc(row.identity)}/references`);
-    const refs = answer.references ?? answer.reference_ids ?? [];
-    return refs.map((r) => (typeof r === "number" ? r : r.reference_id ?? r.id));
-  } catch (error) {
-    if (error.code === "not_found" || error.code === "method_not_allowed") listsReferences = false;
-    return null;
-  }
-}
-
+// An identity's references: their thumbnails (a placeholder where no image was kept), each with its delete.
 async function showReferences(gallery, row, holder) {
-  const ids = await referenceIds(gallery, row);
-  if (ids === null) {
-    fill(holder, Array.from({ length: Math.min(row.references, 12) }, () =>
-      el("div", { class: "thumb placeholder", "aria-hidden": "true" })));
-    return;
+  let ids;
+  try {
+    ids = (await request("GET", `galleries/${enc(gallery)}/identities/${enc(row.identity)}/references`)).reference_ids;
+  } catch (error) {
+    const message = el("p");
+    sayError(message, error);
+    return fill(holder, message);
   }
+  const shown = ids.slice(0, MAX_THUMBNAILS);
+  const more = ids.length - shown.length;
   fill(
     holder,
-    ids.map((id) =>
+    more > 0 ? el("span", { class: "muted", text: `and ${more} more` }) : null,
+    shown.map((id) =>
       el("div", { class: "reference" },
         thumbnail(gallery, id, `reference #${id} of ${row.identity}`),
         el("span", { class: "muted", text: `#${id}` }),
@@ -151,7 +142,6 @@ export function startBrowse() {
     if (s.current?.name === shown) return;
     shown = s.current?.name;
     page.offset = 0;
-    listsReferences = true;
     fill($("browse-list"));
     say($("browse-message"), "", "");
     if (!$("panel-browse").hidden) loadPage();

@@ -6,6 +6,7 @@ Screenshots of each step go to tests/app/ui/screenshots/ (git-ignored).
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import socket
@@ -127,14 +128,25 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., str]]:
 
 
 @pytest.fixture
-def shots(request: pytest.FixtureRequest, browser) -> Callable[[str], None]:
-    """`shots("01-created")` saves a screenshot of the page as tests/app/ui/screenshots/<test>/01-created.png."""
+def shots(request: pytest.FixtureRequest, browser) -> Callable[..., None]:
+    """`shots("01-created")` saves a screenshot of the page as tests/app/ui/screenshots/<test>/01-created.png;
+    `full=True` takes the whole page's height rather than the window's."""
     folder = SCREENSHOTS / request.node.name
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.png"):
         old.unlink()
 
-    def take(name: str) -> None:
-        browser.save_screenshot(str(folder / f"{name}.png"))
+    def take(name: str, *, full: bool = False) -> None:
+        if not full:
+            browser.save_screenshot(str(folder / f"{name}.png"))
+            return
+        width, height = browser.execute_script(
+            "return [document.documentElement.clientWidth, document.documentElement.scrollHeight]"
+        )
+        clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
+        shot = browser.execute_cdp_cmd(
+            "Page.captureScreenshot", {"captureBeyondViewport": True, "clip": clip}
+        )
+        (folder / f"{name}.png").write_bytes(base64.b64decode(shot["data"]))
 
     return take
