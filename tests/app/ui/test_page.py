@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageOps
 
-from tests.app.ui.page import Page
+pytest.importorskip(
+    "selenium", reason="browser tests skipped: selenium is not installed (pip install -e '.[dev]')"
+)
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+
+from tests.app.ui.page import Page  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 FACES = DATA / "faces"
@@ -100,6 +105,13 @@ def test_page_creates_enrolls_identifies_browses_and_deletes(browser, serve, sho
     page.click("#identify-capture")
     page.wait_text("#identify-result", "422 no_face: camera.jpg: no face found")
     shots("06-camera")
+
+    # the tabs answer the arrow keys, and keep the focus on the tab chosen
+    page.find("#tab-identify").send_keys(Keys.ARROW_RIGHT)
+    page.wait(lambda: page.find("#panel-verify").is_displayed(), "the verify tab, by keyboard")
+    assert page.driver.switch_to.active_element.get_attribute("id") == "tab-verify"
+    assert page.find("#tab-verify").get_attribute("aria-selected") == "true"
+    assert not page.find("#panel-identify").is_displayed()
 
     # verify two images
     page.tab("verify")
