@@ -22,9 +22,9 @@ from torch import nn
 from modelcard import InputSpec, load_card
 from training.data.splits import Split
 from training.encoders.pretrained import IMAGENET_MEAN, IMAGENET_STD
-from training.evaluate import ROUNDS, per_set_figures
-from training.evaluation.macro import macro, pooled_kshot_by_class
 from training.frozen import as_onnx, embed_records, frozen_mobilenet_v2
+from training.heldout import ROUNDS, per_set_figures
+from training.metrics.macro import macro, pooled_kshot_by_class
 from training.pipeline import OnnxModule
 from training.recipes import load_records, make_split, recipe_config
 from training.train import input_spec, model_from_checkpoint

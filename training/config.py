@@ -132,7 +132,7 @@ class EvalConfig:
     kshot: PositiveInt = 5  # references per class for closed-set / open-set identification
     target_far: Rate = 0.01
     # identify's thresholds by gallery size, tuned on validation galleries of G identities x k references
-    # (training/evaluation/galleries.py): the default false-positive identification rate (None: the one of
+    # (training/metrics/galleries.py): the default false-positive identification rate (None: the one of
     # `fpirs` with the best balanced open-set accuracy on validation), the rates the card holds rows for (a
     # service setting picks among them), the G and k measured (a G is measured while at least as many
     # validation classes are left as strangers), galleries per (G, k)

@@ -26,13 +26,13 @@ from training.encoders.base import EmbeddingNet
 from training.encoders.efficientnet import LiteTrunk
 from training.encoders.mobilenet import LAST_CHANNELS, mobilenet_v2_features
 from training.encoders.pretrained import NORMALIZATION, load_pretrained_trunk
-from training.evaluate import ROUNDS
-from training.evaluation.identification import kshot_top1, kshot_top1_by_class
-from training.evaluation.macro import pooled_kshot_by_class
 from training.export import export_onnx
+from training.heldout import ROUNDS
+from training.metrics.identification import kshot_top1, kshot_top1_by_class
+from training.metrics.macro import pooled_kshot_by_class
 from training.pipeline import OnnxModule
 from training.recipes import load_records, make_split, recipe_config
-from training.validate import embed
+from training.selection import embed
 
 CHUNK = 256  # images preprocessed and embedded at a time (a 224 px RGB array is 0.6 MB)
 

@@ -19,8 +19,8 @@ from training.card import build_card, device_description
 from training.config import TrainConfig, apply_overrides
 from training.data.dataset import ImageDataset
 from training.data.splits import Split
-from training.evaluate import Evaluation, evaluate
 from training.export import INPUT_NAME, OUTPUT_NAME, export_with_parity
+from training.heldout import Evaluation, evaluate
 from training.recipes import load_records, make_split
 from training.report import write_report
 from training.train import TrainResult, build_model, input_spec, model_from_checkpoint, train

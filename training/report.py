@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from training.evaluation.metrics import roc_curve  # noqa: E402
+from training.metrics import roc_curve  # noqa: E402
 
 
 def pca_2d(x: np.ndarray) -> np.ndarray:

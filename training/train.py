@@ -29,7 +29,7 @@ from training.finetune import param_groups, scaled_lrs, set_trunk_trainable, tru
 from training.losses import contrastive_pair_loss, make_loss
 from training.recipes import load_records, make_split
 from training.schedule import get_lr, should_stop
-from training.validate import selection_metric
+from training.selection import selection_metric
 
 
 @dataclass

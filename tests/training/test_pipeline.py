@@ -183,7 +183,7 @@ def test_cli_config_prints_recipe(capsys):
 
 
 def test_pair_distances_within_group_never_pairs_across_groups():
-    from training.validate import pair_distances
+    from training.selection import pair_distances
 
     labels = np.repeat(np.arange(8), 4)
     groups = np.where(labels < 4, "a", "b")

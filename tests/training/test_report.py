@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from training.evaluate import per_set_confusions, per_set_figures
+from training.heldout import per_set_confusions, per_set_figures
 from training.report import confusion_files, per_set_table, plot_confusion
 
 

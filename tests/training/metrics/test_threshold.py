@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from modelcard import Threshold
-from training.evaluation.threshold import threshold_for_far, tune_threshold
+from training.metrics.threshold import threshold_for_far, tune_threshold
 
 IMPOSTORS = np.array([0.9, 0.3, 0.7, 0.5, 1.1, 0.6, 0.8, 1.0, 0.4, 1.2])  # sorted: 0.3, 0.4, 0.5, ... 1.2
 

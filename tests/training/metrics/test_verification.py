@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from training.evaluation.verification import (
+from training.metrics.verification import (
     equal_error_rate,
     roc_auc,
     roc_curve,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from training.evaluation.distances import pairwise_l2
+from training.metrics.distances import pairwise_l2
 
 
 def test_pairwise_l2_matches_hand_distances():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from training.evaluation.verification import as_verification_inputs, equal_error_rate
+from training.metrics.verification import as_verification_inputs, equal_error_rate
 
 
 def threshold_for_far(impostor_distances: np.ndarray, *, target_far: float) -> float:

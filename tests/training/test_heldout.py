@@ -5,8 +5,8 @@ import dataclasses
 import numpy as np
 
 from training.config import EvalConfig, TrainConfig
-from training.evaluate import known_classes_figures
-from training.evaluation.identification import kshot_top1
+from training.heldout import known_classes_figures
+from training.metrics.identification import kshot_top1
 
 
 def _cfg(kshot: int) -> TrainConfig:

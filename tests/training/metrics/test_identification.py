@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from training.evaluation.identification import kshot_top1, kshot_top1_by_class, open_set_identification
+from training.metrics.identification import kshot_top1, kshot_top1_by_class, open_set_identification
 
 
 def test_kshot_top1_skips_classes_with_too_few_images():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.evaluation.distances import nearest
+from training.metrics.distances import nearest
 
 
 def macro(by_class: dict[object, float]) -> float:

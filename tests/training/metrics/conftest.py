@@ -1,4 +1,4 @@
-"""Shared hand-made inputs for the evaluation tests."""
+"""Shared hand-made inputs for the metric tests."""
 
 from collections.abc import Callable
 

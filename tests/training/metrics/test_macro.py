@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from training.evaluation.macro import (
+from training.metrics.macro import (
     confusion_counts,
     macro,
     macro_micro,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from training.evaluation.distances import as_embeddings_and_labels, class_members, nearest
+from training.metrics.distances import as_embeddings_and_labels, class_members, nearest
 
 
 def nway_kshot_accuracy(

@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike
 from gallery.calibration import threshold_at_fpir  # one rule for training and the service
 from gallery.centroids import centroid
 from modelcard.identification import STATISTICS
-from training.evaluation.distances import as_embeddings_and_labels, class_members, pairwise_l2
+from training.metrics.distances import as_embeddings_and_labels, class_members, pairwise_l2
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Embedding a dataset with a model, and the validation metric used for model selection."""
+"""Model selection: embedding a dataset with a model, and the validation figure that picks the best epoch."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import torch
 
 from training.config import EvalConfig
 from training.data.dataset import ImageDataset
-from training.evaluation.macro import macro, pooled_kshot_by_class
-from training.evaluation.metrics import (
+from training.metrics import (
     kshot_top1,
     nway_kshot_accuracy,
     pairwise_l2,
     roc_auc,
     sample_verification_pairs,
 )
+from training.metrics.macro import macro, pooled_kshot_by_class
 
 
 @torch.no_grad()

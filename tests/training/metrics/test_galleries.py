@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from training.evaluation.galleries import (
+from training.metrics.galleries import (
     GalleryTrials,
     figures_at,
     fnir_at,
@@ -75,7 +75,7 @@ def test_identification_thresholds_grow_stricter_with_gallery_size():
 
 
 def test_identity_scores_by_statistic_at_known_angles():
-    from training.evaluation.galleries import identity_scores
+    from training.metrics.galleries import identity_scores
 
     refs = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
     ids = np.array([0, 0, 1])
@@ -89,7 +89,7 @@ def test_identity_scores_by_statistic_at_known_angles():
 
 
 def test_balanced_fpir_picks_the_rate_with_the_best_mean_of_both_rates():
-    from training.evaluation.galleries import balanced_fpir
+    from training.metrics.galleries import balanced_fpir
 
     rows = [
         {"identities": 10, "k": 5, "fpir": 0.01, "fnir": 0.20},  # (0.80 + 0.99) / 2 = 0.895
@@ -105,8 +105,8 @@ def test_every_consumer_of_the_card_statistic_accepts_exactly_its_one_definition
     from gallery.calibration import calibrate
     from modelcard.identification import STATISTICS, Identification, IdentificationError, IdentificationRow
     from training.config import EvalConfig
-    from training.evaluate import STATISTIC_TEXT
-    from training.evaluation.galleries import identity_scores
+    from training.heldout import STATISTIC_TEXT
+    from training.metrics.galleries import identity_scores
 
     emb, labels = clustered(8, 4, spread=0.2)
     uses = {

@@ -15,17 +15,7 @@ from modelcard.identification import Identification, IdentificationRow
 from training.config import EvalConfig, TrainConfig
 from training.data.dataset import ImageDataset
 from training.data.splits import Split
-from training.evaluation.baseline import pixel_embeddings
-from training.evaluation.distances import class_members
-from training.evaluation.galleries import balanced_fpir, figures_at, identification_thresholds
-from training.evaluation.identification import enroll
-from training.evaluation.macro import (
-    confusion_counts,
-    macro_micro,
-    pooled_kshot_hits,
-    pooled_kshot_predictions,
-)
-from training.evaluation.metrics import (
+from training.metrics import (
     equal_error_rate,
     kshot_top1,
     nway_kshot_accuracy,
@@ -34,8 +24,18 @@ from training.evaluation.metrics import (
     tar_at_far,
     verification_accuracy,
 )
-from training.evaluation.threshold import tune_threshold
-from training.validate import embed, group_array, kshot_from_references, pair_distances
+from training.metrics.baseline import pixel_embeddings
+from training.metrics.distances import class_members
+from training.metrics.galleries import balanced_fpir, figures_at, identification_thresholds
+from training.metrics.identification import enroll
+from training.metrics.macro import (
+    confusion_counts,
+    macro_micro,
+    pooled_kshot_hits,
+    pooled_kshot_predictions,
+)
+from training.metrics.threshold import tune_threshold
+from training.selection import embed, group_array, kshot_from_references, pair_distances
 
 ROUNDS = 5  # random enrolments averaged in every k-shot top-1 figure (one draw of k references is noisy)
 

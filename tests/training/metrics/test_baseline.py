@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from training.evaluation.baseline import pixel_embeddings
+from training.metrics.baseline import pixel_embeddings
 
 
 def test_pixel_embeddings_centres_and_normalizes_each_image():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from training.evaluation.fewshot import nway_kshot_accuracy
+from training.metrics.fewshot import nway_kshot_accuracy
 
 
 def test_nway_kshot_separated_classes_score_100_percent(clustered):

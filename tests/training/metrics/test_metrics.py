@@ -1,6 +1,7 @@
-"""The `metrics` module gathers every evaluation function under one import."""
+"""The `training.metrics` package gathers every metric function under one import."""
 
-from training.evaluation import distances, fewshot, identification, metrics, verification
+import training.metrics as metrics
+from training.metrics import distances, fewshot, identification, verification
 
 
 def test_metrics_exports_each_function_from_its_module():
