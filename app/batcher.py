@@ -11,6 +11,10 @@ next batch meanwhile: a two-stage pipeline. The worker takes the next batch off 
 `MAX_UNFINISHED` earlier batches are still in `finish`, so when `finish` is the slower stage the model waits
 for it instead of running ahead, and requests wait in the bounded queue. `finish` answers per item, and an
 exception it answers for one item fails that item alone.
+
+A background lane (`embed_background`, a model migration's re-embedding) lies outside the bounded queue: its
+items run in batches of their own, taken only when no live item is waiting, so a live request waits for at
+most one background batch already on the model.
 """
 
 from __future__ import annotations
@@ -77,6 +81,8 @@ class Batcher:
         self.executor: ThreadPoolExecutor | None = None  # the one thread that runs the model
         self._finisher: ThreadPoolExecutor | None = None  # the one thread that runs `finish`
         self._unfinished: deque[asyncio.Future[list[Any]]] = deque()
+        self._background: deque[_Item] = deque()  # the background lane, outside the bounded queue
+        self._wake: _Item | None = None  # queued to wake an idle worker for background items
         self.batches_run = 0
         self.batches_failed = 0
         self.items_run = 0
@@ -106,6 +112,9 @@ class Batcher:
         if self._finish is not None:
             self._finisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"finish-{self.name}")
         self._worker = asyncio.create_task(self._work(self._queue), name=f"batcher-{self.name}")
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        done.set_result(None)  # an item already answered: the collector drops it
+        self._wake = _Item(np.empty(0, dtype=np.float32), done)
 
     async def stop(self) -> None:
         """Stop the worker, fail whatever is still queued, and let the model and finish threads end their calls
@@ -115,6 +124,8 @@ class Batcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
             self._worker = None
+        _fail(list(self._background), NotRunning, f"{self.name}: service is stopping")
+        self._background.clear()
         while self._queue is not None and not self._queue.empty():
             _fail([self._queue.get_nowait()], NotRunning, f"{self.name}: service is stopping")
         if self._unfinished:
@@ -149,6 +160,24 @@ class Batcher:
         if count > queue.maxsize - queue.qsize():
             raise Overloaded(f"{self.name}: queue full ({queue.qsize()} waiting); retry shortly")
         return queue
+
+    async def embed_background(self, arrays: Sequence[np.ndarray]) -> np.ndarray:
+        """`embed` at the lowest priority: in batches of their own, only while no live item waits."""
+        queue = self.admit(0)
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Any]] = [loop.create_future() for _ in arrays]
+        self._background.extend(_Item(array, future) for array, future in zip(arrays, futures, strict=True))
+        if queue.empty() and self._wake is not None:  # the worker may be waiting on the empty queue
+            queue.put_nowait(self._wake)
+        return np.stack(await self._wait(futures))
+
+    def _take_background(self) -> list[_Item]:
+        batch: list[_Item] = []
+        while self._background and len(batch) < self.config.max_batch:
+            item = self._background.popleft()
+            if not item.future.done():
+                batch.append(item)
+        return batch
 
     async def embed(self, arrays: Sequence[np.ndarray]) -> np.ndarray:
         """Embed each (C, H, W) array, possibly across several batches; returns (n, dim) in input order."""
@@ -190,7 +219,11 @@ class Batcher:
     async def _collect(self, queue: asyncio.Queue[_Item]) -> list[_Item]:
         """The first item, then whatever arrives until the batch is full or the wait is over."""
         loop = asyncio.get_running_loop()
+        if queue.empty() and self._background:
+            return self._take_background()
         batch = [await queue.get()]
+        if batch[0] is self._wake:
+            return self._take_background()
         deadline = loop.time() + self.config.max_wait_ms / 1000.0
         try:
             while len(batch) < self.config.max_batch:

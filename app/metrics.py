@@ -15,6 +15,7 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gallery.migration import MigrationState
 from gallery.types import GalleryInfo
 
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
@@ -50,6 +51,15 @@ class Metrics:
         self.queue_depth = Gauge("sg_queue_depth", "Images waiting for the model", ["model"], registry=reg)
         self.identities = Gauge("sg_gallery_identities", "Identities per gallery", ["gallery"], registry=reg)
         self.references = Gauge("sg_gallery_references", "References per gallery", ["gallery"], registry=reg)
+        self.migration_references = Gauge(
+            "sg_migration_references",
+            "A gallery's model migration: references re-embedded (done), failed, and in the gallery (total)",
+            ["gallery", "count"],
+            registry=reg,
+        )
+        self.migration_running = Gauge(
+            "sg_migration_running", "1 while a gallery's model migration runs", ["gallery"], registry=reg
+        )
 
     def batch_observer(self, model: str) -> Callable[[int], None]:
         """A callback for the batcher: records one batch size."""
@@ -67,6 +77,14 @@ class Metrics:
         for info in infos:
             self.identities.labels(gallery=info.name).set(info.identities)
             self.references.labels(gallery=info.name).set(info.references)
+
+    def set_migration(self, gallery: str, state: MigrationState | None) -> None:
+        """A gallery's migration progress, as last reported by its task."""
+        if state is None:
+            return
+        for count in ("done", "failed", "total"):
+            self.migration_references.labels(gallery=gallery, count=count).set(getattr(state, count))
+        self.migration_running.labels(gallery=gallery).set(1 if state.state == "running" else 0)
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""

@@ -225,12 +225,16 @@ async def identify(rt: Runtime, *, gallery_name: str, upload: Upload, top_k: int
     """Who is this? The nearest identities of the gallery, and the decision against its threshold."""
     gallery, encoder, prepared = await on_decode_pool(rt, _open_and_prepare, rt, gallery_name, [upload])
     # the runner-up decides `ambiguous` even when only one candidate is asked for
-    job = SearchJob(gallery, top_k=max(top_k, 2), statistic=statistic_of(encoder))
+    job = SearchJob(
+        gallery, top_k=max(top_k, 2), statistic=statistic_of(encoder), model_sha256=encoder.sha256
+    )
     (candidates,) = await rt.batcher(encoder.name).process(list(prepared.batch), [job])
     # a gallery busy with a write is not waited for on the batcher's finish thread, but here, on a worker thread
     if isinstance(candidates, Deferred):
         wait = rt.settings.gallery_busy_wait_s  # bounded: past it, 503 gallery_busy instead of a hung request
-        search = partial(gallery.search, top_k=job.top_k, statistic=job.statistic, wait=wait)
+        search = partial(
+            gallery.search, top_k=job.top_k, statistic=job.statistic, model_sha256=encoder.sha256, wait=wait
+        )
         (candidates,) = await blocking(search, candidates.embedding[None, :])
     identities, references = gallery.size
     threshold = identify_threshold(

@@ -20,6 +20,7 @@ from app.batcher import BatchConfig, Batcher
 from app.encoder import Encoder, SessionConfig, choose_providers
 from app.errors import ModelNotFound, ModelUnavailable, NotRunning
 from app.metrics import Metrics
+from app.migration import Migrations
 from app.models import LoadedModels, load_models
 from app.schemas import GalleryStatus
 from app.search import finish_searches
@@ -77,6 +78,7 @@ class Runtime:
         self.batchers: dict[str, Batcher] = {}
         self.registry = GalleryRegistry(settings.data_dir, config=index_config(settings))
         self.decode_pool: ThreadPoolExecutor | None = None  # SG_DECODE_THREADS threads, from start to stop
+        self.migrations = Migrations(self)  # model migrations' background tasks, from start to stop
         self.started = False
         self._switch_interval_before: float | None = None
 
@@ -103,10 +105,12 @@ class Runtime:
         for name, problem in (await blocking(self.binding_problems)).items():
             log.error("gallery %s refused: %s", name, problem[1])
         self.started = True
+        await self.migrations.start()  # resumes (or rolls back) a migration a stop or a crash interrupted
 
     async def stop(self) -> None:
         """Stop taking work, drain the batchers, close the galleries."""
         self.started = False
+        await self.migrations.stop()
         for batcher in self.batchers.values():
             await batcher.stop()
         self.batchers.clear()

@@ -67,6 +67,58 @@ class GalleryOut(BaseModel):
     created_at: str
     status: GalleryStatus = Field(description="`ready`, or why requests to this gallery are refused.")
     index: GalleryIndexOut
+    migration: MigrationSummary | None = Field(
+        default=None,
+        description="The gallery's last model migration (POST /galleries/{name}/migrate), if any.",
+    )
+
+
+MigrationState = Literal["running", "blocked", "completed", "cancelled", "rolled_back"]
+
+
+class MigrationSummary(BaseModel):
+    to: str = Field(description="The model being migrated to.")
+    state: MigrationState = Field(
+        description="`running`; `blocked`: done but for references that failed (see `failures`), not switched; "
+        "`completed`: switched; `cancelled`; `rolled_back`: its model was gone at a restart."
+    )
+    done: int = Field(description="References re-embedded by the new model.")
+    total: int = Field(description="References in the gallery (when it ended, for one that ended).")
+    failed: int = Field(
+        description="References that could not be re-embedded (dropped, for a completed one)."
+    )
+
+
+class MigrateIn(BaseModel):
+    model: str = Field(description="A served model: the gallery's own name after an upgrade, or another.")
+    drop_failed: bool = Field(
+        default=False,
+        strict=True,
+        description="Switch even if some references cannot be re-embedded, dropping them (they are listed); "
+        "false: the migration stops `blocked` before switching.",
+    )
+
+
+class MigrationFailureOut(BaseModel):
+    reference_id: int
+    identity: str
+    code: Literal["undecodable", "no_face", "no_image"]
+    message: str
+
+
+class MigrationOut(MigrationSummary):
+    gallery: str
+    to_sha256: str
+    from_model: str
+    from_sha256: str
+    drop_failed: bool
+    started_at: str
+    finished_at: str | None
+    message: str | None
+    failures: list[MigrationFailureOut] = Field(
+        description="References that could not be re-embedded (the first 1000; for a completed migration, "
+        "those it dropped)."
+    )
 
 
 class GalleryList(BaseModel):

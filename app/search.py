@@ -25,6 +25,7 @@ class SearchJob:
     gallery: Gallery
     top_k: int
     statistic: str = "nearest"
+    model_sha256: str | None = None  # the model that embedded it: a gallery since switched to another refuses
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,11 @@ def _search_group(embeddings: np.ndarray, members: list[tuple[int, SearchJob]]) 
     rows = [row for row, _ in members]
     try:
         top_k, statistic = max(job.top_k for _, job in members), members[0][1].statistic
-        return list(gallery.search(embeddings[rows], top_k=top_k, wait=False, statistic=statistic))
+        sha = members[0][1].model_sha256
+        found = gallery.search(
+            embeddings[rows], top_k=top_k, wait=False, statistic=statistic, model_sha256=sha
+        )
+        return list(found)
     except GalleryBusy:
         return [Deferred(embeddings[row]) for row in rows]
     except Exception as exc:  # reported to the requests that searched this gallery, as they would see it

@@ -69,6 +69,39 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        version=3,
+        name="model migrations: the last one, its staged embeddings and its failed references",
+        statements=(
+            """CREATE TABLE model_migration (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                model TEXT NOT NULL,
+                model_sha256 TEXT NOT NULL,
+                dim INTEGER NOT NULL CHECK (dim > 0),
+                from_model TEXT NOT NULL,
+                from_sha256 TEXT NOT NULL,
+                state TEXT NOT NULL
+                    CHECK (state IN ('running', 'blocked', 'completed', 'cancelled', 'rolled_back')),
+                drop_failed INTEGER NOT NULL CHECK (drop_failed IN (0, 1)),
+                started_at TEXT NOT NULL,
+                finished_at TEXT,
+                message TEXT,
+                done INTEGER,
+                total INTEGER,
+                dropped TEXT
+            )""",
+            # the new model's embeddings, beside the old ones until the switch copies them over
+            """CREATE TABLE migration_embeddings (
+                reference_id INTEGER PRIMARY KEY REFERENCES "references"(id) ON DELETE CASCADE,
+                embedding BLOB NOT NULL
+            )""",
+            """CREATE TABLE migration_failures (
+                reference_id INTEGER PRIMARY KEY REFERENCES "references"(id) ON DELETE CASCADE,
+                code TEXT NOT NULL,
+                message TEXT NOT NULL
+            )""",
+        ),
+    ),
 )
 
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS migrations (

@@ -101,6 +101,11 @@ class GalleryStore:
     def meta(self) -> GalleryMeta:
         return self._meta
 
+    def reload_meta(self) -> None:
+        """Read the meta row again (after a model migration's switch rewrote it)."""
+        with self._lock:
+            self._meta = _read_meta(self._conn, self.path)
+
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
         """The connection, under the store's lock, for reads spanning several statements."""

@@ -18,9 +18,14 @@ from app.schemas import (
     GalleryIndexOut,
     GalleryList,
     GalleryOut,
+    MigrateIn,
+    MigrationFailureOut,
+    MigrationOut,
+    MigrationSummary,
     ThresholdSource,
 )
-from gallery.errors import GalleryNotFound
+from gallery import migration
+from gallery.errors import GalleryNotFound, NoMigration
 from gallery.gallery import Gallery
 from gallery.types import GalleryInfo
 
@@ -46,6 +51,39 @@ def describe(rt: Runtime, gallery: Gallery) -> GalleryOut:
         created_at=info.created_at,
         status=status,
         index=index_out(gallery),
+        migration=_summary(migration.state(gallery.store)),
+    )
+
+
+def _summary(state: migration.MigrationState | None) -> MigrationSummary | None:
+    if state is None:
+        return None
+    return MigrationSummary(
+        to=state.model, state=state.state, done=state.done, total=state.total, failed=state.failed
+    )
+
+
+def migration_out(gallery: Gallery) -> MigrationOut:
+    """(blocking) The gallery's last migration in full, with the references it could not re-embed."""
+    state = migration.state(gallery.store)
+    if state is None:
+        raise NoMigration(f"gallery {gallery.name!r} has never been migrated")
+    failures = state.dropped if state.state == "completed" else migration.failures(gallery.store)
+    return MigrationOut(
+        gallery=gallery.name,
+        to=state.model,
+        to_sha256=state.model_sha256,
+        from_model=state.from_model,
+        from_sha256=state.from_sha256,
+        state=state.state,
+        done=state.done,
+        total=state.total,
+        failed=state.failed,
+        drop_failed=state.drop_failed,
+        started_at=state.started_at,
+        finished_at=state.finished_at,
+        message=state.message,
+        failures=[MigrationFailureOut(**f.__dict__) for f in failures[: migration.MAX_LISTED]],
     )
 
 
@@ -124,6 +162,28 @@ async def calibrate_threshold(rt: RuntimeDep, name: str, body: CalibrateIn | Non
     """Set the gallery's threshold from its own references at a target FPIR (leave one identity out)."""
     target = body.target_fpir if body is not None else None
     return await calibrate_gallery(rt, gallery_name=name, target_fpir=target)
+
+
+@router.post("/{name}/migrate", status_code=202, response_model=MigrationOut)
+async def migrate_gallery(rt: RuntimeDep, name: str, body: MigrateIn) -> MigrationOut:
+    """Re-embed the gallery's kept images with another model in the background, then switch to it."""
+    gallery = await blocking(rt.registry.get, name)
+    await rt.migrations.begin(gallery, rt.encoder(body.model), drop_failed=body.drop_failed)
+    return await blocking(migration_out, gallery)
+
+
+@router.get("/{name}/migration", response_model=MigrationOut)
+async def read_migration(rt: RuntimeDep, name: str) -> MigrationOut:
+    """The gallery's last model migration: its progress, or how it ended, and its failed references."""
+    return await blocking(lambda: migration_out(rt.registry.get(name)))
+
+
+@router.delete("/{name}/migration", response_model=MigrationOut)
+async def cancel_migration(rt: RuntimeDep, name: str) -> MigrationOut:
+    """Cancel the gallery's migration in progress: what it re-embedded is dropped, the model stays."""
+    gallery = await blocking(rt.registry.get, name)
+    await rt.migrations.cancel(gallery)
+    return await blocking(migration_out, gallery)
 
 
 @router.delete("/{name}/threshold", response_model=GalleryOut)

@@ -35,8 +35,9 @@ def test_finish_searches_groups_rows_by_gallery_and_keeps_each_rows_top_k(regist
         monkeypatch.setattr(
             gallery,
             "search",
-            lambda q, *, top_k, wait=True, statistic="nearest", g=gallery, s=search: (
-                calls.append((g.name, len(q), top_k)) or s(q, top_k=top_k, wait=wait, statistic=statistic)
+            lambda q, *, top_k, wait=True, statistic="nearest", model_sha256=None, g=gallery, s=search: (
+                calls.append((g.name, len(q), top_k))
+                or s(q, top_k=top_k, wait=wait, statistic=statistic, model_sha256=model_sha256)
             ),
         )
     embeddings = vectors[[0, 1, 2]]

@@ -1,0 +1,190 @@
+"""Model migrations: re-embed a gallery's kept images with another model in the background, through that
+model's batcher at the lowest priority, then switch the gallery over in one transaction (`gallery.migration`).
+
+One task per migrating gallery, owned by the runtime: at start-up a migration found running resumes when
+its model is loaded with the same sha256, and is rolled back otherwise (the gallery stays wholly on its old
+model). Images that no longer decode, or hold no face for a face model, are recorded per reference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from app.encoder import Encoder
+from app.errors import BadImage, BatchFailed, ImageTooLarge, NoFace, NotRunning, Overloaded
+from app.imaging import Upload, prepare_images
+from gallery import migration
+from gallery.errors import GalleryError, GalleryNotFound
+from gallery.gallery import Gallery
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
+
+log = logging.getLogger(__name__)
+RETRY_S = 1.0  # after a failed model call, the step is tried again this much later
+
+
+class Migrations:
+    """The running migration tasks, by gallery name."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    async def start(self) -> None:
+        """Resume every migration found running whose model is loaded as it was; roll back the others."""
+        for info in await asyncio.to_thread(self._rt.registry.list):
+            gallery = self._rt.registry.get(info.name)
+            current = await asyncio.to_thread(migration.state, gallery.store)
+            if current is None or current.state != "running":
+                continue
+            encoder = self._rt.models.encoders.get(current.model)
+            if encoder is not None and encoder.sha256 == current.model_sha256:
+                log.info("gallery %s: resuming its migration to model %s", gallery.name, current.model)
+                self._spawn(gallery, encoder)
+                continue
+            why = f"model {current.model!r} sha256 {current.model_sha256} was not loaded at start-up"
+            log.warning("gallery %s: migration rolled back: %s", gallery.name, why)
+            await asyncio.to_thread(migration.finish, gallery.store, state="rolled_back", message=why)
+
+    async def stop(self) -> None:
+        """Stop every task; what they staged stays, and resumes at the next start."""
+        tasks, self._tasks = list(self._tasks.values()), {}
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def running(self, name: str) -> bool:
+        task = self._tasks.get(name)
+        return task is not None and not task.done()
+
+    async def begin(
+        self, gallery: Gallery, encoder: Encoder, *, drop_failed: bool
+    ) -> migration.MigrationState:
+        """Start (or resume) the gallery's migration to `encoder`'s model; answers at once."""
+        self._rt.batcher(encoder.name)  # NotRunning while the service starts or stops
+        state = await asyncio.to_thread(
+            migration.begin,
+            gallery.store,
+            model=encoder.name,
+            model_sha256=encoder.sha256,
+            dim=encoder.dim,
+            drop_failed=drop_failed,
+        )
+        if not self.running(gallery.name):
+            self._spawn(gallery, encoder)
+        return state
+
+    async def cancel(self, gallery: Gallery) -> None:
+        """Cancel the gallery's migration: its staged embeddings go, the gallery stays on its model."""
+        task = self._tasks.pop(gallery.name, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await asyncio.to_thread(migration.finish, gallery.store, state="cancelled", message="cancelled")
+        self._report(gallery.name, await asyncio.to_thread(migration.state, gallery.store))
+
+    def _spawn(self, gallery: Gallery, encoder: Encoder) -> None:
+        task = asyncio.create_task(self._run(gallery, encoder), name=f"migrate-{gallery.name}")
+        self._tasks[gallery.name] = task
+        task.add_done_callback(lambda done: self._forget(gallery.name, done))
+
+    def _forget(self, name: str, task: asyncio.Task[None]) -> None:
+        if self._tasks.get(name) is task:
+            del self._tasks[name]
+
+    async def _run(self, gallery: Gallery, encoder: Encoder) -> None:
+        try:
+            await self._migrate(gallery, encoder)
+        except (GalleryNotFound, sqlite3.ProgrammingError):  # the gallery was deleted or closed meanwhile
+            log.info("gallery %s: migration ended: the gallery is gone", gallery.name)
+        except NotRunning:
+            log.info("gallery %s: migration paused: the service is stopping", gallery.name)
+        except GalleryError as exc:
+            log.error("gallery %s: migration stopped: %s", gallery.name, exc)
+
+    async def _migrate(self, gallery: Gallery, encoder: Encoder) -> None:
+        """Steps of SG_MIGRATION_BATCH references until none is left, then the switch (again if references
+        were enrolled meanwhile), or `blocked` when some failed and the migration may not drop them."""
+        batch, after = self._rt.settings.migration_batch, 0
+        while True:
+            rows = await asyncio.to_thread(migration.pending, gallery.store, after=after, limit=batch)
+            if rows:
+                if await self._step(gallery, encoder, rows):
+                    after = rows[-1][0]
+                else:
+                    await asyncio.sleep(RETRY_S)
+                self._report(gallery.name, await asyncio.to_thread(migration.state, gallery.store))
+                continue
+            current = await asyncio.to_thread(migration.state, gallery.store)
+            if current is None or current.state != "running" or current.model_sha256 != encoder.sha256:
+                return
+            if current.failed and not current.drop_failed:
+                message = (
+                    f"{current.failed} references could not be re-embedded (see GET /galleries/{gallery.name}"
+                    "/migration): delete or re-enroll them and migrate again, or migrate with drop_failed"
+                )
+                await asyncio.to_thread(migration.finish, gallery.store, state="blocked", message=message)
+                self._report(gallery.name, await asyncio.to_thread(migration.state, gallery.store))
+                return
+            dropped = await asyncio.to_thread(gallery.switch_model)
+            if dropped is not None:
+                self._report(gallery.name, await asyncio.to_thread(migration.state, gallery.store))
+                return
+            after = 0  # enrolled since the last step: embed those too
+
+    async def _step(self, gallery: Gallery, encoder: Encoder, rows: list[tuple[int, bytes | None]]) -> bool:
+        """Decode, embed and stage one step; False when the model call failed (tried again later)."""
+        ids, arrays, failed = await asyncio.to_thread(self._decode, encoder, rows)
+        embeddings = np.empty((0, encoder.dim), dtype=np.float32)
+        if arrays:
+            try:
+                embeddings = await self._rt.batcher(encoder.name).embed_background(arrays)
+            except (BatchFailed, Overloaded) as exc:
+                log.warning("gallery %s: migration step failed, retrying: %s", gallery.name, exc)
+                return False
+        await asyncio.to_thread(
+            migration.stage, gallery.store, ids, embeddings, failed, model_sha256=encoder.sha256
+        )
+        return True
+
+    def _decode(
+        self, encoder: Encoder, rows: list[tuple[int, bytes | None]]
+    ) -> tuple[list[int], list[np.ndarray], list[tuple[int, str, str]]]:
+        """(blocking) Each kept image as the encoder's input, or why it cannot be one."""
+        s = self._rt.settings
+        ids, arrays, failed = [], [], []
+        for reference_id, data in rows:
+            if data is None:
+                failed.append((reference_id, "no_image", "no image was kept for this reference"))
+                continue
+            upload = Upload(filename=f"reference {reference_id}", data=data)
+            try:
+                prepared = prepare_images(
+                    [upload],
+                    encoder.card.input,
+                    max_pixels=s.max_image_pixels,
+                    max_side=s.max_image_side,
+                    max_aspect=s.max_image_aspect,
+                    aligner=encoder.aligner,
+                )
+            except NoFace as exc:
+                failed.append((reference_id, "no_face", str(exc)))
+            except (BadImage, ImageTooLarge) as exc:
+                failed.append((reference_id, "undecodable", str(exc)))
+            else:
+                ids.append(reference_id)
+                arrays.append(prepared.batch[0])
+        return ids, arrays, failed
+
+    def _report(self, name: str, state: migration.MigrationState | None) -> None:
+        self._rt.metrics.set_migration(name, state)
