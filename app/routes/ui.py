@@ -40,7 +40,7 @@ def _file(name: str) -> FileResponse:
     return FileResponse(path, media_type=media_type, headers=HEADERS)
 
 
-@router.get("")
+@router.api_route("", methods=["GET", "HEAD"])
 async def read_page() -> FileResponse:
     """The web page."""
     return _file("index.html")
@@ -52,7 +52,7 @@ async def redirect_page() -> RedirectResponse:
     return RedirectResponse(PREFIX, status_code=308)
 
 
-@router.get("/{name}")
+@router.api_route("/{name}", methods=["GET", "HEAD"])
 async def read_asset(name: str) -> FileResponse:
     """One of the page's files."""
     return _file(name)

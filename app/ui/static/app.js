@@ -97,6 +97,13 @@ function showWorkspace() {
     + status;
 }
 
+// Whatever goes wrong in the page itself is said in words, not left as a dead control.
+function sayPageError(error) {
+  say($("galleries-message"), "error", `The page hit an error: ${error?.words ?? error?.message ?? error}`);
+}
+window.addEventListener("error", (event) => sayPageError(event.error ?? event.message));
+window.addEventListener("unhandledrejection", (event) => sayPageError(event.reason));
+
 const galleries = startGalleries();
 
 $("key-form").addEventListener("submit", (event) => {

@@ -2,7 +2,7 @@
 // confirmation; and the model's description, from GET /models.
 
 import { enc, request } from "./api.js";
-import { confirmAction, count, el, fill, fmt, percent, say, sayError } from "./kit.js";
+import { confirmAction, count, el, fill, fmt, forgetThumbnails, percent, say, sayError } from "./kit.js";
 import { state } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
@@ -62,6 +62,7 @@ async function deleteGallery(gallery) {
   if (!(await confirmAction(question, "Delete gallery"))) return;
   try {
     await request("DELETE", `galleries/${enc(gallery.name)}`);
+    forgetThumbnails(gallery.name); // a gallery made again under this name numbers its references anew
     say($("galleries-message"), "ok", `Gallery ${gallery.name} deleted.`);
     await state.reload();
   } catch (error) {

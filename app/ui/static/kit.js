@@ -77,6 +77,7 @@ export function imageWithFace(file, face, caption) {
   const src = URL.createObjectURL(file);
   const img = el("img", { src, alt: caption });
   const frame = el("div", { class: "face-frame" }, img);
+  img.addEventListener("load", () => URL.revokeObjectURL(src), { once: true });
   if (face && face.box) {
     img.addEventListener("load", () => {
       const [left, top, right, bottom] = face.box;

@@ -34,6 +34,13 @@ async def test_read_asset_without_key_returns_its_media_type(keyed, name, media_
     assert response.content == (STATIC / name).read_bytes()
 
 
+async def test_head_of_page_and_asset_answers_without_a_body(keyed):
+    for path in ("/ui", "/ui/app.js"):
+        response = await keyed.head(path)
+        assert response.status_code == 200 and response.content == b""
+        assert int(response.headers["content-length"]) > 0
+
+
 async def test_read_page_with_slash_redirects_to_the_page(keyed):
     response = await keyed.get("/ui/")
     assert response.status_code == 308 and response.headers["location"] == "/ui"
