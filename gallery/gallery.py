@@ -29,7 +29,6 @@ from gallery.config import IndexConfig
 from gallery.errors import GalleryBusy, GalleryNotFound, ModelMismatch
 from gallery.index import VectorIndex
 from gallery.labels import ReferenceLabels, aggregate
-from gallery.migration import Failure, staged_index, switch
 from gallery.loading import build_from_store, open_index, reconcile, store_stamp
 from gallery.migration import Failure, staged_index, switch
 from gallery.snapshot import write_snapshot
@@ -302,38 +301,6 @@ class Gallery:
             self._ensure_open()
             with self._storage.watch():
                 self._store.set_threshold(value, source=source)
-
-    @property
-    def store(self) -> GalleryStore:
-        """The store, for a model migration's reads and staged writes (each takes the store's own lock)."""
-        return self._store
-
-    def switch_model(self) -> list[Failure] | None:
-        """Switch to the running migration's staged embeddings in one transaction (`gallery.migration.switch`)
-        and search a new index built from them (off the lock, then brought up to date with the store); the
-        dropped references, or None, changing nothing, while a reference is neither staged nor failed."""
-        index = staged_index(self._store, config=self._config)
-        with self._lock:
-            self._ensure_open()
-            with self._store.atomic() as conn:
-                dropped = switch(conn)
-            if dropped is None:
-                return None
-            self._store.reload_meta()
-            self._labels.remove([f.reference_id for f in dropped])
-            self._identities = self._store.counts()[0]
-            self._centroids = CentroidCache(lambda name: self._store.identity_embeddings(name)[1])
-            self._index, self.index_source, self._dirty = index, "rebuilt", True
-            if not reconcile(self._store, index):
-                self._rebuild()
-            self._build_if_wanted()
-        log.info(
-            "gallery %s: switched to model %s (%d references dropped)",
-            self.name,
-            self.meta.model,
-            len(dropped),
-        )
-        return dropped
 
     @property
     def store(self) -> GalleryStore:
