@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,16 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 TIMEOUT_S = 30.0
+DROP_SCRIPT = """
+const [zone, files] = arguments;
+const transfer = new DataTransfer();
+for (const [name, data] of files) {
+  const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+  transfer.items.add(new File([bytes], name, { type: "image/jpeg" }));
+}
+zone.dispatchEvent(new DragEvent("dragover", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+zone.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+"""
 
 
 class Page:
@@ -59,6 +70,11 @@ class Page:
     def choose_files(self, css: str, *paths: Path) -> None:
         self.find(css).send_keys("\n".join(str(p) for p in paths))
 
+    def drop_files(self, css: str, *paths: Path) -> None:
+        """Drop files on an element as a drag from the desktop would: a `drop` event carrying them."""
+        files = [[p.name, base64.b64encode(p.read_bytes()).decode()] for p in paths]
+        self.driver.execute_script(DROP_SCRIPT, self.find(css), files)
+
     def tab(self, name: str) -> None:
         self.click(f"#tab-{name}")
         self.wait(lambda: self.find(f"#panel-{name}").is_displayed(), f"the {name} tab")
@@ -86,11 +102,15 @@ class Page:
         self.wait_text("#create-message", f"Gallery {name} created")
         self.wait_text("#gallery-title", f"Gallery {name}")
 
-    def enroll(self, identity: str, *images: Path, metadata: str = "") -> str:
-        """Enroll through the form; returns the result's text once it has one (stored or refused)."""
+    def enroll(self, identity: str, *images: Path, metadata: str = "", drop: bool = False) -> str:
+        """Enroll through the form, the images chosen (or dropped on the zone); returns the result's text once
+        it has one (stored or refused)."""
         self.tab("enroll")
         self.type("#enroll-identity", identity)
-        self.choose_files("#enroll-files", *images)
+        if drop:
+            self.drop_files("#enroll-drop", *images)
+        else:
+            self.choose_files("#enroll-files", *images)
         self.type("#enroll-metadata", metadata)
         self.click("#enroll-submit")
         self.wait(

@@ -56,13 +56,13 @@ def test_page_creates_enrolls_identifies_browses_and_deletes(browser, serve, sho
     assert page.gallery_names() == ["bodyparts", "defects", "faces", "staff"]
     shots("01-created")
 
-    # enroll two identities, three images each, in one request each
+    # enroll two identities, three images each, in one request each (chosen, then dropped)
     said = page.enroll("Barack Obama", *photos["obama"], metadata='{"employee_id": 44}')
     assert said.startswith("Enrolled 3 images of Barack Obama as references #1, #2, #3")
     assert len(page.all("#enroll-list .file.stored")) == 3
     assert "face found" in page.text("#enroll-list")
     shots("02-enrolled")
-    said = page.enroll("Joe Biden", *photos["biden"])
+    said = page.enroll("Joe Biden", *photos["biden"], drop=True)
     assert said.startswith("Enrolled 3 images of Joe Biden as references #4, #5, #6")
     page.wait_text("#gallery-summary", "2 identities · 6 references")
 
