@@ -31,8 +31,9 @@ from gallery.index import VectorIndex
 from gallery.labels import ReferenceLabels, aggregate
 from gallery.loading import build_from_store, open_index, reconcile, store_stamp
 from gallery.migration import Failure, staged_index, switch
+from gallery.rollback import Rollback, clear_record, record_path
 from gallery.snapshot import write_snapshot
-from gallery.storage import StorageHealth, StorageProblem
+from gallery.storage import StorageHealth, StorageProblem, storage_errors
 from gallery.store import GalleryStore
 from gallery.types import (
     Candidate,
@@ -69,8 +70,10 @@ class Gallery:
         self._centroids = CentroidCache(lambda name: store.identity_embeddings(name)[1])
         started = time.perf_counter()
         self._labels = ReferenceLabels.from_pairs(store.reference_identities())
+        opened = open_index(store, config=config, snapshot_path=snapshot_path)
         # index_source says how the index was obtained at open: "snapshot", "reconciled" or "rebuilt"
-        self._index, self.index_source = open_index(store, config=config, snapshot_path=snapshot_path)
+        self._index, self.index_source = opened.index, opened.source
+        self._rollback = opened.rollback  # the store was rolled back under its snapshot (gallery.rollback)
         took = time.perf_counter() - started
         log.info("gallery %s: %s index (%s) in %.2f s", self.name, self._index.kind, self.index_source, took)
         if self._index.rejected:
@@ -103,6 +106,25 @@ class Gallery:
         """References whose stored embedding is not finite and unit norm, kept out of the index: id -> why."""
         with self._lock:
             return self._index.rejected
+
+    @property
+    def rollback(self) -> Rollback | None:
+        """The store was found rolled back under its snapshot (references lost): on record until cleared."""
+        return self._rollback
+
+    def clear_rollback(self) -> Rollback | None:
+        """Take the rollback off record (an operator has dealt with it); returns what was cleared, or None."""
+        with self._lock:
+            self._ensure_open()
+            cleared = self._rollback
+            if cleared is not None and self._snapshot_path is not None:
+                with (
+                    self._storage.watch(),
+                    storage_errors(f"clearing gallery {self.name!r}'s rollback record"),
+                ):
+                    clear_record(record_path(self._snapshot_path))
+            self._rollback = None
+            return cleared
 
     @property
     def storage_problem(self) -> StorageProblem | None:

@@ -23,6 +23,7 @@ import numpy as np
 from gallery.config import IndexConfig
 from gallery.index import VectorIndex
 from gallery.integrity import bad_rows, file_sha256
+from gallery.rollback import record_path
 
 FORMAT = 2  # 2: the sidecar holds the index file's sha256; a format-1 snapshot is rebuilt once
 log = logging.getLogger(__name__)
@@ -41,7 +42,18 @@ def sidecar_path(path: Path) -> Path:
 
 
 def snapshot_files(path: Path) -> list[Path]:
-    return [path, sidecar_path(path)]
+    """The snapshot, its sidecar and a rollback record (`gallery.rollback`): what goes with the gallery."""
+    return [path, sidecar_path(path), record_path(path)]
+
+
+def read_sidecar(path: Path) -> dict[str, Any] | None:
+    """The sidecar's body (what the snapshot recorded of the store), even when its index file is unusable;
+    None when missing, unreadable or of another format."""
+    try:
+        body = json.loads(sidecar_path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return body if isinstance(body, dict) and body.get("format") == FORMAT else None
 
 
 def write_snapshot(path: Path, index: VectorIndex, *, max_reference_id: int, stamp: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""Operations routes: liveness and readiness (open even with API keys), and Prometheus metrics."""
+"""Operations routes: liveness and readiness (open even with API keys), Prometheus metrics, and clearing a
+gallery's rollback report."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from app.runtime import Runtime, blocking
 from app.schemas import GalleryReady, Health, ModelReady, Ready
 from gallery.errors import GalleryNotFound
 from gallery.gallery import Gallery
+from gallery.rollback import Rollback
 from gallery.storage import StorageProblem
 
 router = APIRouter(tags=["operations"])
@@ -40,7 +42,34 @@ class DamagedReferenceOut(BaseModel):
     reason: str = Field(description="What is wrong with its stored embedding.")
 
 
+class RollbackOut(BaseModel):
+    reason: str
+    found_at: str = Field(description="When the gallery opened and found it (ISO 8601, UTC).")
+    snapshot_max_id: int = Field(description="The largest reference id the index snapshot recorded.")
+    store_last_id: int = Field(description="The store's last reference id when found (lower: rolled back).")
+    snapshot_references: int
+    store_references: int = Field(description="References the store held when found: what is served.")
+    lost_count: int | None = Field(
+        description="References in the snapshot that the store lacks; null when the snapshot's ids were "
+        "unreadable (then ids store_last_id+1..snapshot_max_id that had not been deleted are lost)."
+    )
+    lost_ids: list[int] = Field(description="The first 1,000 of them, ascending: re-enroll these.")
+    restored_count: int = Field(description="References deleted before the snapshot that are back.")
+    restored_ids: list[int] = Field(description="The first 1,000 of them: delete these again if need be.")
+
+
+class RollbackCleared(BaseModel):
+    gallery: str
+    cleared: RollbackOut | None = Field(description="The record taken off, or null when there was none.")
+
+
 class DegradedGalleryOut(BaseModel):
+    rollback: RollbackOut | None = Field(
+        default=None,
+        description="The store was found rolled back under its index snapshot (a stale `-wal` or an older "
+        "file copied back): acknowledged references are gone. The gallery serves what SQLite holds; new ids "
+        "start past the lost ones. On record across restarts until `DELETE /galleries/{name}/rollback`.",
+    )
     storage: StorageProblemOut | None = Field(
         default=None,
         description="The last write failed for storage reasons; cleared once a write to the gallery succeeds "
@@ -62,7 +91,8 @@ class ReadyOut(Ready):
     )
     degraded_galleries: dict[str, DegradedGalleryOut] = Field(
         default_factory=dict,
-        description="Open galleries that serve, but whose writes fail or whose store holds damaged references.",
+        description="Open galleries that serve, but whose writes fail, whose store holds damaged references, "
+        "or whose store was rolled back under its snapshot.",
     )
     storage: StorageProblemOut | None = Field(
         default=None,
@@ -77,12 +107,30 @@ def _problem_out(problem: StorageProblem | None) -> StorageProblemOut | None:
     return StorageProblemOut(code=problem.code, message=problem.message, since=since)
 
 
+def _rollback_out(rollback: Rollback | None) -> RollbackOut | None:
+    if rollback is None:
+        return None
+    return RollbackOut(
+        reason=rollback.reason,
+        found_at=rollback.found_at,
+        snapshot_max_id=rollback.snapshot_max_id,
+        store_last_id=rollback.store_last_id,
+        snapshot_references=rollback.snapshot_rows,
+        store_references=rollback.store_rows,
+        lost_count=rollback.lost_count,
+        lost_ids=list(rollback.lost_ids),
+        restored_count=rollback.restored_count,
+        restored_ids=list(rollback.restored_ids),
+    )
+
+
 def _degraded(gallery: Gallery, problem: StorageProblem | None) -> DegradedGalleryOut | None:
-    damaged = gallery.damaged_references
-    if problem is None and not damaged:
+    damaged, rollback = gallery.damaged_references, gallery.rollback
+    if problem is None and not damaged and rollback is None:
         return None
     listed = sorted(damaged.items())[:MAX_DAMAGED_LISTED]
     return DegradedGalleryOut(
+        rollback=_rollback_out(rollback),
         storage=_problem_out(problem),
         damaged_count=len(damaged),
         damaged_references=[DamagedReferenceOut(reference_id=i, reason=why) for i, why in listed],
@@ -143,3 +191,14 @@ async def read_metrics(rt: RuntimeDep, metrics: MetricsDep) -> Response:
     metrics.set_galleries(await blocking(rt.registry.list))
     body, content_type = metrics.render()
     return Response(content=body, media_type=content_type)
+
+
+@router.delete("/galleries/{name}/rollback", response_model=RollbackCleared, tags=["galleries"])
+async def clear_rollback(rt: RuntimeDep, name: str) -> RollbackCleared:
+    """Take a gallery's rollback report off record (after re-enrolling what it lost): `/ready` stops naming
+    it. Needs the API key like every gallery route; answers null when there was none."""
+
+    def clear() -> Rollback | None:
+        return rt.registry.get(name).clear_rollback()
+
+    return RollbackCleared(gallery=name, cleared=_rollback_out(await blocking(clear)))

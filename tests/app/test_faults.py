@@ -4,6 +4,7 @@ on create and enroll (507 storage_full, nothing acknowledged lost, writes back o
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -154,3 +155,35 @@ async def test_ready_names_damaged_references_kept_out_of_the_index(helpers, set
         assert "norm" in damaged["damaged_references"][0]["reason"] and damaged["storage"] is None
         assert (await client.delete("/galleries/faces/references/1")).status_code == 200
         assert (await client.get("/ready")).json()["status"] == "ready"
+
+
+async def test_ready_reports_a_store_rolled_back_by_a_stale_wal_and_serves_what_sqlite_holds(
+    helpers, settings, tmp_path
+):
+    galleries = tmp_path / "data" / "galleries"
+    wal = galleries / "faces.sqlite-wal"
+    async with helpers.serving(settings) as (_, client):
+        assert (await helpers.enroll(client, "alice")).status_code == 201  # references 1 and 2
+        shutil.copy(wal, tmp_path / "stale-wal")
+        assert (await helpers.enroll(client, "bob")).status_code == 201  # references 3 and 4
+    shutil.copy(tmp_path / "stale-wal", wal)  # the store goes back to alice alone
+    async with helpers.serving(settings) as (_, client):
+        ready = (await client.get("/ready")).json()
+        assert ready["status"] == "degraded"
+        rollback = ready["degraded_galleries"]["faces"]["rollback"]
+        assert rollback["lost_count"] == 2 and rollback["lost_ids"] == [3, 4]
+        assert (rollback["snapshot_max_id"], rollback["store_last_id"]) == (4, 2)
+        assert "rolled back" in rollback["reason"]
+        body = (await helpers.identify(client, helpers.pattern("alice"))).json()
+        assert body["identity"] == "alice"
+        response = await helpers.enroll(client, "bob")
+        assert response.status_code == 201
+        assert response.json()["reference_ids"] == [5, 6]
+    async with helpers.serving(settings) as (_, client):  # still on record after a restart
+        assert (await client.get("/ready")).json()["degraded_galleries"]["faces"]["rollback"] == rollback
+        cleared = (await client.delete("/galleries/faces/rollback")).json()
+        assert cleared == {"gallery": "faces", "cleared": rollback}
+        assert (await client.get("/ready")).json()["status"] == "ready"
+        again = await client.delete("/galleries/faces/rollback")
+        assert again.status_code == 200 and again.json()["cleared"] is None
+        assert (await client.delete("/galleries/nowhere/rollback")).status_code == 404
