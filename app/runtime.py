@@ -56,6 +56,16 @@ def index_config(settings: Settings) -> IndexConfig:
     )
 
 
+def gallery_registry(settings: Settings) -> GalleryRegistry:
+    """The galleries: in PostgreSQL when SG_DATABASE_URL is set, else SQLite files under SG_DATA_DIR."""
+    if settings.database_url is None:
+        return GalleryRegistry(settings.data_dir, config=index_config(settings))
+    from gallery.postgres import PostgresRegistry  # psycopg: only where PostgreSQL is used
+
+    url = settings.database_url.get_secret_value()
+    return PostgresRegistry(settings.data_dir, url, config=index_config(settings))
+
+
 def identify_threshold(
     card: ModelCard, *, own: float | None, identities: int, references: int, fpir: float | None
 ) -> float:
@@ -76,7 +86,7 @@ class Runtime:
         self.metrics = metrics
         self.models = LoadedModels()
         self.batchers: dict[str, Batcher] = {}
-        self.registry = GalleryRegistry(settings.data_dir, config=index_config(settings))
+        self.registry = gallery_registry(settings)
         self.decode_pool: ThreadPoolExecutor | None = None  # SG_DECODE_THREADS threads, from start to stop
         self.migrations = Migrations(self)  # model migrations' background tasks, from start to stop
         self.started = False

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_GALLERIES = ("faces", "bodyparts", "defects")
@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     data_dir: Path = Path("./var")
+    # postgresql://user@host:port/db: galleries live in PostgreSQL (shared by replicas; FAISS indexes and their
+    # snapshots stay per replica under data_dir); unset: one SQLite file per gallery under data_dir
+    database_url: SecretStr | None = None
     models_dir: Path = Path("./models")
     api_keys: Annotated[tuple[str, ...], NoDecode] = ()
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -126,6 +129,16 @@ class Settings(BaseSettings):
                 "leave it unset (or empty) to serve without keys, or give at least one key"
             )
         return _comma_list(value)
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        """A PostgreSQL URL, or unset ("" is unset); never echoed back, as it may hold a password."""
+        if value is None or not value.get_secret_value():
+            return None
+        if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("SG_DATABASE_URL must be a postgresql:// URL (or unset for SQLite)")
+        return value
 
     @model_validator(mode="after")
     def _check_capacity(self) -> Settings:

@@ -156,12 +156,15 @@ class GalleryRegistry:
                 gallery = self.get(name)
                 del self._galleries[name]
                 gallery.close(snapshot=False)
-            with self._storage.watch(), storage_errors(f"deleting gallery {name!r}"):
-                for path in database_files(self._store_path(name)) + snapshot_files(
-                    self._snapshot_path(name)
-                ):
-                    path.unlink(missing_ok=True)
-                fsync_directory(self.directory)  # the unlinks survive a power loss once DELETE is answered
+            with self._storage.watch():
+                self._remove_store(name)
+
+    def _remove_store(self, name: str) -> None:
+        """Remove a closed gallery's files: database, WAL, SHM, index snapshot."""
+        with storage_errors(f"deleting gallery {name!r}"):
+            for path in database_files(self._store_path(name)) + snapshot_files(self._snapshot_path(name)):
+                path.unlink(missing_ok=True)
+            fsync_directory(self.directory)  # the unlinks survive a power loss once DELETE is answered
 
     def __contains__(self, name: object) -> bool:
         try:

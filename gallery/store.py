@@ -139,12 +139,12 @@ class GalleryStore:
         prepared = [self._prepare(entry) for entry in entries]
         now = utc_now()
         with self.atomic() as conn:
-            next_id = _last_reference_id(conn) + 1
+            next_id = self._reserve_ids(conn, sum(len(blobs) for _, blobs, *_ in prepared))
             result = []
             for identity, blobs, shas, meta_json, kept in prepared:
                 conn.execute(
                     "INSERT INTO identities (identity, metadata, created_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT (identity) DO UPDATE SET metadata = COALESCE(excluded.metadata, metadata)",
+                    "ON CONFLICT (identity) DO UPDATE SET metadata = COALESCE(excluded.metadata, identities.metadata)",
                     (identity, meta_json, now),
                 )
                 ids = list(range(next_id, next_id + len(blobs)))
@@ -200,8 +200,8 @@ class GalleryStore:
         ReferenceNotFound when there is no such reference."""
         if not 0 < int(reference_id) <= SQLITE_MAX_INT:
             raise ReferenceNotFound(f"reference {reference_id} not found")
-        with self._lock:
-            found = images.fetch(self._conn, reference_id, thumbnail=thumbnail)
+        with self.reading() as conn:
+            found = images.fetch(conn, reference_id, thumbnail=thumbnail)
             if (
                 found is None
                 and self._one('SELECT 1 FROM "references" WHERE id = ?', (int(reference_id),)) is None
@@ -245,9 +245,9 @@ class GalleryStore:
         if offset < 0 or limit < 1:
             raise ValueError(f"offset must be >= 0 and limit >= 1, got offset={offset} limit={limit}")
         offset, limit = min(offset, SQLITE_MAX_INT), min(limit, SQLITE_MAX_INT)  # past the end: empty page
-        with self._lock:
-            total = self._one("SELECT COUNT(*) FROM identities")[0]
-            rows = self._conn.execute(
+        with self.reading() as conn:
+            total = conn.execute("SELECT COUNT(*) FROM identities").fetchone()[0]
+            rows = conn.execute(
                 'SELECT i.identity, (SELECT COUNT(*) FROM "references" r WHERE r.identity = i.identity), '
                 "i.metadata, i.created_at FROM identities i ORDER BY i.identity LIMIT ? OFFSET ?",
                 (limit, offset),
@@ -276,8 +276,8 @@ class GalleryStore:
             raise ValueError("batch must be >= 1")
         last = int(after_id)
         while True:
-            with self._lock:
-                rows = self._conn.execute(
+            with self.reading() as conn:
+                rows = conn.execute(
                     'SELECT id, embedding FROM "references" WHERE id > ? ORDER BY id LIMIT ?', (last, batch)
                 ).fetchall()
             if not rows:
@@ -288,8 +288,8 @@ class GalleryStore:
 
     def identity_embeddings(self, identity: str) -> tuple[np.ndarray, np.ndarray]:
         """(ids, matrix) of one identity's references; IdentityNotFound when it has none."""
-        with self._lock:
-            rows = self._conn.execute(
+        with self.reading() as conn:
+            rows = conn.execute(
                 'SELECT id, embedding FROM "references" WHERE identity = ? ORDER BY id', (identity,)
             ).fetchall()
         if not rows:
@@ -317,8 +317,8 @@ class GalleryStore:
         return np.sort(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
 
     def applied_migrations(self) -> list[tuple[int, str]]:
-        with self._lock:
-            return self._conn.execute("SELECT version, name FROM migrations ORDER BY version").fetchall()
+        with self.reading() as conn:
+            return conn.execute("SELECT version, name FROM migrations ORDER BY version").fetchall()
 
     def pragma(self, name: str) -> Any:
         if not name.isidentifier():
@@ -330,8 +330,17 @@ class GalleryStore:
             self._conn.close()
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchone()
+        with self.reading() as conn:
+            return conn.execute(sql, params).fetchone()
+
+    def _reserve_ids(self, conn: sqlite3.Connection, count: int) -> int:
+        """(inside the write transaction) The first of `count` new consecutive reference ids."""
+        return _last_reference_id(conn) + 1
+
+    @property
+    def label(self) -> str:
+        """Where the store lives, for messages: the file's name."""
+        return self.path.name
 
     def _prepare(
         self, entry: Enrollment
@@ -355,7 +364,7 @@ class GalleryStore:
                 raise ValueError(f"an embedding blob is not {row_bytes} bytes")
             joined = b"".join(blobs)
         except (TypeError, ValueError) as exc:
-            raise StoreCorrupt(f"{self.path.name}: {exc}") from exc
+            raise StoreCorrupt(f"{self.label}: {exc}") from exc
         matrix = np.frombuffer(joined, dtype=EMBEDDING_DTYPE).reshape(len(rows), self._meta.dim)
         return np.asarray(ids, dtype=np.int64), matrix.astype(np.float32, copy=False)
 

@@ -10,6 +10,8 @@ import pytest
 from gallery import GalleryRegistry
 from tests.support.disk import small_tmpfs
 
+pytest_plugins = ["tests.support.postgres"]  # postgres_server (session), postgres_url (per test)
+
 
 @pytest.fixture
 def registry(tmp_path: Path) -> Iterator[GalleryRegistry]:

@@ -1,0 +1,124 @@
+"""PostgreSQL plumbing: connections, transactions, and storage failures as named gallery errors.
+
+Callers write the same `?`-placeholder SQL they write for SQLite (`gallery.images`, `gallery.migration`):
+`QmarkConnection` turns it into psycopg's `%s` form, so that one statement serves both stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg
+from psycopg.pq import TransactionStatus
+
+from gallery.errors import GalleryError, StorageError, StorageFull, StoreCorrupt
+
+CONNECT_TIMEOUT_S = 10
+
+
+def placeholders(sql: str) -> str:
+    """`?` outside quoted text becomes `%s`, and a literal `%` becomes `%%` (psycopg's escaping)."""
+    out, quote = [], None
+    for char in sql:
+        if quote is not None:
+            quote = None if char == quote else quote
+            out.append("%%" if char == "%" else char)
+        elif char in "'\"":
+            quote = char
+            out.append(char)
+        elif char == "?":
+            out.append("%s")
+        else:
+            out.append("%%" if char == "%" else char)
+    return "".join(out)
+
+
+class QmarkConnection:
+    """One psycopg connection in autocommit mode (transactions are explicit), taking SQLite-style SQL."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.raw = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor:
+        return self.raw.execute(placeholders(sql), tuple(params), prepare=False)
+
+    def executemany(self, sql: str, rows: Any) -> None:
+        rows = [tuple(row) for row in rows]
+        if rows:
+            with self.raw.cursor() as cursor:
+                cursor.executemany(placeholders(sql), rows)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.raw.info.transaction_status != TransactionStatus.IDLE
+
+    @property
+    def usable(self) -> bool:
+        return not (self.raw.closed or self.raw.broken)
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def connect(url: str, *, search_path: str | None = None) -> QmarkConnection:
+    """A new autocommit connection; `search_path`: the schema its unqualified table names mean."""
+    with pg_errors("connecting to PostgreSQL"):
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+    try:
+        with pg_errors("connecting to PostgreSQL"):
+            if search_path is not None:
+                conn.execute(f'SET search_path TO "{search_path}", public')
+            conn.execute("SET synchronous_commit TO on")  # acknowledged means on the server's disk
+    except BaseException:
+        conn.close()
+        raise
+    return QmarkConnection(conn)
+
+
+@contextmanager
+def transaction(conn: QmarkConnection) -> Iterator[None]:
+    """BEGIN ... COMMIT, or ROLLBACK on any exception (including a failed COMMIT)."""
+    conn.raw.execute("BEGIN")
+    try:
+        yield
+        conn.raw.execute("COMMIT")
+    except BaseException:
+        with suppress(psycopg.Error):
+            conn.raw.execute("ROLLBACK")
+        raise
+
+
+def classify(exc: BaseException, *, where: str) -> GalleryError | None:
+    """The named error for a storage failure, or None when `exc` is not one (e.g. a constraint violation)."""
+    if isinstance(exc, pg.DiskFull | pg.OutOfMemory | pg.ProgramLimitExceeded):
+        return StorageFull(f"{where}: {exc}")
+    if isinstance(exc, pg.DataCorrupted | pg.IndexCorrupted):
+        return StoreCorrupt(f"{where}: {exc}")
+    if isinstance(
+        exc,
+        psycopg.OperationalError
+        | psycopg.InterfaceError
+        | pg.InsufficientResources
+        | pg.SystemError
+        | pg.ReadOnlySqlTransaction
+        | pg.SerializationFailure
+        | pg.DeadlockDetected
+        | pg.LockNotAvailable,
+    ):
+        return StorageError(f"{where}: {exc}")
+    return None
+
+
+@contextmanager
+def pg_errors(where: str) -> Iterator[None]:
+    """Re-raise a PostgreSQL storage failure inside the block as StorageFull / StorageError / StoreCorrupt."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        named = classify(exc, where=where)
+        if named is None:
+            raise
+        raise named from exc

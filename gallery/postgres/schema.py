@@ -1,0 +1,115 @@
+"""The PostgreSQL schema: a catalog of galleries in the public schema, and in each gallery's own schema the
+tables of `gallery.migrations`, in PostgreSQL's dialect, under the same versions and names (so that a gallery
+records the same migrations in either store)."""
+
+from __future__ import annotations
+
+from gallery.migrations import MIGRATIONS as SQLITE_MIGRATIONS
+from gallery.migrations import Migration
+
+CATALOG_LOCK = 0x5347_0001  # pg_advisory_xact_lock key: catalog DDL, gallery creates and deletes
+SCHEMA_PREFIX = "g_"
+
+CATALOG = (
+    """CREATE TABLE IF NOT EXISTS sg_galleries (
+        id BIGSERIAL PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        schema_name TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+    )""",
+    # one row, rewritten by storage probes: a write that changes nothing anyone reads
+    "CREATE TABLE IF NOT EXISTS sg_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL)",
+)
+
+_STATEMENTS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE meta (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            name TEXT NOT NULL,
+            model TEXT NOT NULL,
+            model_sha256 TEXT NOT NULL,
+            dim INTEGER NOT NULL CHECK (dim > 0),
+            metric TEXT NOT NULL,
+            threshold DOUBLE PRECISION,
+            created_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE identities (
+            identity TEXT PRIMARY KEY NOT NULL,
+            metadata TEXT,
+            created_at TEXT NOT NULL
+        )""",
+        # ids come from a sequence: never reused, and unique across replicas writing at once
+        "CREATE SEQUENCE reference_ids AS BIGINT",
+        """CREATE TABLE "references" (
+            id BIGINT PRIMARY KEY,
+            identity TEXT NOT NULL REFERENCES identities(identity) ON DELETE CASCADE,
+            embedding BYTEA NOT NULL,
+            image_sha256 TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        # (identity, id) covers the id -> identity scans that rebuild an index's labels
+        'CREATE INDEX references_identity ON "references"(identity, id)',
+    ),
+    2: (
+        "ALTER TABLE meta ADD COLUMN keep_images INTEGER NOT NULL DEFAULT 1 CHECK (keep_images IN (0, 1))",
+        "ALTER TABLE meta ADD COLUMN threshold_source TEXT "
+        "CHECK (threshold_source IN ('override', 'calibrated'))",
+        "UPDATE meta SET threshold_source = 'override' WHERE threshold IS NOT NULL",
+        """CREATE TABLE reference_images (
+            reference_id BIGINT PRIMARY KEY REFERENCES "references"(id) ON DELETE CASCADE,
+            content_type TEXT NOT NULL,
+            reencoded INTEGER NOT NULL CHECK (reencoded IN (0, 1)),
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            data BYTEA NOT NULL
+        )""",
+        """CREATE TABLE reference_thumbnails (
+            reference_id BIGINT PRIMARY KEY REFERENCES "references"(id) ON DELETE CASCADE,
+            content_type TEXT NOT NULL,
+            data BYTEA NOT NULL
+        )""",
+    ),
+    3: (
+        """CREATE TABLE model_migration (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            model TEXT NOT NULL,
+            model_sha256 TEXT NOT NULL,
+            dim INTEGER NOT NULL CHECK (dim > 0),
+            from_model TEXT NOT NULL,
+            from_sha256 TEXT NOT NULL,
+            state TEXT NOT NULL
+                CHECK (state IN ('running', 'blocked', 'completed', 'cancelled', 'rolled_back')),
+            drop_failed INTEGER NOT NULL CHECK (drop_failed IN (0, 1)),
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            message TEXT,
+            done BIGINT,
+            total BIGINT,
+            dropped TEXT
+        )""",
+        """CREATE TABLE migration_embeddings (
+            reference_id BIGINT PRIMARY KEY REFERENCES "references"(id) ON DELETE CASCADE,
+            embedding BYTEA NOT NULL
+        )""",
+        """CREATE TABLE migration_failures (
+            reference_id BIGINT PRIMARY KEY REFERENCES "references"(id) ON DELETE CASCADE,
+            code TEXT NOT NULL,
+            message TEXT NOT NULL
+        )""",
+    ),
+}
+
+MIGRATIONS: tuple[Migration, ...] = tuple(
+    Migration(m.version, m.name, _STATEMENTS[m.version]) for m in SQLITE_MIGRATIONS
+)
+MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+)"""
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def schema_name(gallery_id: int) -> str:
+    """The schema of the catalog's gallery `gallery_id` (a new one per create: a re-created name starts clean)."""
+    return f"{SCHEMA_PREFIX}{int(gallery_id)}"

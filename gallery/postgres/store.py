@@ -1,0 +1,246 @@
+"""PostgresStore: one gallery in its own PostgreSQL schema, behind the interface of the SQLite GalleryStore.
+
+The dialect-neutral reads and writes are GalleryStore's own (`?` SQL through `QmarkConnection`); what differs
+is here: creating and opening through the catalog, reference ids from a sequence (unique across replicas),
+transactions, reconnecting after a lost connection, and PostgreSQL's failures named as storage errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gallery.errors import GalleryExists, GalleryNotFound, StoreCorrupt
+from gallery.postgres.connection import QmarkConnection, connect, pg_errors, transaction
+from gallery.postgres.schema import (
+    CATALOG,
+    CATALOG_LOCK,
+    LATEST_VERSION,
+    MIGRATIONS,
+    MIGRATIONS_TABLE,
+    schema_name,
+)
+from gallery.sqlite import utc_now
+from gallery.store import GalleryStore, _new_meta
+from gallery.types import GalleryMeta
+
+META_COLUMNS = "name, model, model_sha256, dim, metric, threshold, created_at, keep_images, threshold_source"
+
+
+class PostgresStore(GalleryStore):
+    """One connection (autocommit, explicit transactions) to one gallery's schema, under the store's lock."""
+
+    def __init__(self, url: str, schema: str, connection: QmarkConnection, meta: GalleryMeta) -> None:
+        self.url = url
+        self.schema = schema
+        self.path = Path(schema)  # no file: the schema's name stands where GalleryStore keeps its path
+        self._conn = connection  # type: ignore[assignment]
+        self._meta = meta
+        self._lock = threading.RLock()
+
+    @classmethod
+    def create(  # type: ignore[override]
+        cls,
+        url: str,
+        *,
+        name: str,
+        model: str,
+        model_sha256: str,
+        dim: int,
+        metric: str = "l2",
+        threshold: float | None = None,
+        keep_images: bool = True,
+    ) -> PostgresStore:
+        """Create a gallery: its catalog row, its schema, every migration and its meta row in one transaction
+        (a failure leaves nothing); GalleryExists if the catalog holds the name."""
+        meta = _new_meta(name, model, model_sha256, dim, metric, threshold, keep_images)
+        conn = connect(url)
+        try:
+            with pg_errors(f"creating gallery {name!r}"), transaction(conn):
+                ensure_catalog(conn)
+                if conn.execute("SELECT 1 FROM sg_galleries WHERE name = ?", (name,)).fetchone():
+                    raise GalleryExists(f"gallery {name!r} already exists")
+                serial = "SELECT nextval(pg_get_serial_sequence('sg_galleries', 'id'))"
+                gallery_id = int(conn.execute(serial).fetchone()[0])
+                schema = schema_name(gallery_id)
+                conn.execute(
+                    "INSERT INTO sg_galleries (id, name, schema_name, created_at) VALUES (?, ?, ?, ?)",
+                    (gallery_id, name, schema, meta.created_at),
+                )
+                conn.execute(f'CREATE SCHEMA "{schema}"')
+                conn.execute(f'SET LOCAL search_path TO "{schema}"')
+                create_schema(conn)
+                row = dataclasses.asdict(meta) | {"keep_images": int(meta.keep_images)}
+                columns, marks = ", ".join(row), ", ".join("?" * len(row))
+                conn.execute(f"INSERT INTO meta (id, {columns}) VALUES (1, {marks})", tuple(row.values()))
+        finally:
+            conn.close()
+        return cls.open(url, name)
+
+    @classmethod
+    def open(cls, url: str, name: str) -> PostgresStore:  # type: ignore[override]
+        """Open the catalog's gallery `name`, applying pending migrations; GalleryNotFound if none."""
+        schema = catalog_schema(url, name)
+        if schema is None:
+            raise GalleryNotFound(f"gallery {name!r} not found")
+        conn = connect(url, search_path=schema)
+        try:
+            with pg_errors(f"opening gallery {name!r}"):
+                migrate(conn, schema)
+                meta = _read_meta(conn, schema)
+            return cls(url, schema, conn, meta)
+        except BaseException:
+            conn.close()
+            raise
+
+    @property
+    def label(self) -> str:
+        return f"PostgreSQL schema {self.schema}"
+
+    def reload_meta(self) -> None:
+        with self.reading() as conn:
+            self._meta = _read_meta(conn, self.schema)
+
+    @contextmanager
+    def reading(self) -> Iterator[QmarkConnection]:  # type: ignore[override]
+        """The connection (reconnected if it was lost), under the store's lock; failures named."""
+        with self._lock, pg_errors(f"reading gallery {self._meta.name!r}"):
+            yield self._connection()
+
+    @contextmanager
+    def atomic(self) -> Iterator[QmarkConnection]:  # type: ignore[override]
+        """One write transaction, committed on the server before it returns; joins the enclosing one."""
+        with self._lock:
+            if self._conn.in_transaction and self._conn.usable:
+                yield self._conn  # type: ignore[misc]
+                return
+            with pg_errors(f"writing gallery {self._meta.name!r}"):
+                conn = self._connection()
+                with transaction(conn):
+                    yield conn
+
+    def reference_identities(self, *, batch: int = 65536) -> list[tuple[np.ndarray, list[str]]]:
+        chunks = []
+        with self.reading() as conn:
+            cursor = conn.execute('SELECT id, identity FROM "references"')
+            while rows := cursor.fetchmany(batch):
+                ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+                chunks.append((ids, [row[1] for row in rows]))
+        return chunks
+
+    def reference_ids(self) -> np.ndarray:
+        with self.reading() as conn:
+            rows = conn.execute('SELECT id FROM "references" ORDER BY id').fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def last_reference_id(self) -> int:
+        """The highest reference id ever handed out (deleted ones included)."""
+        with self.reading() as conn:
+            return _last_reference_id(conn)
+
+    def reserve_reference_ids(self, through: int) -> None:
+        """Raise the id sequence to `through` (never lower it), so no id up to it is handed out again."""
+        with self.atomic() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (self.schema,))
+            if _last_reference_id(conn) < int(through):
+                conn.execute("SELECT setval('reference_ids', ?)", (int(through),))
+
+    def pragma(self, name: str) -> Any:
+        raise ValueError(f"a PostgreSQL store has no SQLite pragma {name!r}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _reserve_ids(self, conn: Any, count: int) -> int:
+        """`count` consecutive ids from the gallery's sequence, taken under a transaction-scoped lock so that
+        two replicas adding at once never interleave their ranges."""
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (self.schema,))
+        last = conn.execute("SELECT nextval('reference_ids')").fetchone()[0]
+        if count > 1:
+            conn.execute("SELECT setval('reference_ids', ?)", (int(last) + count - 1,))
+        return int(last)
+
+    def _connection(self) -> QmarkConnection:
+        """(under the lock) The connection, replaced by a new one when the old one was lost."""
+        if not self._conn.usable:
+            with suppress(Exception):
+                self._conn.close()
+            self._conn = connect(self.url, search_path=self.schema)  # type: ignore[assignment]
+        return self._conn  # type: ignore[return-value]
+
+
+def ensure_catalog(conn: QmarkConnection) -> None:
+    """(inside the caller's transaction) The catalog tables, created once under the catalog's lock."""
+    conn.execute("SELECT pg_advisory_xact_lock(?)", (CATALOG_LOCK,))
+    for statement in CATALOG:
+        conn.execute(statement)
+
+
+def catalog_schema(url: str, name: str) -> str | None:
+    """The schema of gallery `name`, or None when the catalog has no such gallery (or no catalog yet)."""
+    return dict(catalog(url)).get(name)
+
+
+def catalog(url: str) -> list[tuple[str, str]]:
+    """Every gallery in the catalog as (name, schema), by name."""
+    conn = connect(url)
+    try:
+        with pg_errors("reading the gallery catalog"):
+            if conn.execute("SELECT to_regclass('public.sg_galleries')").fetchone()[0] is None:
+                return []
+            return conn.execute("SELECT name, schema_name FROM sg_galleries ORDER BY name").fetchall()
+    finally:
+        conn.close()
+
+
+def create_schema(conn: QmarkConnection) -> None:
+    """(inside the caller's transaction) Apply and record every migration: a new gallery's whole schema."""
+    conn.execute(MIGRATIONS_TABLE)
+    for migration in MIGRATIONS:
+        _apply(conn, migration.version, migration.name, migration.statements)
+
+
+def migrate(conn: QmarkConnection, schema: str) -> None:
+    """Apply each pending migration in its own transaction, recorded in that same transaction, under the
+    gallery's lock (replicas opening it at once apply each migration once)."""
+    for migration in MIGRATIONS:
+        with transaction(conn):
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (schema,))
+            if conn.execute("SELECT to_regclass('meta')").fetchone()[0] is None:
+                raise StoreCorrupt(f"PostgreSQL schema {schema} has no gallery meta table")
+            conn.execute(MIGRATIONS_TABLE)
+            newest = conn.execute("SELECT MAX(version) FROM migrations").fetchone()[0]
+            if newest is not None and newest > LATEST_VERSION:
+                raise StoreCorrupt(
+                    f"schema version {newest} is newer than this code knows ({LATEST_VERSION})"
+                )
+            if conn.execute("SELECT 1 FROM migrations WHERE version = ?", (migration.version,)).fetchone():
+                continue
+            _apply(conn, migration.version, migration.name, migration.statements)
+
+
+def _apply(conn: QmarkConnection, version: int, name: str, statements: tuple[str, ...]) -> None:
+    for statement in statements:
+        conn.execute(statement)
+    conn.execute(
+        "INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)", (version, name, utc_now())
+    )
+
+
+def _read_meta(conn: QmarkConnection, schema: str) -> GalleryMeta:
+    row = conn.execute(f"SELECT {META_COLUMNS} FROM meta WHERE id = 1").fetchone()
+    if row is None:
+        raise StoreCorrupt(f"PostgreSQL schema {schema} has no gallery meta row")
+    return GalleryMeta(*row[:7], keep_images=bool(row[7]), threshold_source=row[8])
+
+
+def _last_reference_id(conn: QmarkConnection) -> int:
+    last, called = conn.execute("SELECT last_value, is_called FROM reference_ids").fetchone()
+    return int(last) if called else 0
