@@ -17,16 +17,15 @@ _numbers = itertools.count(1)
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The server's URL (a Unix socket under tmp)."""
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")  # platformdirs; pgserver never uses it
     try:
         import pgserver
         import psycopg  # noqa: F401
     except ImportError as exc:
         pytest.skip(f"PostgreSQL tests need pgserver and psycopg (the dev extra): {exc}")
     try:
-        with warnings.catch_warnings():  # platformdirs warns of no XDG_RUNTIME_DIR, which pgserver never uses
-            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
-            server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="stop")
-            url = server.get_uri()
+        server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="stop")
+        url = server.get_uri()
     except Exception as exc:  # no shared memory, no permission to run initdb...
         pytest.skip(f"PostgreSQL could not start here: {exc}")
     yield url

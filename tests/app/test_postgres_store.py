@@ -1,0 +1,54 @@
+"""The service with its galleries in PostgreSQL (SG_DATABASE_URL, a real server from the pgserver wheel):
+enroll, identify, delete and a restart answer as they do on SQLite, and a second service on the same
+database (a replica) starts with what the first enrolled."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from app.settings import Settings
+
+
+def test_database_url_must_be_postgresql_and_empty_means_sqlite():
+    with pytest.raises(ValidationError, match="postgresql://"):
+        Settings(database_url="mysql://db/x")
+    assert Settings(database_url="").database_url is None
+    secret = Settings(database_url="postgresql://u:pw@db/x")
+    assert "pw" not in repr(secret) and secret.database_url.get_secret_value().endswith("@db/x")
+
+
+async def test_enroll_identify_delete_and_restart_on_postgres(helpers, settings_factory, postgres_url):
+    settings = settings_factory(database_url=postgres_url)
+    async with helpers.serving(settings) as (_, client):
+        for name in ("alice", "bob"):
+            response = await helpers.enroll(client, name)
+            assert response.status_code == 201, response.text
+        found = await helpers.identify(client, helpers.noisy("alice", seed=99))
+        assert found.status_code == 200 and found.json()["identity"] == "alice", found.text
+        deleted = await client.delete("/galleries/faces/identities/bob")
+        assert deleted.status_code in (200, 204), deleted.text
+        missing = await client.delete("/galleries/faces/identities/bob")
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "identity_not_found"
+    async with helpers.serving(settings) as (_, client):  # a restart: the truth is PostgreSQL's
+        info = (await client.get("/galleries/faces")).json()
+        assert (info["identities"], info["references"]) == (1, 2)
+        found = await helpers.identify(client, helpers.noisy("alice", seed=98))
+        assert found.json()["identity"] == "alice"
+        assert (await helpers.identify(client, helpers.noisy("bob", seed=97))).json()["identity"] is None
+
+
+async def test_a_second_replica_starts_with_what_the_first_enrolled(
+    helpers, settings_factory, postgres_url, tmp_path
+):
+    first = settings_factory(database_url=postgres_url)
+    second = settings_factory(database_url=postgres_url, data_dir=tmp_path / "replica-b")
+    async with helpers.serving(first) as (_, client_a):
+        assert (await helpers.enroll(client_a, "carol")).status_code == 201
+        async with helpers.serving(second) as (_, client_b):
+            found = await helpers.identify(client_b, helpers.noisy("carol", seed=5))
+            assert found.status_code == 200 and found.json()["identity"] == "carol", found.text
+            created = await client_b.post("/galleries", json={"name": "lab", "model": "toy"})
+            assert created.status_code == 201, created.text
+        taken = await client_a.post("/galleries", json={"name": "lab", "model": "toy"})
+        assert taken.status_code == 409 and taken.json()["error"]["code"] == "gallery_exists"
