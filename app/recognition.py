@@ -1,10 +1,28 @@
 """Enroll, identify and verify: open the gallery, check the batcher has room, and decode off the loop (one
-thread hop), embed in the batcher (whose finish thread also runs identify's gallery search, batched), then
-store.
+thread hop), embed in the batcher (whose postprocess thread also runs identify's gallery search, batched),
+then store.
 
 Every image of a request is decoded and embedded before anything is stored, so a bad input never leaves a
 partial write. Distances are the card's metric: L2 between unit embeddings, in [0, 2]; an identity's
 distance is its nearest reference's.
+
+The identify request path, stage by stage (the thread each runs on in brackets):
+
+1. route [loop]: `app.hotpath.IdentifyHotPath` reads a plain form itself (`app.plainform`), anything else
+   goes to `app.routes.identify.identify_image` (FastAPI, `app.strictform`); both call `identify` below.
+2. gallery and model [decode pool, `on_decode_pool`]: `_open_and_prepare` -> `Runtime.open_gallery` (404
+   gallery_not_found, 503 gallery_unavailable / model_unavailable, 409 model_mismatch).
+3. admission [decode pool]: `_prepare` -> `Batcher.admit`, before any decoding (429 overloaded).
+4. decode [decode pool]: `app.imaging.prepare_images`: caps read from the header (413 image_too_large),
+   `modelcard` decode, face alignment for face models (422 no_face), the card's preprocessing.
+5. batcher [loop, then its threads]: `Batcher.process(batch, [SearchJob])`: collect (`Batcher._collect`),
+   embed (`Encoder.run` on the model thread), postprocess (`app.search.finish_searches` on the postprocess
+   thread).
+6. search [postprocess thread]: `Gallery.search(wait=False)`, one call per gallery per batch; a gallery busy
+   with a write answers `Deferred`, and `identify` searches again on a worker thread, waiting at most
+   SG_GALLERY_BUSY_WAIT_S (503 gallery_busy).
+7. answer [loop]: `identify_threshold` (the gallery's own, or the card's for its size), `decide` (identity
+   or unknown, ambiguous by `SG_AMBIGUITY_MARGIN`), the face box: an `IdentifyOut`.
 """
 
 from __future__ import annotations
@@ -229,7 +247,8 @@ async def identify(rt: Runtime, *, gallery_name: str, upload: Upload, top_k: int
         gallery, top_k=max(top_k, 2), statistic=statistic_of(encoder), model_sha256=encoder.sha256
     )
     (candidates,) = await rt.batcher(encoder.name).process(list(prepared.batch), [job])
-    # a gallery busy with a write is not waited for on the batcher's finish thread, but here, on a worker thread
+    # a gallery busy with a write is not waited for on the batcher's postprocess thread, but here, on a worker
+    # thread
     if isinstance(candidates, Deferred):
         wait = rt.settings.gallery_busy_wait_s  # bounded: past it, 503 gallery_busy instead of a hung request
         search = partial(

@@ -105,7 +105,7 @@ class Runtime:
                 self._batch_config(),
                 name=name,
                 on_batch=self.metrics.batch_observer(name),
-                finish=finish_searches,
+                postprocess=finish_searches,
             )
             await batcher.start()
             self.metrics.watch_queue(name, lambda b=batcher: b.queue_depth)

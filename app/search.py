@@ -1,8 +1,9 @@
-"""Gallery searches done by the batcher's finish thread after the model: one FAISS call per gallery per batch.
+"""Gallery searches done by the batcher's postprocess thread after the model: one FAISS call per gallery per
+batch.
 
-`finish_searches` is the batcher's finish step. Rows without a job come back as their embedding; a gallery
+`finish_searches` is the batcher's postprocess stage (`SearchJob -> SearchResult`). Rows without a job come back as their embedding; a gallery
 that fails (deleted meanwhile, say) fails only the rows that searched it. A gallery busy with a write is not
-waited for on the finish thread (every gallery's searches pass there): its rows come back `Deferred`, for the
+waited for on the postprocess thread (every gallery's searches pass there): its rows come back `Deferred`, for the
 request to search on a worker thread of its own.
 """
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from gallery.errors import GalleryBusy
 from gallery.gallery import Gallery
+from gallery.types import Candidate
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,12 @@ class Deferred:
     embedding: np.ndarray
 
 
-def finish_searches(embeddings: np.ndarray, jobs: Sequence[SearchJob | None]) -> list[Any]:
+SearchResult = list[Candidate] | Deferred  # what identify gets back for its SearchJob
+
+
+def finish_searches(
+    embeddings: np.ndarray, jobs: Sequence[SearchJob | None]
+) -> list[SearchResult | np.ndarray | BaseException]:
     """Per row: its candidates (nearest first, at most its own top_k), its embedding when it has no job, or
     the exception its gallery's search raised."""
     results: list[Any] = list(embeddings)

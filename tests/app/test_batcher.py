@@ -22,8 +22,10 @@ def row_sums(batch: np.ndarray) -> np.ndarray:
 async def make_batcher() -> AsyncIterator[Callable[..., Batcher]]:
     started: list[Batcher] = []
 
-    def make(run: Callable[[np.ndarray], np.ndarray] = row_sums, *, finish=None, **config: float) -> Batcher:
-        batcher = Batcher(run, BatchConfig(**config), name="test", finish=finish)
+    def make(
+        run: Callable[[np.ndarray], np.ndarray] = row_sums, *, postprocess=None, **config: float
+    ) -> Batcher:
+        batcher = Batcher(run, BatchConfig(**config), name="test", postprocess=postprocess)
         started.append(batcher)
         return batcher
 
@@ -140,14 +142,14 @@ async def test_stop_while_gathering_a_batch_fails_its_items_instead_of_hanging(m
         await asyncio.wait_for(future, timeout=2)
 
 
-async def test_process_hands_the_whole_batch_and_its_jobs_to_finish_once(make_batcher):
+async def test_process_hands_the_whole_batch_and_its_jobs_to_postprocess_once(make_batcher):
     calls: list[tuple[list[float], list[object]]] = []
 
-    def finish(out: np.ndarray, jobs) -> list[object]:
+    def postprocess(out: np.ndarray, jobs) -> list[object]:
         calls.append((out[:, 0].tolist(), list(jobs)))
         return [row[0] * 10 if job == "x10" else row[0] for row, job in zip(out, jobs, strict=True)]
 
-    batcher = make_batcher(finish=finish, max_batch=8, max_wait_ms=200)
+    batcher = make_batcher(postprocess=postprocess, max_batch=8, max_wait_ms=200)
     await batcher.start()
     ones = np.ones((1,), dtype=np.float32)
     results = await asyncio.gather(
@@ -157,14 +159,14 @@ async def test_process_hands_the_whole_batch_and_its_jobs_to_finish_once(make_ba
     assert calls == [([1.0, 2.0, 3.0], ["x10", None, "x10"])]
 
 
-async def test_process_exception_from_finish_fails_only_its_item(make_batcher):
-    def finish(out: np.ndarray, jobs) -> list[object]:
+async def test_process_exception_from_postprocess_fails_only_its_item(make_batcher):
+    def postprocess(out: np.ndarray, jobs) -> list[object]:
         return [
             ValueError("gallery gone") if job == "bad" else float(row[0])
             for row, job in zip(out, jobs, strict=True)
         ]
 
-    batcher = make_batcher(finish=finish, max_batch=8, max_wait_ms=200)
+    batcher = make_batcher(postprocess=postprocess, max_batch=8, max_wait_ms=200)
     await batcher.start()
     ones = np.ones((1,), dtype=np.float32)
     good, bad = await asyncio.gather(
@@ -175,31 +177,31 @@ async def test_process_exception_from_finish_fails_only_its_item(make_batcher):
     assert batcher.batches_failed == 0
 
 
-async def test_embed_skips_finish_when_no_item_has_a_job(make_batcher):
-    def finish(out: np.ndarray, jobs) -> list[object]:
-        raise AssertionError("finish must not run")
+async def test_embed_skips_postprocess_when_no_item_has_a_job(make_batcher):
+    def postprocess(out: np.ndarray, jobs) -> list[object]:
+        raise AssertionError("postprocess must not run")
 
-    batcher = make_batcher(finish=finish, max_wait_ms=0)
+    batcher = make_batcher(postprocess=postprocess, max_wait_ms=0)
     await batcher.start()
     assert (await batcher.embed([np.ones((2, 2), dtype=np.float32)])).tolist() == [[4.0]]
 
 
-async def test_process_without_finish_step_raises_value_error(make_batcher):
+async def test_process_without_postprocess_step_raises_value_error(make_batcher):
     batcher = make_batcher()
     await batcher.start()
-    with pytest.raises(ValueError, match="no finish step"):
+    with pytest.raises(ValueError, match="no postprocess stage"):
         await batcher.process([np.ones((1,), dtype=np.float32)], ["job"])
 
 
-def gated_finish(gate: threading.Event, calls: list[int]):
-    """A finish step that records each batch's size, then holds until `gate` opens; answers each row's sum."""
+def gated_postprocess(gate: threading.Event, calls: list[int]):
+    """A postprocess stage that records each batch's size, then holds until `gate` opens; answers each row's sum."""
 
-    def finish(out: np.ndarray, jobs) -> list[object]:
+    def postprocess(out: np.ndarray, jobs) -> list[object]:
         calls.append(len(out))
         gate.wait(timeout=10)
         return [float(row[0]) for row in out]
 
-    return finish
+    return postprocess
 
 
 def counting(model_calls: list[int]):
@@ -216,13 +218,15 @@ async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
             await asyncio.sleep(0.001)
 
 
-async def test_model_runs_the_next_batch_while_finish_works_on_the_last(make_batcher):
-    gate, finish_calls, model_calls = threading.Event(), [], []
-    batcher = make_batcher(counting(model_calls), finish=gated_finish(gate, finish_calls), max_batch=1)
+async def test_model_runs_the_next_batch_while_postprocess_works_on_the_last(make_batcher):
+    gate, postprocess_calls, model_calls = threading.Event(), [], []
+    batcher = make_batcher(
+        counting(model_calls), postprocess=gated_postprocess(gate, postprocess_calls), max_batch=1
+    )
     await batcher.start()
     ones = np.ones((1,), dtype=np.float32)
     first = asyncio.ensure_future(batcher.process([ones], ["job"]))
-    await until(lambda: finish_calls == [1])  # finish holds the first batch
+    await until(lambda: postprocess_calls == [1])  # postprocess holds the first batch
     second = asyncio.ensure_future(batcher.process([2 * ones], ["job"]))
     await until(lambda: len(model_calls) == 2)  # the model did not wait for it
     assert not first.done() and not second.done()
@@ -230,28 +234,30 @@ async def test_model_runs_the_next_batch_while_finish_works_on_the_last(make_bat
     assert await asyncio.wait_for(asyncio.gather(first, second), timeout=5) == [[1.0], [2.0]]
 
 
-async def test_model_waits_for_finish_when_finish_is_the_slower_stage(make_batcher):
-    gate, finish_calls, model_calls = threading.Event(), [], []
-    batcher = make_batcher(counting(model_calls), finish=gated_finish(gate, finish_calls), max_batch=1)
+async def test_model_waits_for_postprocess_when_postprocess_is_the_slower_stage(make_batcher):
+    gate, postprocess_calls, model_calls = threading.Event(), [], []
+    batcher = make_batcher(
+        counting(model_calls), postprocess=gated_postprocess(gate, postprocess_calls), max_batch=1
+    )
     await batcher.start()
     ones = np.ones((1,), dtype=np.float32)
     pending = [asyncio.ensure_future(batcher.process([i * ones], ["job"])) for i in range(1, 6)]
     await until(lambda: len(model_calls) == 2)
     await asyncio.sleep(0.1)
-    assert len(model_calls) == 2  # one batch in finish, one waiting for it: the model stops there
+    assert len(model_calls) == 2  # one batch in postprocess, one waiting for it: the model stops there
     gate.set()
     results = await asyncio.wait_for(asyncio.gather(*pending), timeout=5)
     assert results == [[1.0], [2.0], [3.0], [4.0], [5.0]]
     assert len(model_calls) == 5
 
 
-async def test_finish_that_raises_fails_its_whole_batch_and_the_batcher_goes_on(make_batcher):
-    def finish(out: np.ndarray, jobs) -> list[object]:
+async def test_postprocess_that_raises_fails_its_whole_batch_and_the_batcher_goes_on(make_batcher):
+    def postprocess(out: np.ndarray, jobs) -> list[object]:
         if any(job == "explode" for job in jobs):
             raise RuntimeError("index corrupted")
         return [float(row[0]) for row in out]
 
-    batcher = make_batcher(finish=finish, max_batch=1)
+    batcher = make_batcher(postprocess=postprocess, max_batch=1)
     await batcher.start()
     ones = np.ones((1,), dtype=np.float32)
     with pytest.raises(BatchFailed, match="index corrupted"):
@@ -265,20 +271,22 @@ async def test_finish_that_raises_fails_its_whole_batch_and_the_batcher_goes_on(
     [([], "answered 0 items for 1"), (None, "not iterable"), ([StopIteration()], "StopIteration")],
     ids=["too-few", "not-a-list", "unsettable-exception"],
 )
-async def test_finish_answering_badly_fails_the_batch_at_once(make_batcher, answer, message):
-    batcher = make_batcher(finish=lambda out, jobs: answer, max_batch=1, timeout_s=5)
+async def test_postprocess_answering_badly_fails_the_batch_at_once(make_batcher, answer, message):
+    batcher = make_batcher(postprocess=lambda out, jobs: answer, max_batch=1, timeout_s=5)
     await batcher.start()
     with pytest.raises(BatchFailed, match=message):
         await asyncio.wait_for(batcher.process([np.ones((1,), dtype=np.float32)], ["job"]), timeout=2)
 
 
 async def test_stop_answers_every_batch_already_past_the_model(make_batcher):
-    gate, finish_calls = threading.Event(), []
-    batcher = make_batcher(finish=gated_finish(gate, finish_calls), max_batch=1)
+    gate, postprocess_calls = threading.Event(), []
+    batcher = make_batcher(postprocess=gated_postprocess(gate, postprocess_calls), max_batch=1)
     await batcher.start()
     ones = np.ones((1,), dtype=np.float32)
     answers = [asyncio.ensure_future(batcher.process([i * ones], ["job"])) for i in (1, 2)]
-    await until(lambda: batcher.finishing == 2 and finish_calls == [1])  # one in finish, one queued behind
+    await until(
+        lambda: batcher.postprocessing == 2 and postprocess_calls == [1]
+    )  # one in postprocess, one queued behind
     stopping = asyncio.ensure_future(batcher.stop())
     await asyncio.sleep(0.05)
     gate.set()
@@ -286,15 +294,61 @@ async def test_stop_answers_every_batch_already_past_the_model(make_batcher):
     assert await asyncio.gather(*answers) == [[1.0], [2.0]]
 
 
-async def test_stop_lets_a_batch_in_finish_answer(make_batcher):
-    gate, finish_calls = threading.Event(), []
-    batcher = make_batcher(finish=gated_finish(gate, finish_calls), max_batch=1)
+async def test_stop_lets_a_batch_in_postprocess_answer(make_batcher):
+    gate, postprocess_calls = threading.Event(), []
+    batcher = make_batcher(postprocess=gated_postprocess(gate, postprocess_calls), max_batch=1)
     await batcher.start()
     answer = asyncio.ensure_future(batcher.process([np.ones((1,), dtype=np.float32)], ["job"]))
-    await until(lambda: finish_calls == [1])
+    await until(lambda: postprocess_calls == [1])
     stopping = asyncio.ensure_future(batcher.stop())
     await asyncio.sleep(0.05)
     assert not stopping.done()  # waits for the batch past the model
     gate.set()
     await asyncio.wait_for(stopping, timeout=5)
     assert await answer == [1.0]
+
+
+def recording(batches: list[list[float]], gate: threading.Event):
+    """A model that records each batch's first values and holds its first batch until `gate` opens."""
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        batches.append([float(v) for v in batch.reshape(len(batch), -1)[:, 0]])
+        if len(batches) == 1:
+            gate.wait(timeout=10)
+        return row_sums(batch)
+
+    return run
+
+
+async def test_background_lane_runs_only_when_no_live_request_waits(make_batcher):
+    gate, batches = threading.Event(), []
+    batcher = make_batcher(recording(batches, gate), max_batch=2, max_wait_ms=0)
+    await batcher.start()
+    one = np.ones((1,), dtype=np.float32)
+    first = asyncio.ensure_future(batcher.embed([one]))
+    await until(lambda: len(batches) == 1)  # the model holds the first live item
+    background = asyncio.ensure_future(batcher.embed_background([100 * one, 101 * one, 102 * one]))
+    await asyncio.sleep(0.01)
+    live = [asyncio.ensure_future(batcher.embed([v * one])) for v in (2, 3, 4)]
+    await until(lambda: batcher.queue_depth >= 3)
+    gate.set()
+    assert [float(r[0, 0]) for r in await asyncio.wait_for(asyncio.gather(first, *live), 5)] == [1, 2, 3, 4]
+    assert (await asyncio.wait_for(background, 5)).ravel().tolist() == [100.0, 101.0, 102.0]
+    # every live item waiting went first, in live batches; the background lane after, in batches of its own
+    assert batches == [[1.0], [2.0, 3.0], [4.0], [100.0, 101.0], [102.0]]
+
+
+async def test_background_lane_wakes_an_idle_batcher_and_yields_to_a_live_arrival(make_batcher):
+    gate, batches = threading.Event(), []
+    batcher = make_batcher(recording(batches, gate), max_batch=1, max_wait_ms=0)
+    await batcher.start()
+    one = np.ones((1,), dtype=np.float32)
+    background = asyncio.ensure_future(batcher.embed_background([100 * one, 101 * one, 102 * one]))
+    await until(lambda: len(batches) == 1)  # idle: the first background batch runs at once, and holds
+    live = asyncio.ensure_future(batcher.embed([7 * one]))
+    await until(lambda: batcher.queue_depth == 1)
+    gate.set()
+    assert (await asyncio.wait_for(live, 5)).tolist() == [[7.0]]
+    assert (await asyncio.wait_for(background, 5)).ravel().tolist() == [100.0, 101.0, 102.0]
+    assert batches == [[100.0], [7.0], [101.0], [102.0]]  # the live item waited for one background batch
+    assert batcher.queue_depth == 0
