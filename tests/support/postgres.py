@@ -5,6 +5,8 @@ the wheel or the driver is missing or the server cannot start."""
 from __future__ import annotations
 
 import itertools
+import shutil
+import tempfile
 import warnings
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -15,21 +17,27 @@ _numbers = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The server's URL (a Unix socket under tmp)."""
+def postgres_server() -> Iterator[str]:
+    """The server's URL (a Unix socket in its own directory under /tmp: not in pytest's numbered tmp dirs,
+    which another pytest run on the machine may remove while this one runs)."""
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")  # platformdirs; pgserver never uses it
     try:
         import pgserver
         import psycopg  # noqa: F401
     except ImportError as exc:
         pytest.skip(f"PostgreSQL tests need pgserver and psycopg (the dev extra): {exc}")
+    directory = tempfile.mkdtemp(prefix="sg-postgres-")
     try:
-        server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="stop")
+        server = pgserver.get_server(directory, cleanup_mode="stop")
         url = server.get_uri()
     except Exception as exc:  # no shared memory, no permission to run initdb...
+        shutil.rmtree(directory, ignore_errors=True)
         pytest.skip(f"PostgreSQL could not start here: {exc}")
-    yield url
-    server.cleanup()
+    try:
+        yield url
+    finally:
+        server.cleanup()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture
