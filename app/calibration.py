@@ -26,7 +26,7 @@ def _calibrate(rt: Runtime, gallery_name: str, target_fpir: float | None) -> Cal
     gallery, encoder = rt.open_gallery(gallery_name)
     target = default_fpir(rt, encoder) if target_fpir is None else target_fpir
     previous = rt.effective_threshold(gallery.info)
-    matrix, identities = gallery.stored_references()
+    matrix, identities, _damaged = gallery.stored_references()  # damaged: left out, logged
     result = calibrate(matrix, identities, target_fpir=target, statistic=statistic_of(encoder))
     gallery.set_threshold(result.threshold, source="calibrated")
     return CalibrationOut(gallery=gallery.name, previous_threshold=previous, **dataclasses.asdict(result))

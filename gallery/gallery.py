@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -28,6 +28,7 @@ from gallery.centroids import POOL, CentroidCache
 from gallery.config import IndexConfig
 from gallery.errors import GalleryBusy, GalleryNotFound, ModelMismatch
 from gallery.index import VectorIndex
+from gallery.integrity import bad_rows, why_bad
 from gallery.labels import ReferenceLabels, aggregate
 from gallery.loading import build_from_store, open_index, reconcile, store_stamp
 from gallery.migration import Failure, staged_index, switch
@@ -47,6 +48,14 @@ from gallery.types import (
 from modelcard.identification import STATISTICS
 
 log = logging.getLogger(__name__)
+
+
+class StoredReferences(NamedTuple):
+    embeddings: np.ndarray  # (n, dim) float32, in reference id order
+    identities: np.ndarray  # (n,) each row's identity
+    damaged: dict[int, str]  # reference id -> what is wrong with its stored embedding: left out of the above
+
+
 BUILD_RETRY_S = 60.0  # after a failed background build, the next one waits this long
 FIRST_K = 32  # neighbours fetched first per query, at least 4 x top_k; grows 4x while identities are missing
 
@@ -282,13 +291,20 @@ class Gallery:
             self._ensure_open()
             return self._store.identity_embeddings(identity)[1]
 
-    def stored_references(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every reference's embedding (n, dim) and identity (n,), in id order, read from the store at once."""
+    def stored_references(self) -> StoredReferences:
+        """Every sound reference's embedding (n, dim) and identity (n,), in id order, read from the store at
+        once; stored embeddings that fail the index's check (not finite, not unit norm) are left out and
+        named, as the index leaves them out."""
         with self._lock:
             self._ensure_open()
             ids, matrix = self._store.load_embeddings()
             pairs = self._store.reference_identities()
-        return matrix, identities_of_rows(ids, pairs)
+        identities = identities_of_rows(ids, pairs)
+        bad = bad_rows(matrix)
+        damaged = {int(i): why_bad(row) for i, row in zip(ids[bad], matrix[bad], strict=True)}
+        if damaged:
+            log.warning("gallery %s: damaged references left out of its stored set: %s", self.name, damaged)
+        return StoredReferences(matrix[~bad], identities[~bad], damaged)
 
     def delete_identity(self, identity: str) -> int:
         """Delete an identity and its references; returns how many references went."""

@@ -185,7 +185,8 @@ def test_stored_references_reads_every_live_row_with_its_identity(gallery, shas,
     (bob_first, _) = gallery.add("bob", vectors[2:4], image_sha256s=shas(2))
     gallery.add("cy", vectors[4:], image_sha256s=shas(1))
     gallery.delete_reference(bob_first)
-    matrix, identities = gallery.stored_references()
+    matrix, identities, damaged = gallery.stored_references()
+    assert damaged == {}
     assert list(identities) == ["ann", "ann", "bob", "cy"]
     np.testing.assert_allclose(matrix, vectors[[0, 1, 3, 4]], atol=1e-6)
 

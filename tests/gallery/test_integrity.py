@@ -163,3 +163,24 @@ def test_bad_rows_flags_non_finite_and_non_unit_rows():
     rows = np.array([[1, 0], [0.6, 0.8], [np.inf, 0], [np.nan, 1], [1e30, 1e30], [0, 0], [1.01, 0]], "<f4")
     assert bad_rows(rows).tolist() == [False, False, True, True, True, True, True]
     assert why_bad(rows[2]).startswith("not finite") and why_bad(rows[6]) == "norm 1.01, not 1"
+
+
+def test_stored_references_leave_out_and_name_damaged_embeddings(tmp_path, unit_vectors, shas, dim):
+    """What calibration reads: a stored embedding of huge floats or NaN is left out and named, as the index
+    leaves it out, and the sound rows keep their identities."""
+    registry = _reopen(tmp_path)
+    gallery = registry.create("faces", model="faces", model_sha256="a" * 64, dim=dim)
+    vectors = unit_vectors(6)
+    for i in range(3):  # p0: ids 1, 2; p1: 3, 4; p2: 5, 6
+        gallery.add(f"p{i}", vectors[2 * i : 2 * i + 2], image_sha256s=shas(2))
+    with sqlite3.connect(tmp_path / "galleries" / "faces.sqlite") as conn:
+        for reference_id, value in ((2, 1e30), (5, np.nan)):
+            blob = np.full(dim, value, dtype="<f4").tobytes()
+            conn.execute('UPDATE "references" SET embedding = ? WHERE id = ?', (blob, reference_id))
+    stored = gallery.stored_references()
+    assert sorted(stored.damaged) == [2, 5]
+    assert "not finite" in stored.damaged[5] and "norm 4e+30" in stored.damaged[2]
+    assert list(stored.identities) == ["p0", "p1", "p1", "p2"]
+    np.testing.assert_allclose(stored.embeddings, vectors[[0, 2, 3, 5]], atol=1e-6)
+    assert not bad_rows(stored.embeddings).any()
+    registry.close()
