@@ -42,7 +42,7 @@ from app.keep import KeepConfig, keep_image
 from app.runtime import Runtime, blocking, identify_threshold
 from app.schemas import CandidateOut, EnrollOut, FaceOut, IdentifyOut, VerifyOut
 from app.search import Deferred, SearchJob
-from gallery import validate
+from gallery import inputs
 from gallery.centroids import centroid
 from gallery.gallery import Gallery
 from gallery.types import Candidate
@@ -63,7 +63,7 @@ def parse_metadata(raw: str | None) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise BadMetadata(f"metadata must be a JSON object, got {type(value).__name__}")
     try:
-        validate.metadata_json(value)
+        inputs.metadata_json(value)
     except ValueError as exc:
         raise BadMetadata(str(exc)) from exc
     return value
@@ -75,7 +75,7 @@ def _reject_constant(name: str) -> None:
 
 def check_identity(identity: str) -> str:
     try:
-        return validate.identity(identity)
+        return inputs.identity(identity)
     except ValueError as exc:
         raise BadIdentity(str(exc)) from exc
 

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gallery import validate
+from gallery import inputs
 from gallery.calibration import identities_of_rows
 from gallery.centroids import POOL, CentroidCache
 from gallery.config import IndexConfig
@@ -256,7 +256,7 @@ class Gallery:
         """
         if statistic not in STATISTICS:
             raise ValueError(f"statistic must be one of {STATISTICS}, got {statistic!r}")
-        q = validate.unit_rows(queries, dim=self.meta.dim, what="queries")
+        q = inputs.unit_rows(queries, dim=self.meta.dim, what="queries")
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
             raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
         timeout = -1 if wait is True else 0 if wait is False else max(float(wait), 0.0)
@@ -421,10 +421,10 @@ class Gallery:
         return [r or [] for r in results]
 
     def _checked(self, entry: Enrollment) -> Enrollment:
-        vectors = validate.unit_rows(entry.embeddings, dim=self.meta.dim)
-        validate.sha256s(entry.image_sha256s, count=len(vectors))
-        validate.metadata_json(entry.metadata)
-        return dataclasses.replace(entry, identity=validate.identity(entry.identity), embeddings=vectors)
+        vectors = inputs.unit_rows(entry.embeddings, dim=self.meta.dim)
+        inputs.sha256s(entry.image_sha256s, count=len(vectors))
+        inputs.metadata_json(entry.metadata)
+        return dataclasses.replace(entry, identity=inputs.identity(entry.identity), embeddings=vectors)
 
     def _index_new(self, vectors: np.ndarray, ids: np.ndarray) -> None:
         grown = self._index.ntotal + len(ids)

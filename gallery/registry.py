@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from gallery import validate
+from gallery import inputs
 from gallery.config import IndexConfig
 from gallery.creation import fsync_directory, remove_unfinished
 from gallery.errors import (
@@ -90,7 +90,7 @@ class GalleryRegistry:
     ) -> Gallery:
         """Create an empty gallery bound to a model (`keep_images` false: it never keeps reference images);
         GalleryExists if the name is taken."""
-        validate.gallery_name(name)
+        inputs.gallery_name(name)
         with self._lock:
             path = self._store_path(name)
             if name in self._unavailable:
@@ -129,7 +129,7 @@ class GalleryRegistry:
 
     def get(self, name: str) -> Gallery:
         """The open gallery; GalleryUnavailable for one set aside at start-up, else GalleryNotFound."""
-        validate.gallery_name(name)
+        inputs.gallery_name(name)
         with self._lock:
             gallery = self._galleries.get(name)
             if gallery is None and name in self._unavailable:
@@ -195,7 +195,7 @@ class GalleryRegistry:
 
     def _open_one(self, name: str, path: Path) -> Gallery:
         try:
-            validate.gallery_name(name)
+            inputs.gallery_name(name)
         except InvalidGalleryName as exc:
             raise StoreCorrupt(f"{path} is not named like a gallery: {exc}") from exc
         store = GalleryStore.open(path)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from gallery import images, validate
+from gallery import images, inputs
 from gallery.creation import write_new_store
 from gallery.distance import METRICS
 from gallery.errors import (
@@ -185,7 +185,7 @@ class GalleryStore:
 
     def set_threshold(self, value: float | None, *, source: str = "override") -> None:
         """Set (None: clear) the gallery's own threshold, recording how it was set (`THRESHOLD_SOURCES`)."""
-        value = validate.threshold(value)
+        value = inputs.threshold(value)
         if source not in THRESHOLD_SOURCES:
             raise ValueError(f"threshold source must be one of {THRESHOLD_SOURCES}, got {source!r}")
         recorded = None if value is None else source
@@ -345,16 +345,16 @@ class GalleryStore:
     def _prepare(
         self, entry: Enrollment
     ) -> tuple[str, list[bytes], list[str], str | None, tuple[KeptImage, ...] | None]:
-        identity = validate.identity(entry.identity)
-        matrix = validate.matrix(entry.embeddings, dim=self._meta.dim).astype(EMBEDDING_DTYPE, copy=False)
-        shas = validate.sha256s(entry.image_sha256s, count=len(matrix))
+        identity = inputs.identity(entry.identity)
+        matrix = inputs.matrix(entry.embeddings, dim=self._meta.dim).astype(EMBEDDING_DTYPE, copy=False)
+        shas = inputs.sha256s(entry.image_sha256s, count=len(matrix))
         if entry.images is not None:
             if not self._meta.keep_images:
                 raise ValueError(f"gallery {self._meta.name!r} keeps no images")
             if len(entry.images) != len(matrix):
                 raise ValueError(f"need exactly one kept image per embedding ({len(matrix)})")
         blobs = [row.tobytes() for row in matrix]
-        return identity, blobs, shas, validate.metadata_json(entry.metadata), entry.images
+        return identity, blobs, shas, inputs.metadata_json(entry.metadata), entry.images
 
     def _decode(self, rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
         row_bytes = self._meta.dim * EMBEDDING_DTYPE.itemsize
@@ -378,18 +378,18 @@ def _new_meta(
     threshold: float | None,
     keep_images: bool,
 ) -> GalleryMeta:
-    validate.gallery_name(name)
+    inputs.gallery_name(name)
     if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
         raise ValueError(f"dim must be a positive integer, got {dim!r}")
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     if not model or not isinstance(model, str):
         raise ValueError("model must be a non-empty string")
-    if not isinstance(model_sha256, str) or not validate.SHA256_HEX.fullmatch(model_sha256):
+    if not isinstance(model_sha256, str) or not inputs.SHA256_HEX.fullmatch(model_sha256):
         raise ValueError(f"model_sha256 must be 64 lowercase hex characters, got {model_sha256!r}")
     if not isinstance(keep_images, bool):
         raise ValueError(f"keep_images must be true or false, got {keep_images!r}")
-    threshold = validate.threshold(threshold)
+    threshold = inputs.threshold(threshold)
     source = None if threshold is None else "override"
     return GalleryMeta(name, model, model_sha256, dim, metric, threshold, utc_now(), keep_images, source)
 

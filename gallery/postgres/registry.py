@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gallery import validate
+from gallery import inputs
 from gallery.config import IndexConfig
 from gallery.errors import InvalidGalleryName, StoreCorrupt
 from gallery.gallery import Gallery
@@ -44,7 +44,7 @@ class PostgresRegistry(GalleryRegistry):
 
     def _open_one(self, name: str, path: Path) -> Gallery:
         try:
-            validate.gallery_name(name)
+            inputs.gallery_name(name)
         except InvalidGalleryName as exc:
             raise StoreCorrupt(f"catalog row {name!r} is not named like a gallery: {exc}") from exc
         store = PostgresStore.open(self.url, name)

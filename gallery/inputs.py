@@ -1,4 +1,6 @@
-"""Checks on caller input (names, identities, hashes, metadata, vectors); bad input raises ValueError."""
+"""Checks on what callers pass in (gallery names, identities, image hashes, metadata, thresholds, vectors):
+bad input raises ValueError (or a GalleryError subclass). Not to be confused with training's validation split
+(`training.selection`): this module checks arguments, nothing else."""
 
 from __future__ import annotations
 
