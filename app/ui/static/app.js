@@ -54,6 +54,7 @@ async function load() {
       sayError(message, error);
     }
     state.galleries = [];
+    state.loaded = false;
     state.current = null;
     state.notify();
   }

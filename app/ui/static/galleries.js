@@ -73,7 +73,7 @@ async function deleteGallery(gallery) {
 function renderList() {
   const list = $("gallery-list");
   if (!state.galleries.length) {
-    fill(list, el("li", { class: "muted", text: "No galleries yet." }));
+    fill(list, state.loaded ? el("li", { class: "muted", text: "No galleries yet." }) : null);
   } else {
     fill(list, state.galleries.map(galleryItem));
   }

@@ -8,6 +8,7 @@ const listeners = new Set();
 export const state = {
   models: new Map(), // name -> the /models entry
   galleries: [],
+  loaded: false, // whether `galleries` holds the service's answer (not yet, or refused without a key)
   current: null, // the /galleries entry being worked on
 
   subscribe(listener) {
@@ -26,6 +27,7 @@ export const state = {
   async reload() {
     const answer = await request("GET", "galleries");
     this.galleries = answer.galleries;
+    this.loaded = true;
     const name = this.current?.name;
     this.current = this.galleries.find((g) => g.name === name) ?? null;
     this.notify();
