@@ -39,7 +39,9 @@ STRICT = ConfigDict(extra="forbid")  # unknown keys are errors, never dropped
 class DataConfig:
     """Where the images come from and how they are split (seeded; written into the model card)."""
 
-    recipe: str = "folder"  # folder | omniglot | faces | defects | bodyparts (training.recipes.SOURCES)
+    recipe: str = (
+        "folder"  # folder | omniglot | faces | defects | bodyparts (checked against training.recipes)
+    )
     # class-per-folder roots (recipe "folder"), relative to data_root unless absolute
     paths: tuple[str, ...] = ()
     data_root: str = "../shared/data"
@@ -254,7 +256,7 @@ def apply_overrides(cfg: TrainConfig, pairs: list[str]) -> TrainConfig:
 def problems(cfg: TrainConfig) -> list[str]:
     """What in `cfg` cannot train as written, one sentence each (empty when nothing)."""
     d, i, m, o, e = cfg.data, cfg.input, cfg.model, cfg.optim, cfg.eval
-    found = []
+    found = _recipe_problems(d)
     if o.sampler == "pairs" and o.loss != "contrastive":
         found.append(
             f"optim.sampler=pairs trains on same/different pairs with the contrastive loss only, not "
@@ -304,6 +306,18 @@ def _model_problems(cfg: TrainConfig) -> list[str]:
     except ValueError as exc:
         return [f"model.pretrained: {exc}"]
     return []
+
+
+def _recipe_problems(data: DataConfig) -> list[str]:
+    """data.recipe must name records the loader can read: `folder`, `omniglot`, or a recipe with sources."""
+    from training.recipes import RECIPES, SOURCES  # recipes build on this module: imported when checked
+
+    readable = tuple(r for r in RECIPES if r in SOURCES or r in ("folder", "omniglot"))
+    if data.recipe in readable:
+        return []
+    return [
+        f"data.recipe={data.recipe!r} names no data this trainer reads; choose one of {', '.join(readable)}"
+    ]
 
 
 def check(cfg: TrainConfig) -> TrainConfig:

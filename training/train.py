@@ -121,6 +121,17 @@ def planned_epochs(cfg: TrainConfig, *, epoch_seconds: float) -> int:
     return max(1, min(cfg.optim.epochs, int(budget * 60 / epoch_seconds)))
 
 
+def stop_reason(cfg: TrainConfig, *, epochs_run: int) -> str:
+    """Why training ends after `epochs_run` planned epochs: all the configured epochs ran, or the time budget
+    left room for no more."""
+    if epochs_run >= cfg.optim.epochs or cfg.optim.time_budget_min is None:
+        return f"done after {epochs_run} of {cfg.optim.epochs} epochs"
+    return (
+        f"stopping after {epochs_run} of {cfg.optim.epochs} epochs: the time budget "
+        f"({cfg.optim.time_budget_min:g} min) leaves no room for more"
+    )
+
+
 def save_checkpoint(path: Path, **state: Any) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
@@ -306,9 +317,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> T
             print(f"{cfg.name}: early stop after {epoch + 1} epochs (no improvement in {cfg.optim.patience})")
             break
         if epoch + 1 >= planned:
-            print(
-                f"{cfg.name}: stopping after {epoch + 1} epochs (time budget {cfg.optim.time_budget_min} min)"
-            )
+            print(f"{cfg.name}: {stop_reason(cfg, epochs_run=epoch + 1)}")
             break
 
     result.seconds = time.monotonic() - started

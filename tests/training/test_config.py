@@ -107,6 +107,8 @@ def test_config_classes_refuse_bad_values_when_built_in_code():
         (["model.encoder=resnet-big"], "model.encoder='resnet-big'"),
         (["model.encoder=mobilenet-v2", "model.pretrained=imagenet"], "channels=3"),
         (["model.encoder=koch", "model.pretrained=imagenet"], "no pretrained weights"),
+        (["data.recipe=facez"], "data.recipe='facez' names no data"),
+        (["data.recipe=defects-160"], "choose one of folder, omniglot, faces"),  # a recipe, not a data source
     ],
 )
 def test_check_refuses_combinations_that_cannot_train(pairs, says):
@@ -167,6 +169,7 @@ def test_literals_name_what_their_consumers_accept():
         ["--set", "eval.select=auc"],
         ["--loss", "contrastive", "--set", "optim.sampler=pairs", "--set", "optim.loss=arcface"],
         ["--set", "eval.select=kshot_macro"],  # the omniglot recipe splits by group
+        ["--set", "data.recipe=facez"],  # was a bare KeyError once the data was being read
     ],
 )
 def test_cli_train_refuses_a_bad_config_before_loading_any_data(tmp_path, capsys, argv):
@@ -190,3 +193,15 @@ def test_train_refuses_a_bad_combination_before_touching_disk(tmp_path):
     with pytest.raises(ConfigError, match="contrastive loss only"):
         train(cfg)
     assert not (tmp_path / "r").exists()
+
+
+def test_stop_reason_names_the_time_budget_only_when_it_cut_the_run():
+    from training.train import stop_reason
+
+    ordinary = apply_overrides(TrainConfig(), ["optim.epochs=3"])
+    assert stop_reason(ordinary, epochs_run=3) == "done after 3 of 3 epochs"
+    budgeted = apply_overrides(TrainConfig(), ["optim.epochs=10", "optim.time_budget_min=2"])
+    assert stop_reason(budgeted, epochs_run=10) == "done after 10 of 10 epochs"
+    assert stop_reason(budgeted, epochs_run=4) == (
+        "stopping after 4 of 10 epochs: the time budget (2 min) leaves no room for more"
+    )
