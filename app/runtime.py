@@ -102,7 +102,7 @@ class Runtime:
         for name, encoder in self.models.encoders.items():
             batcher = Batcher(
                 encoder.run,
-                self._batch_config(),
+                self._batch_config(name),
                 name=name,
                 on_batch=self.metrics.batch_observer(name),
                 postprocess=finish_searches,
@@ -138,10 +138,10 @@ class Runtime:
             device=s.device, intra_op_threads=s.intra_op_threads, inter_op_threads=s.inter_op_threads
         )
 
-    def _batch_config(self) -> BatchConfig:
+    def _batch_config(self, model: str) -> BatchConfig:
         s = self.settings
         return BatchConfig(
-            max_batch=s.max_batch,
+            max_batch=s.batch_cap(model),
             max_wait_ms=s.max_wait_ms,
             queue_size=s.queue_size,
             timeout_s=s.inference_timeout_s,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from app.runtime import index_config
@@ -40,3 +42,33 @@ def test_registry_takes_a_config_or_its_options_but_not_both(tmp_path):
     assert GalleryRegistry(tmp_path, ann_min_size=5).config == config
     with pytest.raises(ValueError, match="not both"):
         GalleryRegistry(tmp_path, config=config, ann_min_size=5)
+
+
+def test_model_max_batch_parses_name_number_pairs_and_caps_within_max_batch():
+    settings = Settings(model_max_batch="bodyparts=4, defects=8,faces=64", max_batch=32)
+    assert settings.model_max_batch == {"bodyparts": 4, "defects": 8, "faces": 64}
+    assert [settings.batch_cap(m) for m in ("bodyparts", "defects", "faces", "omniglot")] == [4, 8, 32, 32]
+    assert Settings().model_max_batch == {} and Settings(model_max_batch="").model_max_batch == {}
+
+
+@pytest.mark.parametrize("bad", ["bodyparts", "bodyparts=0", "=4", "bodyparts=four", "bodyparts=-1"])
+def test_model_max_batch_refuses_what_is_not_name_number(bad):
+    with pytest.raises(ValueError, match="SG_MODEL_MAX_BATCH"):
+        Settings(model_max_batch=bad)
+
+
+async def test_each_models_batcher_gets_its_own_cap(tmp_path):
+    from app.metrics import Metrics
+    from app.runtime import Runtime
+
+    models = Path(__file__).resolve().parents[2] / "models"
+    settings = Settings(
+        device="cpu", models_dir=models, data_dir=tmp_path, default_galleries=(), model_max_batch="defects=4"
+    )
+    runtime = Runtime(settings, Metrics())
+    await runtime.start()
+    try:
+        assert runtime.batchers["defects"].config.max_batch == 4
+        assert runtime.batchers["faces"].config.max_batch == settings.max_batch == 32
+    finally:
+        await runtime.stop()
