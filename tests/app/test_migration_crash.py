@@ -4,44 +4,28 @@ resumes and finishes on B. Nothing enrolled is lost either way."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import numpy as np
 
-from tests.app.test_serve import ROOT, free_port, wait_for
+from tests.support.service import free_port, start_service, stop_service
 
 IDENTITIES = 100
 VIEWS = 8  # references per identity: 800 in all, one per migration step
 
 
 def _start(tmp_path: Path, models: Path, port: int) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SG_")}
-    env.update(
-        SG_PORT=str(port),
-        SG_DATA_DIR=str(tmp_path / "data"),
-        SG_MODELS_DIR=str(models),
-        SG_DEVICE="cpu",
-        SG_DEFAULT_GALLERIES="toy",
-        SG_MIGRATION_BATCH="1",
-        SG_LOG_LEVEL="warning",
+    return start_service(
+        port=port,
+        data_dir=tmp_path / "data",
+        models_dir=models,
+        settings={"SG_DEFAULT_GALLERIES": "toy", "SG_MIGRATION_BATCH": "1"},
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    wait_for(f"http://127.0.0.1:{port}/health", process=process)
-    return process
 
 
 def _kill_mid_migration(process: subprocess.Popen, base: str) -> int:
@@ -81,8 +65,7 @@ def _enroll(base: str, helpers) -> None:
 
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_service(process, timeout=30)
 
 
 def test_kill_during_migration_leaves_model_a_then_rolls_back_or_resumes_to_model_b(tmp_path, helpers):

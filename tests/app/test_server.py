@@ -5,21 +5,16 @@ requests answered, even with the open-file limit at 1,024."""
 from __future__ import annotations
 
 import json
-import os
 import resource
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.app.test_serve import free_port, wait_for
+from tests.support.service import free_port, start_service, stop_service
 
-ROOT = Path(__file__).resolve().parents[2]
 SLOW_CLIENTS = 1100
 FILE_LIMIT = 1024
 
@@ -32,33 +27,22 @@ def _limit_files() -> None:
 def server(tmp_path, models_dir) -> Iterator[tuple[str, int]]:
     """`python -m app` with 2 s header and 1 s body timeouts, under an open-file limit of 1,024."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SG_")}
-    env.update(
-        SG_PORT=str(port),
-        SG_DATA_DIR=str(tmp_path / "data"),
-        SG_MODELS_DIR=str(models_dir),
-        SG_DEVICE="cpu",
-        SG_LOG_LEVEL="warning",
-        SG_HEADER_TIMEOUT_S="2",
-        SG_BODY_TIMEOUT_S="1",
-        SG_MAX_HEADERS="50",
-        SG_MAX_HEADER_KB="16",
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    process = start_service(
+        port=port,
+        data_dir=tmp_path / "data",
+        models_dir=models_dir,
+        settings={
+            "SG_HEADER_TIMEOUT_S": "2",
+            "SG_BODY_TIMEOUT_S": "1",
+            "SG_MAX_HEADERS": "50",
+            "SG_MAX_HEADER_KB": "16",
+        },
         preexec_fn=_limit_files,
     )
     try:
-        wait_for(f"http://127.0.0.1:{port}/health", process=process)
         yield "127.0.0.1", port
     finally:
-        process.terminate()
-        process.wait(timeout=15)
+        stop_service(process)
 
 
 def _send(address: tuple[str, int], data: bytes) -> socket.socket:

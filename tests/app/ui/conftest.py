@@ -7,17 +7,16 @@ Screenshots of each step go to tests/app/ui/screenshots/ (git-ignored).
 from __future__ import annotations
 
 import base64
-import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.support.service import free_port, start_service, stop_service
 
 ROOT = Path(__file__).resolve().parents[3]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
@@ -67,12 +66,6 @@ def browser(request: pytest.FixtureRequest) -> Iterator[object]:
         driver.quit()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _wait_ready(base: str, process: subprocess.Popen, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -94,24 +87,13 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., str]]:
     processes: list[subprocess.Popen] = []
 
     def start(*, api_keys: str = "") -> str:
-        port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SG_")}
-        env.update(
-            SG_HOST="127.0.0.1",
-            SG_PORT=str(port),
-            SG_DATA_DIR=str(tmp_path / f"data-{port}"),
-            SG_MODELS_DIR=str(ROOT / "models"),
-            SG_DEVICE="cpu",
-            SG_API_KEYS=api_keys,
-            SG_LOG_LEVEL="warning",
-        )
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        port = free_port()
+        process = start_service(
+            port=port,
+            data_dir=tmp_path / f"data-{port}",
+            models_dir=ROOT / "models",
+            settings={"SG_HOST": "127.0.0.1", "SG_API_KEYS": api_keys},
+            wait=False,
         )
         processes.append(process)
         base = f"http://127.0.0.1:{port}"
@@ -120,11 +102,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., str]]:
 
     yield start
     for process in processes:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_service(process, kill=True)
 
 
 @pytest.fixture
