@@ -156,16 +156,19 @@ def stage(
     """Record one step's new embeddings and failures in one transaction (rows of references deleted
     meanwhile are skipped); nothing when the migration is no longer the running one to `model_sha256`."""
     blobs = [row.astype(EMBEDDING_DTYPE).tobytes() for row in np.asarray(embeddings).reshape(len(ids), -1)]
+    # standard SQL that SQLite and PostgreSQL both parse (the WHERE also settles SQLite's SELECT/ON ambiguity)
     exists = 'WHERE EXISTS (SELECT 1 FROM "references" WHERE id = ?)'
     with store.atomic() as conn:
         if not _running_to(conn, model_sha256):
             return
         conn.executemany(
-            f"INSERT OR REPLACE INTO migration_embeddings (reference_id, embedding) SELECT ?, ? {exists}",
+            "INSERT INTO migration_embeddings (reference_id, embedding) SELECT ?, ? "
+            f"{exists} ON CONFLICT (reference_id) DO UPDATE SET embedding = excluded.embedding",
             [(i, blob, i) for i, blob in zip(ids, blobs, strict=True)],
         )
         conn.executemany(
-            f"INSERT OR REPLACE INTO migration_failures (reference_id, code, message) SELECT ?, ?, ? {exists}",
+            "INSERT INTO migration_failures (reference_id, code, message) SELECT ?, ?, ? "
+            f"{exists} ON CONFLICT (reference_id) DO UPDATE SET code = excluded.code, message = excluded.message",
             [(i, code, message, i) for i, code, message in failed],
         )
 
