@@ -14,7 +14,7 @@ import psycopg
 from psycopg import errors as pg
 from psycopg.pq import TransactionStatus
 
-from gallery.errors import GalleryError, StorageError, StorageFull, StoreCorrupt
+from gallery.errors import GalleryError, GalleryNotFound, StorageError, StorageFull, StoreCorrupt
 
 CONNECT_TIMEOUT_S = 10
 
@@ -95,6 +95,9 @@ def classify(exc: BaseException, *, where: str) -> GalleryError | None:
     """The named error for a storage failure, or None when `exc` is not one (e.g. a constraint violation)."""
     if isinstance(exc, pg.DiskFull | pg.OutOfMemory | pg.ProgramLimitExceeded):
         return StorageFull(f"{where}: {exc}")
+    if isinstance(exc, pg.UndefinedTable | pg.InvalidSchemaName):
+        # the gallery's schema is gone: another service sharing the database deleted the gallery
+        return GalleryNotFound(f"{where}: the gallery no longer exists (deleted by another service): {exc}")
     if isinstance(exc, pg.DataCorrupted | pg.IndexCorrupted):
         return StoreCorrupt(f"{where}: {exc}")
     if isinstance(
