@@ -136,6 +136,17 @@ def resolve_config(args: argparse.Namespace, environ: dict[str, str]) -> TrainCo
     return check(cfg)
 
 
+def write_identification(card_path: Path, identification) -> None:  # noqa: ANN001 (modelcard's Identification)
+    """Replace the card's identification table (none measured: SystemExit, the card unchanged)."""
+    from modelcard import load_card
+
+    if identification is None:
+        raise SystemExit("no identification table: the validation classes are too few for eval.gallery_sizes")
+    card = load_card(card_path)
+    dataclasses.replace(card, identification=identification).save(card_path)
+    print(f"{card_path}: identification table written ({len(identification.rows)} rows)", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m training",
@@ -165,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _config_args(e)
     e.add_argument("--onnx", required=True, help="path to <name>.onnx (its .json card must sit beside it)")
+    e.add_argument(
+        "--write-identification",
+        action="store_true",
+        help="write the identification table measured here (validation galleries, eval.gallery_* and "
+        "eval.identify_statistic) into the model's card; the ONNX and every other card field stay",
+    )
     x = sub.add_parser("export", help="evaluate + export a training checkpoint (e.g. runs/<name>/best.pt)")
     x.add_argument("--checkpoint", required=True, help="checkpoint written by `train`")
     x.add_argument("--out", default=None, help="output folder (default: the one in the checkpoint's config)")
@@ -230,6 +247,8 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
         from training.pipeline import evaluate_onnx
 
         ev = evaluate_onnx(Path(args.onnx), cfg)
+        if args.write_identification:
+            write_identification(Path(args.onnx).with_suffix(".json"), ev.identification)
         print(
             json.dumps(
                 {"threshold": ev.threshold, "metrics": ev.metrics, "pixel_nn_baseline": ev.baseline},
