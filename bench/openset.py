@@ -53,10 +53,18 @@ def identities(roots: Sequence[Path], *, min_images: int) -> dict[str, list[Path
 
 
 def draw(
-    classes: dict[str, list[Path]], *, k: int, pairs: int, seed: int, strangers_share: float = 0.5
+    classes: dict[str, list[Path]],
+    *,
+    k: int,
+    pairs: int,
+    seed: int,
+    strangers_share: float = 0.5,
+    stranger_classes: dict[str, list[Path]] | None = None,
 ) -> Protocol:
     """A share of the identities left out as strangers (half by default; 0: closed set, everyone enrolled
-    with k random images), the rest enrolled; `pairs` verification pairs, half same-identity."""
+    with k random images), the rest enrolled; every image of `stranger_classes` (classes never enrolled,
+    e.g. types the model never saw) a stranger too; `pairs` verification pairs, half same-identity, among
+    `classes`."""
     rng = random.Random(seed)
     names = sorted(classes)
     rng.shuffle(names)
@@ -76,7 +84,8 @@ def draw(
         else:
             x, y = rng.sample(names, 2)
             pair_list.append((rng.choice(classes[x]), rng.choice(classes[y]), False))
-    return Protocol(enroll, mated, [f for n in strangers for f in classes[n]], pair_list)
+    outsiders = [f for files in (stranger_classes or {}).values() for f in files]
+    return Protocol(enroll, mated, [f for n in strangers for f in classes[n]] + outsiders, pair_list)
 
 
 def _file(path: Path, field: str = "image") -> tuple[str, tuple[str, bytes, str]]:
@@ -182,7 +191,17 @@ def face_recognition_figures(protocol: Protocol, *, tolerance: float = 0.6) -> d
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     classes = identities(args.images, min_images=args.k + 1)
-    protocol = draw(classes, k=args.k, pairs=args.pairs, seed=args.seed, strangers_share=args.strangers)
+    outsiders = identities(args.stranger_images, min_images=1)
+    if set(outsiders) & set(classes):
+        raise SystemExit(f"classes both enrolled and strangers: {sorted(set(outsiders) & set(classes))}")
+    protocol = draw(
+        classes,
+        k=args.k,
+        pairs=args.pairs,
+        seed=args.seed,
+        strangers_share=args.strangers,
+        stranger_classes=outsiders,
+    )
     with tempfile.TemporaryDirectory(prefix="sg-openset-") as tmp:
         config = ServiceConfig(data_dir=Path(tmp) / "data", models_dir=args.models_dir)
         with ServiceProcess(config, log_path=Path(tmp) / "service.log") as service:
@@ -193,6 +212,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "images": [str(p) for p in args.images],
         "k": args.k,
         "strangers_share": args.strangers,
+        "stranger_images": [str(p) for p in args.stranger_images],
         "seed": args.seed,
         "identities": len(classes),
         "service": ours,
@@ -212,6 +232,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--strangers", type=float, default=0.5, help="share of identities left out (0: closed set)"
+    )
+    parser.add_argument(
+        "--stranger-images",
+        type=Path,
+        action="append",
+        default=[],
+        help="a class-per-folder tree whose classes are never enrolled: every image a stranger",
     )
     parser.add_argument(
         "--face-recognition", action="store_true", help="measure face_recognition's pipeline too"

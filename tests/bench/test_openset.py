@@ -29,3 +29,16 @@ def test_draw_enrolls_half_and_makes_strangers_of_the_rest(tmp_path):
     assert enrolled.isdisjoint(p for _, p in protocol.mated) and enrolled.isdisjoint(protocol.strangers)
     assert [same for _, _, same in protocol.pairs] == [True, False] * 5
     assert all((a.parent == b.parent) == same for a, b, same in protocol.pairs)
+
+
+def test_draw_makes_strangers_of_every_image_of_the_stranger_classes(tmp_path):
+    root = tree(tmp_path / "set", {name: 7 for name in "abcd"})
+    unseen = tree(tmp_path / "unseen", {"x": 3, "y": 1})
+    outsiders = identities([unseen], min_images=1)
+    protocol = draw(
+        identities([root], min_images=6), k=5, pairs=4, seed=0, strangers_share=0, stranger_classes=outsiders
+    )
+    assert sorted(protocol.enroll) == ["set/a", "set/b", "set/c", "set/d"]  # every known class enrolled
+    assert sorted(protocol.strangers) == sorted(f for files in outsiders.values() for f in files)
+    assert len(protocol.strangers) == 4 and all(p.parent.parent == unseen for p in protocol.strangers)
+    assert all(a.parent.parent == root and b.parent.parent == root for a, b, _ in protocol.pairs)
