@@ -40,18 +40,26 @@ class Migrations:
     async def start(self) -> None:
         """Resume every migration found running whose model is loaded as it was; roll back the others."""
         for info in await asyncio.to_thread(self._rt.registry.list):
-            gallery = self._rt.registry.get(info.name)
-            current = await asyncio.to_thread(migration.state, gallery.store)
-            if current is None or current.state != "running":
-                continue
-            encoder = self._rt.models.encoders.get(current.model)
-            if encoder is not None and encoder.sha256 == current.model_sha256:
-                log.info("gallery %s: resuming its migration to model %s", gallery.name, current.model)
-                self._spawn(gallery, encoder)
-                continue
-            why = f"model {current.model!r} sha256 {current.model_sha256} was not loaded at start-up"
-            log.warning("gallery %s: migration rolled back: %s", gallery.name, why)
-            await asyncio.to_thread(migration.finish, gallery.store, state="rolled_back", message=why)
+            # one gallery's trouble (a full disk, a delete meanwhile) stops no start
+            try:
+                await self._recover(info.name)
+            except GalleryError as exc:
+                log.error("gallery %s: its migration could not be checked at start-up: %s", info.name, exc)
+
+    async def _recover(self, name: str) -> None:
+        """Resume `name`'s running migration if its model is loaded as it was, else roll it back."""
+        gallery = self._rt.registry.get(name)
+        current = await asyncio.to_thread(migration.state, gallery.store)
+        if current is None or current.state != "running":
+            return
+        encoder = self._rt.models.encoders.get(current.model)
+        if encoder is not None and encoder.sha256 == current.model_sha256:
+            log.info("gallery %s: resuming its migration to model %s", gallery.name, current.model)
+            self._spawn(gallery, encoder)
+            return
+        why = f"model {current.model!r} sha256 {current.model_sha256} was not loaded at start-up"
+        log.warning("gallery %s: migration rolled back: %s", gallery.name, why)
+        await asyncio.to_thread(migration.finish, gallery.store, state="rolled_back", message=why)
 
     async def stop(self) -> None:
         """Stop every task; what they staged stays, and resumes at the next start."""

@@ -75,6 +75,8 @@ class Gallery:
         self._storage = StorageHealth()  # the last failed write, until one succeeds
         self._builder: threading.Thread | None = None  # the background index build, while one runs
         self._build_failed_at = -math.inf
+        # bumped by every model switch: a background build begun before one read the old model's vectors
+        self._model_generation = 0
         self._identities = store.counts()[0]
         self._centroids = CentroidCache(lambda name: store.identity_embeddings(name)[1])
         started = time.perf_counter()
@@ -361,6 +363,7 @@ class Gallery:
             self._identities = self._store.counts()[0]
             self._centroids = CentroidCache(lambda name: self._store.identity_embeddings(name)[1])
             self._index, self.index_source, self._dirty = index, "rebuilt", True
+            self._model_generation += 1
             if not reconcile(self._store, index):
                 self._rebuild()
             self._build_if_wanted()
@@ -512,10 +515,14 @@ class Gallery:
         """One build and swap; True when another is wanted (too much changed meanwhile, or still not the
         index the size calls for)."""
         started = time.perf_counter()
+        with self._lock:
+            generation = self._model_generation
         index = build_from_store(self._store, config=self._config)
         with self._lock:
             if self._closed:
                 return False
+            if generation != self._model_generation:  # a model switch meanwhile: these are the old vectors
+                return True
             if not reconcile(self._store, index):  # too much changed meanwhile
                 return True
             self._index, self.index_source, self._dirty = index, "rebuilt", True
