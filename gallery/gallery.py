@@ -214,6 +214,8 @@ class Gallery:
 
         Rows are inserted, then indexed, then committed: if indexing fails the transaction rolls back,
         and if the commit fails the new ids leave the index again."""
+        if model_sha256 is not None:  # first: another model's vectors may have another width
+            self.check_model(model_sha256)
         entries = [self._checked(entry) for entry in entries]
         if not entries:
             raise ValueError("nothing to add")
@@ -258,6 +260,8 @@ class Gallery:
         """
         if statistic not in STATISTICS:
             raise ValueError(f"statistic must be one of {STATISTICS}, got {statistic!r}")
+        if model_sha256 is not None:  # first: another model's vectors may have another width
+            self.check_model(model_sha256)
         q = inputs.unit_rows(queries, dim=self.meta.dim, what="queries")
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
             raise ValueError(f"top_k must be a positive integer, got {top_k!r}")

@@ -48,3 +48,15 @@ def test_build_begun_before_a_switch_is_discarded(gallery, unit_vectors, shas, m
     assert result == [True]  # discarded, another build wanted
     found = gallery.search(new[:1], top_k=1)[0][0]
     assert found.distance < 1e-5  # the index holds the new model's vectors, not the old
+
+
+def test_vectors_of_another_models_width_are_refused_as_model_mismatch(gallery, unit_vectors, shas):
+    import pytest
+
+    from gallery.errors import ModelMismatch
+
+    other = unit_vectors(1, dim=gallery.meta.dim + 4)
+    with pytest.raises(ModelMismatch):
+        gallery.search(other, top_k=1, model_sha256=NEW_SHA)
+    with pytest.raises(ModelMismatch):
+        gallery.add_many([Enrollment("bob", other, tuple(shas(1)))], model_sha256=NEW_SHA)
