@@ -20,7 +20,7 @@ from app.encoder import Encoder
 from app.errors import BadImage, BatchFailed, ImageTooLarge, NoFace, NotRunning, Overloaded
 from app.imaging import Upload, prepare_images
 from gallery import migration
-from gallery.errors import GalleryError, GalleryNotFound
+from gallery.errors import GalleryError, GalleryNotFound, StorageError, StorageFull
 from gallery.gallery import Gallery
 
 if TYPE_CHECKING:
@@ -111,14 +111,34 @@ class Migrations:
             del self._tasks[name]
 
     async def _run(self, gallery: Gallery, encoder: Encoder) -> None:
+        """`_migrate` until it ends; a storage failure (a full disk, a lock) is waited out and the migration
+        goes on from what it staged; any other failure leaves it `blocked` with the reason, never `running`
+        with no task behind it."""
+        while True:
+            try:
+                await self._migrate(gallery, encoder)
+                return
+            except (GalleryNotFound, sqlite3.ProgrammingError):  # the gallery was deleted or closed meanwhile
+                log.info("gallery %s: migration ended: the gallery is gone", gallery.name)
+                return
+            except NotRunning:
+                log.info("gallery %s: migration paused: the service is stopping", gallery.name)
+                return
+            except (StorageFull, StorageError) as exc:
+                log.warning("gallery %s: migration waits for storage: %s", gallery.name, exc)
+                await asyncio.sleep(RETRY_S)
+            except Exception as exc:  # noqa: BLE001 (recorded as the migration's reason, never lost)
+                log.exception("gallery %s: migration stopped", gallery.name)
+                await self._block(gallery, f"stopped by an error: {exc}")
+                return
+
+    async def _block(self, gallery: Gallery, message: str) -> None:
+        """Record the migration as `blocked` with `message` (best effort: a store that fails again is logged)."""
         try:
-            await self._migrate(gallery, encoder)
-        except (GalleryNotFound, sqlite3.ProgrammingError):  # the gallery was deleted or closed meanwhile
-            log.info("gallery %s: migration ended: the gallery is gone", gallery.name)
-        except NotRunning:
-            log.info("gallery %s: migration paused: the service is stopping", gallery.name)
+            await asyncio.to_thread(migration.finish, gallery.store, state="blocked", message=message)
+            self._report(gallery.name, await asyncio.to_thread(migration.state, gallery.store))
         except GalleryError as exc:
-            log.error("gallery %s: migration stopped: %s", gallery.name, exc)
+            log.error("gallery %s: migration could not be marked blocked: %s", gallery.name, exc)
 
     async def _migrate(self, gallery: Gallery, encoder: Encoder) -> None:
         """Steps of SG_MIGRATION_BATCH references until none is left, then the switch (again if references

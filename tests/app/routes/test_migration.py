@@ -158,3 +158,43 @@ async def test_cancel_migration_drops_what_it_staged_and_keeps_the_model(helpers
         assert again.status_code == 404 and again.json()["error"]["code"] == "migration_not_found"
     with sqlite3.connect(settings.data_dir / "galleries" / "toy.sqlite") as conn:
         assert conn.execute("SELECT COUNT(*) FROM migration_embeddings").fetchone()[0] == 0
+
+
+async def test_a_storage_failure_is_waited_out_and_any_other_error_leaves_the_migration_blocked(
+    helpers, tmp_path, monkeypatch
+):
+    """Faults injected into the step's staging write: a full disk once (the migration goes on and
+    completes), then an unexpected error (it ends `blocked` with the reason, not `running` with no task)."""
+    import app.migration as app_migration
+    from gallery import migration as gallery_migration
+    from gallery.errors import StorageFull
+
+    monkeypatch.setattr(app_migration, "RETRY_S", 0.01)
+    real_stage = gallery_migration.stage
+    faults = [StorageFull("disk full"), None]
+
+    def stage(*args, **kwargs):
+        fault = faults.pop(0) if faults else None
+        if fault is not None:
+            raise fault
+        return real_stage(*args, **kwargs)
+
+    monkeypatch.setattr(gallery_migration, "stage", stage)
+    models = _models(helpers, tmp_path, seed=0)
+    async with helpers.serving(_settings(tmp_path, models)) as (_, client):
+        await _enroll_all(helpers, client)
+    helpers.write_model(models, "toy", seed=1)
+    async with helpers.serving(_settings(tmp_path, models)) as (_, client):
+        await client.post("/galleries/toy/migrate", json={"model": "toy"})
+        done = await _wait_for(client, "toy", "completed", "blocked")
+        assert (done["state"], done["done"], done["total"]) == ("completed", 6, 6)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("an unexpected fault")
+
+    monkeypatch.setattr(gallery_migration, "stage", broken)
+    helpers.write_model(models, "toy", seed=2)
+    async with helpers.serving(_settings(tmp_path, models)) as (_, client):
+        await client.post("/galleries/toy/migrate", json={"model": "toy"})
+        blocked = await _wait_for(client, "toy", "blocked", "completed")
+        assert blocked["state"] == "blocked" and "an unexpected fault" in blocked["message"]
