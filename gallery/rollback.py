@@ -122,7 +122,7 @@ def write_record(path: Path, rollback: Rollback) -> None:
 
 def read_record(path: Path, *, stamp: dict[str, Any]) -> Rollback | None:
     """The finding on record for the store with `stamp`; None when there is none (or it is another store's,
-    or unreadable: logged)."""
+    or unreadable: logged). A model migration since keeps it: it is the same store."""
     try:
         body = json.loads(path.read_text(encoding="utf-8"))
         rollback = Rollback(
@@ -133,7 +133,16 @@ def read_record(path: Path, *, stamp: dict[str, Any]) -> Rollback | None:
     except (OSError, ValueError, TypeError, KeyError) as exc:
         log.error("rollback record %s is unreadable: %s", path.name, exc)
         return None
-    return rollback if rollback.stamp == stamp else None
+    return rollback if same_store(rollback.stamp, stamp) else None
+
+
+STORE_KEYS = ("name", "created_at")  # what names one store; its model may change (a migration) and it stays
+
+
+def same_store(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two stamps are of one store (a gallery re-created under the same name is another), whatever
+    model each was taken under."""
+    return all(a.get(key) == b.get(key) for key in STORE_KEYS)
 
 
 def clear_record(path: Path) -> None:

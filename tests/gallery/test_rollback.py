@@ -151,3 +151,19 @@ def test_detect_is_pure_over_the_id_sets():
         stamp=STAMP,
     )
     assert many is not None and many.lost_count == 4990 and len(many.lost_ids) == 1000
+
+
+def test_a_rollback_record_outlives_a_model_switch_but_not_a_recreated_gallery(tmp_path):
+    from gallery.rollback import Rollback, read_record, write_record
+
+    stamp = {"name": "faces", "created_at": "2026-01-01T00:00:00Z", "model_sha256": "a" * 64}
+    finding = Rollback(
+        snapshot_max_id=180, store_last_id=90, snapshot_rows=180, store_rows=90, lost_count=90,
+        lost_ids=tuple(range(91, 181)), restored_count=0, restored_ids=(), found_at="now", stamp=stamp,
+    )  # fmt: skip
+    path = tmp_path / "faces.faiss.rollback.json"
+    write_record(path, finding)
+    migrated = {**stamp, "model_sha256": "b" * 64}
+    assert read_record(path, stamp=migrated) == finding
+    recreated = {**stamp, "created_at": "2026-02-01T00:00:00Z"}
+    assert read_record(path, stamp=recreated) is None
