@@ -255,27 +255,11 @@ def per_set_figures(
     k: int,
     seed: int,
 ) -> dict[str, dict[str, Any]]:
-    """Per source set, macro (per-class mean) and micro k-shot top-1 over ROUNDS enrolments, each set searched
-    on its own: its test images of trained classes against k training references per class
-    (top1_{k}shot_train_refs); with its novel classes among them, each enrolled from k of its own test images
-    (top1_{k}shot_with_novel); and those novel classes alone (novel_classes_top1_{k}shot)."""
-    out: dict[str, dict[str, Any]] = {}
-    for group in sorted(set(groups.tolist())):
-        r, t = ref_groups == group, groups == group
-        trained = t & np.isin(labels, ref_labels[r])
-        pool = (ref_emb[r], ref_labels[r])
-        known = pooled_kshot_hits(*pool, emb[trained], labels[trained], k=k, seed=seed, n_rounds=ROUNDS)
-        every = pooled_kshot_hits(*pool, emb[t], labels[t], k=k, seed=seed, n_rounds=ROUNDS)
-        novel = {c: h for c, h in every.items() if c not in set(ref_labels[r].tolist())}
-        out[group] = {
-            f"top1_{k}shot_train_refs": macro_micro(known),
-            f"top1_{k}shot_with_novel": macro_micro(every),
-            **({f"novel_classes_top1_{k}shot": macro_micro(novel)} if novel else {}),
-        }
-    return out
+    """The figures of `per_set_results`."""
+    return per_set_results(ref_emb, ref_labels, ref_groups, emb, labels, groups, k=k, seed=seed)[0]
 
 
-def per_set_confusions(
+def per_set_results(
     ref_emb: np.ndarray,
     ref_labels: np.ndarray,
     ref_groups: np.ndarray,
@@ -285,18 +269,29 @@ def per_set_confusions(
     *,
     k: int,
     seed: int,
-) -> dict[str, tuple[list[str], np.ndarray]]:
-    """Per source set, the confusion counts of the k-shot answers behind `per_set_figures`'
-    top1_{k}shot_with_novel (the same draws: every test image of the set, its novel classes enrolled from k of
-    their own)."""
-    out = {}
+) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[list[str], np.ndarray]]]:
+    """Per source set, macro (per-class mean) and micro k-shot top-1 over ROUNDS enrolments, each set searched
+    on its own: its test images of trained classes against k training references per class
+    (top1_{k}shot_train_refs); with its novel classes among them, each enrolled from k of its own test images
+    (top1_{k}shot_with_novel); and those novel classes alone (novel_classes_top1_{k}shot). Beside them, the
+    confusion counts of the answers behind top1_{k}shot_with_novel."""
+    figures: dict[str, dict[str, Any]] = {}
+    confusions: dict[str, tuple[list[str], np.ndarray]] = {}
     for group in sorted(set(groups.tolist())):
         r, t = ref_groups == group, groups == group
-        predictions = pooled_kshot_predictions(
-            ref_emb[r], ref_labels[r], emb[t], labels[t], k=k, seed=seed, n_rounds=ROUNDS
-        )
-        out[group] = confusion_counts(predictions)
-    return out
+        trained = t & np.isin(labels, ref_labels[r])
+        pool = (ref_emb[r], ref_labels[r])
+        known = pooled_kshot_hits(*pool, emb[trained], labels[trained], k=k, seed=seed, n_rounds=ROUNDS)
+        answers = pooled_kshot_predictions(*pool, emb[t], labels[t], k=k, seed=seed, n_rounds=ROUNDS)
+        every = {c: np.asarray(p) == c for c, p in answers.items()}
+        novel = {c: h for c, h in every.items() if c not in set(ref_labels[r].tolist())}
+        figures[group] = {
+            f"top1_{k}shot_train_refs": macro_micro(known),
+            f"top1_{k}shot_with_novel": macro_micro(every),
+            **({f"novel_classes_top1_{k}shot": macro_micro(novel)} if novel else {}),
+        }
+        confusions[group] = confusion_counts(answers)
+    return figures, confusions
 
 
 def _train_reference_figures(
@@ -309,11 +304,12 @@ def _train_reference_figures(
     ref_emb = embed(model, ref_ds, device=device)
     ref_labels = np.asarray([ref_ds.classes[y] for y in ref_ds.labels])
     k, seed = cfg.eval.kshot, cfg.eval.seed
+    by_set, confusions = per_set_results(
+        ref_emb, ref_labels, group_array(ref_ds), emb, labels, group_array_of(split.test), k=k, seed=seed
+    )
     out: dict[str, Any] = {
         f"top1_{k}shot_train_refs": kshot_from_references(ref_emb, ref_labels, emb, labels, k=k, seed=seed),
-        "by_set": per_set_figures(
-            ref_emb, ref_labels, group_array(ref_ds), emb, labels, group_array_of(split.test), k=k, seed=seed
-        ),
+        "by_set": by_set,
     }
     novel = {label: idx for label, idx in class_members(labels).items() if not known[idx[0]]}
     if max((len(idx) for idx in novel.values()), default=0) > k:
@@ -335,7 +331,4 @@ def _train_reference_figures(
             )
         out[f"novel_classes_top1_{k}shot"] = float(np.mean(rounds))
         out["novel_classes"] = sorted(novel)
-    confusions = per_set_confusions(
-        ref_emb, ref_labels, group_array(ref_ds), emb, labels, group_array_of(split.test), k=k, seed=seed
-    )
     return out, confusions

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from training.heldout import per_set_confusions, per_set_figures
+from training.heldout import per_set_figures, per_set_results
 from training.report import confusion_files, per_set_table, plot_confusion
 
 
@@ -32,7 +32,8 @@ def test_per_set_confusions_diagonal_gives_the_per_set_with_novel_micro_figure()
     ref_groups, groups = np.char.partition(ref_labels, "/")[:, 0], np.char.partition(labels, "/")[:, 0]
     args = (ref_emb, ref_labels, ref_groups, emb, labels, groups)
     figures = per_set_figures(*args, k=3, seed=1)
-    confusions = per_set_confusions(*args, k=3, seed=1)
+    figures_again, confusions = per_set_results(*args, k=3, seed=1)
+    assert figures_again == figures
     assert set(confusions) == {"x", "y"}
     for group, (classes, counts) in confusions.items():
         assert counts.trace() / counts.sum() == pytest.approx(
