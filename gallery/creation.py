@@ -12,6 +12,7 @@ import sqlite3
 from contextlib import suppress
 from pathlib import Path
 
+from gallery.durable import fsync_directory
 from gallery.sqlite import create_schema, transaction
 from gallery.types import GalleryMeta
 
@@ -57,15 +58,6 @@ def remove_unfinished(directory: Path) -> list[str]:
         fsync_directory(directory)
         log.warning("removed files of unfinished gallery creates: %s", ", ".join(removed))
     return removed
-
-
-def fsync_directory(directory: Path) -> None:
-    """Make renames and unlinks in `directory` survive a power loss."""
-    handle = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)
 
 
 def _build(temp: Path, meta: GalleryMeta) -> None:

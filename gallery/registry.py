@@ -11,7 +11,8 @@ from typing import Any
 
 from gallery import inputs
 from gallery.config import IndexConfig
-from gallery.creation import fsync_directory, remove_unfinished
+from gallery.creation import remove_unfinished
+from gallery.durable import fsync_directory
 from gallery.errors import (
     GalleryError,
     GalleryExists,

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from gallery.durable import fsync_directory, replace_durably
 from gallery.sqlite import utc_now
 
 log = logging.getLogger(__name__)
@@ -104,20 +104,7 @@ def record_path(snapshot_path: Path) -> Path:
 
 def write_record(path: Path, rollback: Rollback) -> None:
     """Write the finding durably (temporary file, fsync, rename, directory fsync)."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(asdict(rollback), handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    replace_durably(path, lambda tmp: tmp.write_text(json.dumps(asdict(rollback)), encoding="utf-8"))
 
 
 def read_record(path: Path, *, stamp: dict[str, Any]) -> Rollback | None:
@@ -147,8 +134,4 @@ def same_store(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def clear_record(path: Path) -> None:
     path.unlink(missing_ok=True)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    fsync_directory(path.parent)

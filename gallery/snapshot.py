@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ import faiss
 import numpy as np
 
 from gallery.config import IndexConfig
+from gallery.durable import replace_durably
 from gallery.index import VectorIndex
 from gallery.integrity import bad_rows, file_sha256
 from gallery.rollback import record_path
@@ -60,7 +59,7 @@ def write_snapshot(path: Path, index: VectorIndex, *, max_reference_id: int, sta
     """Replace any snapshot at `path`; the sidecar goes last, so a torn write is never taken as valid."""
     sidecar = sidecar_path(path)
     sidecar.unlink(missing_ok=True)
-    _replace_durably(path, lambda tmp: faiss.write_index(index.faiss_index, str(tmp)))
+    replace_durably(path, lambda tmp: faiss.write_index(index.faiss_index, str(tmp)))
     body = {
         "format": FORMAT,
         "kind": index.kind,
@@ -74,7 +73,7 @@ def write_snapshot(path: Path, index: VectorIndex, *, max_reference_id: int, sta
         "stamp": stamp,
         "faiss_version": faiss.__version__,
     }
-    _replace_durably(sidecar, lambda tmp: tmp.write_text(json.dumps(body)))
+    replace_durably(sidecar, lambda tmp: tmp.write_text(json.dumps(body)))
 
 
 def read_snapshot(path: Path, *, dim: int, config: IndexConfig) -> Snapshot | None:
@@ -133,19 +132,3 @@ def _check_contents(index: VectorIndex) -> None:
         bad = bad_rows(vectors)
         if bad.any():
             raise ValueError(f"references {chunk_ids[bad][:10].tolist()} hold vectors not of unit norm")
-
-
-def _replace_durably(path: Path, write: Callable[[Path], object]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
