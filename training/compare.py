@@ -21,8 +21,7 @@ from torch import nn
 
 from modelcard import InputSpec, load_card
 from training.data.splits import Split
-from training.encoders.pretrained import IMAGENET_MEAN, IMAGENET_STD
-from training.frozen import as_onnx, embed_records, frozen_mobilenet_v2
+from training.frozen import as_onnx, backbone_spec, embed_records, frozen_backbone
 from training.heldout import ROUNDS, per_set_figures
 from training.metrics.macro import macro, pooled_kshot_by_class
 from training.pipeline import OnnxModule
@@ -60,10 +59,9 @@ def encoders(args: argparse.Namespace, workdir: str) -> list[tuple[str, nn.Modul
             )
         )
     for size in args.frozen:
-        spec = InputSpec(height=size, width=size, channels=3, mean=IMAGENET_MEAN, std=IMAGENET_STD)
-        model = as_onnx(
-            frozen_mobilenet_v2()[0], spec, Path(workdir) / f"frozen{size}.onnx", threads=args.threads
-        )
+        spec = backbone_spec("mobilenet-v2", size=size)
+        frozen = frozen_backbone("mobilenet-v2", size=size)[0]
+        model = as_onnx(frozen, spec, Path(workdir) / f"frozen{size}.onnx", threads=args.threads)
         out.append((f"frozen MobileNetV2 {size} px", model, spec))
     for path in args.checkpoint:
         model, cfg, _ = model_from_checkpoint(Path(path))

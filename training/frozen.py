@@ -51,11 +51,6 @@ def frozen_backbone(encoder: str, *, size: int) -> tuple[EmbeddingNet, dict[str,
     return model.eval(), load_pretrained_trunk(model, encoder=encoder, name="imagenet")
 
 
-def frozen_mobilenet_v2() -> tuple[EmbeddingNet, dict[str, Any]]:
-    """MobileNetV2's ImageNet trunk and global average pool: 1280-d L2-normalized features; its provenance."""
-    return frozen_backbone("mobilenet-v2", size=224)
-
-
 def backbone_spec(encoder: str, *, size: int, resize: str = "stretch") -> InputSpec:
     """The input `encoder`'s ImageNet weights expect, at size x size."""
     mean, std = NORMALIZATION[(encoder, "imagenet")]

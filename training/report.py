@@ -154,7 +154,7 @@ def write_report(
         ev.test_distances, ev.test_same, report_dir / "distances.png", threshold=card["threshold"]["value"]
     )
     plot_projection(ev.test_embeddings, ev.test_labels, report_dir / "projection.png")
-    confusions = getattr(ev, "confusions", {}) or {}
+    confusions = ev.confusions
     files = confusion_files(confusions)
     for group, (classes, counts) in confusions.items():
         plot_confusion(
