@@ -181,21 +181,27 @@ def _bodyparts() -> TrainConfig:
 
 
 def higher_resolution_cycle(first: TrainConfig, *, name: str, size: int, epochs: int) -> TrainConfig:
-    """A second cosine cycle from `first`'s best epoch at size x size (the convolutions do not depend on the
-    input size): lr 3e-4, no warm-up and nothing frozen, the trunk at 0.3 x the head's rate; exported to models/."""
+    """`next_cycle` at size x size (the convolutions do not depend on the input size), every epoch allowed
+    (patience = epochs), exported to models/."""
+    cfg = next_cycle(first, name=name, out_dir="models", epochs=epochs, patience=epochs)
+    return dataclasses.replace(cfg, input=dataclasses.replace(first.input, height=size, width=size))
+
+
+def next_cycle(first: TrainConfig, *, name: str, out_dir: str, epochs: int, patience: int) -> TrainConfig:
+    """A further cosine cycle from `first`'s best epoch: lr 3e-4, no warm-up and nothing frozen, the trunk at
+    0.3 x the head's rate."""
     return dataclasses.replace(
         first,
         name=name,
-        out_dir="models",
+        out_dir=out_dir,
         init_from=f"{first.run_dir}/{first.name}/best.pt",
-        input=dataclasses.replace(first.input, height=size, width=size),
         optim=dataclasses.replace(
             first.optim,
             lr=3e-4,
             warmup_epochs=0,
             freeze_epochs=0,
             trunk_lr_mult=0.3,
-            patience=epochs,
+            patience=patience,
             epochs=epochs,
         ),
     )
@@ -240,25 +246,9 @@ def _defects() -> TrainConfig:
 
 
 def _defects_160() -> TrainConfig:
-    """The shipped defects model's second stage (the model shipped before): a second cycle from the first
-    stage's best epoch (`defects-imagenet`, which must have run), at lr 3e-4 with no warm-up and nothing frozen,
-    the trunk at 0.3 x the head's rate, exported under runs/ only."""
-    first = _defects_imagenet()
-    return dataclasses.replace(
-        first,
-        name="defects-160",
-        out_dir="runs",
-        init_from=f"{first.run_dir}/{first.name}/best.pt",
-        optim=dataclasses.replace(
-            first.optim,
-            lr=3e-4,
-            warmup_epochs=0,
-            freeze_epochs=0,
-            trunk_lr_mult=0.3,
-            patience=15,
-            epochs=12,
-        ),
-    )
+    """The shipped defects model's second stage (the model shipped before): `next_cycle` from the first
+    stage's best epoch (`defects-imagenet`, which must have run), 12 epochs, exported under runs/ only."""
+    return next_cycle(_defects_imagenet(), name="defects-160", out_dir="runs", epochs=12, patience=15)
 
 
 _BUILDERS = {
