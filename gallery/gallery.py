@@ -25,11 +25,12 @@ import numpy as np
 from gallery import inputs
 from gallery.calibration import identities_of_rows
 from gallery.centroids import POOL, CentroidCache
+from gallery.changelog import NO_LAG, Changes, Lag
 from gallery.config import IndexConfig
 from gallery.errors import GalleryBusy, GalleryNotFound, ModelMismatch
 from gallery.index import VectorIndex
 from gallery.integrity import bad_rows, why_bad
-from gallery.labels import ReferenceLabels, aggregate
+from gallery.labels import NONE, ReferenceLabels, aggregate
 from gallery.loading import build_from_store, open_index, reconcile, store_stamp
 from gallery.migration import Failure, staged_index, switch
 from gallery.rollback import Rollback, clear_record, record_path
@@ -77,11 +78,14 @@ class Gallery:
         self._build_failed_at = -math.inf
         # bumped by every model switch: a background build begun before one read the old model's vectors
         self._model_generation = 0
-        self._identities = store.counts()[0]
         self._centroids = CentroidCache(lambda name: store.identity_embeddings(name)[1])
         started = time.perf_counter()
-        self._labels = ReferenceLabels.from_pairs(store.reference_identities())
-        opened = open_index(store, config=config, snapshot_path=snapshot_path)
+        with store.consistent():  # the cursor, labels and index as of one instant of the store
+            # the last change applied from the store's change log (None: no one else writes the store)
+            self._applied_seq: int | None = store.log_head()
+            self._identities = store.counts()[0]
+            self._labels = ReferenceLabels.from_pairs(store.reference_identities())
+            opened = open_index(store, config=config, snapshot_path=snapshot_path)
         # index_source says how the index was obtained at open: "snapshot", "reconciled" or "rebuilt"
         self._index, self.index_source = opened.index, opened.source
         self._rollback = opened.rollback  # the store was rolled back under its snapshot (gallery.rollback)
@@ -347,6 +351,40 @@ class Gallery:
                 self._store.set_threshold(value, source=source)
 
     @property
+    def follows_log(self) -> bool:
+        """The store has other writers (replicas sharing it) whose changes `catch_up` applies."""
+        return self._applied_seq is not None
+
+    def catch_up(self) -> int:
+        """Apply what other writers of the store committed since the last look (service replicas sharing a
+        PostgreSQL gallery): references added and deleted, the meta row (a threshold; a model switch reloads
+        the gallery). Idempotent: this process's own writes come back through the log and change nothing.
+        Returns the number of changes read (0 for a store no one else writes)."""
+        read = 0
+        with self._lock:
+            self._ensure_open()
+            while self._applied_seq is not None:
+                if self._store.pruned_through() > self._applied_seq:  # left behind the pruned part of the log
+                    log.warning(
+                        "gallery %s: behind the pruned change log; reloading from the store", self.name
+                    )
+                    self._reload_from_store(model_changed=False)
+                    continue
+                changes = self._store.changes_since(self._applied_seq)
+                self._apply(changes)
+                read += len(changes.added) + len(changes.deleted) + int(changes.meta)
+                self._applied_seq = max(self._applied_seq, changes.last_seq)
+                if not changes.more:
+                    break
+        return read
+
+    def log_lag(self) -> Lag:
+        """How far this gallery is behind its store's change log (nothing, for a store no one else writes)."""
+        with self._lock:
+            self._ensure_open()
+            return NO_LAG if self._applied_seq is None else self._store.log_lag(self._applied_seq)
+
+    @property
     def store(self) -> GalleryStore:
         """The store, for a model migration's reads and staged writes (each takes the store's own lock)."""
         return self._store
@@ -368,8 +406,11 @@ class Gallery:
             self._centroids = CentroidCache(lambda name: self._store.identity_embeddings(name)[1])
             self._index, self.index_source, self._dirty = index, "rebuilt", True
             self._model_generation += 1
-            if not reconcile(self._store, index):
-                self._rebuild()
+            with self._store.consistent():
+                if reconcile(self._store, index):
+                    self._follow_store()
+                else:
+                    self._rebuild()
             self._build_if_wanted()
         log.info(
             "gallery %s: switched to model %s (%d references dropped)",
@@ -473,8 +514,10 @@ class Gallery:
     def _rebuild(self) -> None:
         """(under the lock) Rebuild from the store now; a big HNSW index is exact for now, its graph built
         in the background."""
-        self.index_source = "rebuilt"
-        self._index = build_from_store(self._store, config=self._config, stopgap=True)
+        with self._store.consistent():
+            self.index_source = "rebuilt"
+            self._index = build_from_store(self._store, config=self._config, stopgap=True)
+            self._follow_store()
         self._build_if_wanted()
 
     def _wants_build(self) -> bool:
@@ -527,9 +570,11 @@ class Gallery:
                 return False
             if generation != self._model_generation:  # a model switch meanwhile: these are the old vectors
                 return True
-            if not reconcile(self._store, index):  # too much changed meanwhile
-                return True
-            self._index, self.index_source, self._dirty = index, "rebuilt", True
+            with self._store.consistent():
+                if not reconcile(self._store, index):  # too much changed meanwhile
+                    return True
+                self._index, self.index_source, self._dirty = index, "rebuilt", True
+                self._follow_store()
             took = time.perf_counter() - started
             log.info(
                 "gallery %s: %s index over %d references built in the background in %.1f s",
@@ -539,6 +584,63 @@ class Gallery:
                 took,
             )
             return self._wants_build()
+
+    def _apply(self, changes: Changes) -> None:
+        """(under the lock) One page of the change log: what is not applied yet is applied."""
+        if changes.empty:
+            return
+        if changes.meta:
+            before = self.meta
+            self._store.reload_meta()
+            if (self.meta.model_sha256, self.meta.dim) != (before.model_sha256, before.dim):
+                log.info("gallery %s: switched to model %s by another writer", self.name, self.meta.model)
+                self._reload_from_store(model_changed=True)
+                return
+        deleted = np.asarray(changes.deleted, dtype=np.int64)
+        gone = deleted[self._labels.codes(deleted) != NONE]
+        added = np.setdiff1d(np.asarray(changes.added, dtype=np.int64), deleted)
+        added = added[self._labels.codes(added) == NONE]
+        touched = {self._labels.name(code) for code in self._labels.codes(gone)}
+        if len(gone):
+            self._labels.remove(gone)
+            self._unindex(gone)
+        if len(added):
+            ids, identities, matrix = self._store.references_by_id(added.tolist())  # deleted since: absent
+            if len(ids):
+                self._index_new(matrix, ids)
+                for identity in set(identities):
+                    self._labels.add(ids[np.asarray(identities) == identity], identity)
+                touched.update(identities)
+        if len(gone) or len(added):
+            self._centroids.forget(touched)
+            self._identities = self._store.counts()[0]
+            self._dirty = True
+
+    def _reload_from_store(self, *, model_changed: bool) -> None:
+        """(under the lock) Labels, counts, index and cursor read again from the store at one instant: after
+        another writer switched the model (the index rebuilt), or when the log no longer reaches back to the
+        cursor (the index reconciled, or rebuilt if too far off)."""
+        if model_changed:
+            self._model_generation += 1  # a background build begun before read the old model's vectors
+        with self._store.consistent():
+            self._store.reload_meta()
+            if model_changed or not reconcile(self._store, self._index):
+                self.index_source = "rebuilt"
+                self._index = build_from_store(self._store, config=self._config, stopgap=True)
+            self._follow_store()
+        self._dirty = True
+        self._build_if_wanted()
+
+    def _follow_store(self) -> None:
+        """(under the lock, inside `consistent()`, right after the index was read whole from the store) For a
+        store other writers share: labels, counts and the cursor as of the same read, so that the index, the
+        labels and the cursor agree and every later change in the log applies exactly once."""
+        if self._applied_seq is None:
+            return
+        self._applied_seq = self._store.log_head()
+        self._labels = ReferenceLabels.from_pairs(self._store.reference_identities())
+        self._identities = self._store.counts()[0]
+        self._centroids = CentroidCache(lambda name: self._store.identity_embeddings(name)[1])
 
     def _write_nothing(self) -> None:
         """(under the lock) One committed write that leaves every value as it was: the meta row rewritten."""

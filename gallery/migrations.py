@@ -102,6 +102,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        version=4,
+        name="the change log that replicas sharing a gallery follow",
+        # PostgreSQL only (gallery.postgres.schema): one process owns a SQLite file, so nothing follows it;
+        # the version is recorded all the same, so that a gallery's migrations read alike in either store
+        statements=(),
+    ),
 )
 
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS migrations (

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from gallery import images, inputs
+from gallery.changelog import NO_LAG, Changes, Lag
 from gallery.creation import write_new_store
 from gallery.distance import METRICS
 from gallery.errors import (
@@ -315,6 +316,49 @@ class GalleryStore:
         with self._lock:
             rows = self._conn.execute('SELECT id FROM "references" INDEXED BY references_identity').fetchall()
         return np.sort(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
+
+    def references_by_id(
+        self, ids: Sequence[int], *, batch: int = 500
+    ) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """(ids, identities, matrix) of the stored references among `ids`, ascending (absent ones left out)."""
+        wanted = sorted({int(i) for i in ids})
+        rows: list[tuple[int, str, bytes]] = []
+        with self.reading() as conn:
+            for start in range(0, len(wanted), batch):
+                part = wanted[start : start + batch]
+                marks = ", ".join("?" * len(part))
+                rows += conn.execute(
+                    f'SELECT id, identity, embedding FROM "references" WHERE id IN ({marks}) ORDER BY id',
+                    part,
+                ).fetchall()
+        if not rows:
+            return np.empty(0, dtype=np.int64), [], np.empty((0, self._meta.dim), dtype=np.float32)
+        found, matrix = self._decode([(row[0], row[2]) for row in rows])
+        return found, [row[1] for row in rows], matrix
+
+    # The change log other writers of a shared store add to (gallery.changelog). A SQLite file has one writer,
+    # this process, so it has none; gallery.postgres.PostgresStore has one.
+    def log_head(self) -> int | None:
+        """The newest seq of the store's change log; None for a store no one else writes."""
+        return None
+
+    def changes_since(self, after: int) -> Changes:
+        """A page of the change log past `after`."""
+        raise NotImplementedError(f"{self.label} has no change log")
+
+    def pruned_through(self) -> int:
+        """The last seq pruned from the change log (0: none)."""
+        return 0
+
+    def log_lag(self, after: int) -> Lag:
+        """How far a cursor at `after` is behind the change log."""
+        return NO_LAG
+
+    @contextmanager
+    def consistent(self) -> Iterator[None]:
+        """Several reads that see the store at one instant (here the lock: no one else writes the file)."""
+        with self._lock:
+            yield
 
     def applied_migrations(self) -> list[tuple[int, str]]:
         with self.reading() as conn:

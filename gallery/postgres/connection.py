@@ -78,10 +78,16 @@ def connect(url: str, *, search_path: str | None = None) -> QmarkConnection:
     return QmarkConnection(conn)
 
 
+ISOLATION_LEVELS = ("READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE")
+
+
 @contextmanager
-def transaction(conn: QmarkConnection) -> Iterator[None]:
-    """BEGIN ... COMMIT, or ROLLBACK on any exception (including a failed COMMIT)."""
-    conn.raw.execute("BEGIN")
+def transaction(conn: QmarkConnection, *, isolation: str | None = None) -> Iterator[None]:
+    """BEGIN ... COMMIT, or ROLLBACK on any exception (including a failed COMMIT); `isolation`: one of
+    ISOLATION_LEVELS (None: the server's default, READ COMMITTED)."""
+    if isolation is not None and isolation not in ISOLATION_LEVELS:
+        raise ValueError(f"isolation must be one of {ISOLATION_LEVELS}, got {isolation!r}")
+    conn.raw.execute("BEGIN" if isolation is None else f"BEGIN ISOLATION LEVEL {isolation}")
     try:
         yield
         conn.raw.execute("COMMIT")

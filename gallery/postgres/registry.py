@@ -3,29 +3,43 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from gallery import inputs
 from gallery.config import IndexConfig
-from gallery.errors import InvalidGalleryName, StoreCorrupt
+from gallery.errors import GalleryNotFound, InvalidGalleryName, StoreCorrupt
 from gallery.gallery import Gallery
+from gallery.postgres import changes
 from gallery.postgres.connection import connect, pg_errors, transaction
+from gallery.postgres.follower import FollowConfig, Follower, FollowerState
 from gallery.postgres.store import PostgresStore, catalog, ensure_catalog
 from gallery.registry import GalleryRegistry
 from gallery.snapshot import snapshot_files
 from gallery.sqlite import utc_now
 from gallery.storage import storage_errors
 
+log = logging.getLogger(__name__)
+
 
 class PostgresRegistry(GalleryRegistry):
     """GalleryRegistry over the galleries stored in the PostgreSQL database at `url`."""
 
     def __init__(
-        self, data_dir: Path, url: str, *, config: IndexConfig | None = None, **index_options: Any
+        self,
+        data_dir: Path,
+        url: str,
+        *,
+        config: IndexConfig | None = None,
+        follow: FollowConfig | None = None,
+        **index_options: Any,
     ) -> None:
+        """`follow`: how the galleries keep in step with the other replicas' writes (`Follower`)."""
         super().__init__(data_dir, config=config, **index_options)
         self.url = url
+        self._follow_errors: dict[str, str] = {}  # gallery name -> why its last catch-up failed
+        self.follower = Follower(url, sync_catalog=self.sync_catalog, catch_up=self.catch_up, config=follow)
 
     def open(self) -> None:
         """Open every gallery in the catalog (creating the catalog on first use); one that cannot be opened
@@ -41,6 +55,72 @@ class PostgresRegistry(GalleryRegistry):
             for name, schema in catalog(self.url):
                 if name not in self._galleries:
                     self._open_or_set_aside(name, Path(schema))
+        self.follower.start()
+
+    def close(self) -> None:
+        self.follower.stop()
+        super().close()
+
+    def sync_catalog(self) -> None:
+        """Open the galleries other replicas created and close the ones they deleted (or deleted and created
+        again: another schema under the same name), as the catalog says now."""
+        with self._lock:  # a create or delete here runs under this lock: the catalog read agrees with it
+            rows = dict(catalog(self.url))
+            for name, gallery in list(self._galleries.items()):
+                if rows.get(name) != gallery.store.schema:  # type: ignore[attr-defined]
+                    del self._galleries[name]
+                    gallery.close(snapshot=False)
+                    self._forget_snapshot(name)
+                    log.info("gallery %s: deleted by another replica", name)
+            for name, entry in list(self._unavailable.items()):
+                if rows.get(name) != entry.file:
+                    del self._unavailable[name]
+            wanted = {
+                n: s for n, s in rows.items() if n not in self._galleries and n not in self._unavailable
+            }
+        for name, schema in wanted.items():  # opening reads a whole gallery: off the lock
+            try:
+                gallery = self._open_one(name, Path(schema))
+            except Exception:
+                with self._lock:
+                    if name not in self._galleries:
+                        self._open_or_set_aside(name, Path(schema))  # tried once more, then set aside
+                continue
+            with self._lock:
+                if name in self._galleries or name in self._unavailable:
+                    gallery.close(snapshot=False)
+                else:
+                    self._galleries[name] = gallery
+                    log.info("gallery %s: created by another replica", name)
+
+    def catch_up(self, schema: str | None = None) -> None:
+        """Catch the gallery stored in `schema` up with the change log (None: every open gallery)."""
+        with self._lock:
+            galleries = [
+                g
+                for g in self._galleries.values()
+                if schema is None or g.store.schema == schema  # type: ignore[attr-defined]
+            ]
+        for gallery in galleries:
+            name = gallery.name
+            try:
+                gallery.catch_up()
+            except GalleryNotFound:
+                continue  # deleted meanwhile; the catalog's notification closes it
+            except Exception as exc:  # this gallery stays behind (named in /ready); the others go on
+                if self._follow_errors.get(name) is None:
+                    log.error("gallery %s: cannot catch up with the change log: %s", name, exc)
+                self._follow_errors[name] = str(exc) or type(exc).__name__
+            else:
+                self._follow_errors.pop(name, None)
+
+    def follow_error(self, name: str) -> str | None:
+        """Why the gallery could not catch up with the change log at the last try; None when it did."""
+        return self._follow_errors.get(name)
+
+    def replication(self) -> FollowerState:
+        """Whether this replica follows the change log now, and since when it has been in step."""
+        return self.follower.state
 
     def _open_one(self, name: str, path: Path) -> Gallery:
         try:
@@ -70,8 +150,12 @@ class PostgresRegistry(GalleryRegistry):
                 found = row.fetchone()  # None: another replica deleted it first, which is what was asked
                 if found is not None:
                     conn.execute(f'DROP SCHEMA IF EXISTS "{found[0]}" CASCADE')
+                    changes.forget(conn, found[0])
         finally:
             conn.close()
+        self._forget_snapshot(name)
+
+    def _forget_snapshot(self, name: str) -> None:
         with storage_errors(f"deleting gallery {name!r}"):
             for path in snapshot_files(self._snapshot_path(name)):
                 path.unlink(missing_ok=True)

@@ -10,15 +10,67 @@ from gallery.migrations import Migration
 CATALOG_LOCK = 0x5347_0001  # pg_advisory_xact_lock key: catalog DDL, gallery creates and deletes
 SCHEMA_PREFIX = "g_"
 
+CHANNEL = "sg_changes"  # NOTIFY channel: the payload is a gallery's schema, or CATALOG_PAYLOAD
+CATALOG_PAYLOAD = "catalog"  # a gallery was created or deleted
+
+# Every name is qualified with `public`: a connection whose search_path starts at a gallery's schema may run it.
 CATALOG = (
-    """CREATE TABLE IF NOT EXISTS sg_galleries (
+    """CREATE TABLE IF NOT EXISTS public.sg_galleries (
         id BIGSERIAL PRIMARY KEY,
         name TEXT NOT NULL UNIQUE,
         schema_name TEXT NOT NULL UNIQUE,
         created_at TEXT NOT NULL
     )""",
     # one row, rewritten by storage probes: a write that changes nothing anyone reads
-    "CREATE TABLE IF NOT EXISTS sg_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS public.sg_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL)",
+    # The change log replicas follow (gallery.postgres.changes): one row per reference added or deleted and
+    # per meta update, written by the triggers below in the writing transaction. Each trigger takes the
+    # gallery's transaction-scoped lock before its rows draw their numbers, so within one gallery `seq`
+    # order is commit order: a reader that has seen seq n of a gallery will never see a smaller one appear.
+    """CREATE TABLE IF NOT EXISTS public.sg_changes (
+        seq BIGSERIAL PRIMARY KEY,
+        schema_name TEXT NOT NULL,
+        op TEXT NOT NULL CHECK (op IN ('add', 'delete', 'meta')),
+        reference_id BIGINT,
+        at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+    )""",
+    "CREATE INDEX IF NOT EXISTS sg_changes_schema_seq ON public.sg_changes (schema_name, seq)",
+    "CREATE INDEX IF NOT EXISTS sg_changes_at ON public.sg_changes (at)",
+    # per gallery, the last seq pruned from the log: a replica that has applied less must reload the gallery
+    """CREATE TABLE IF NOT EXISTS public.sg_changes_pruned (
+        schema_name TEXT PRIMARY KEY,
+        through BIGINT NOT NULL
+    )""",
+    """CREATE OR REPLACE FUNCTION public.sg_log_added() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_advisory_xact_lock(hashtext(TG_TABLE_SCHEMA));
+        INSERT INTO public.sg_changes (schema_name, op, reference_id)
+            SELECT TG_TABLE_SCHEMA, 'add', id FROM added ORDER BY id;
+        PERFORM pg_notify('sg_changes', TG_TABLE_SCHEMA);
+        RETURN NULL;
+    END $$""",
+    """CREATE OR REPLACE FUNCTION public.sg_log_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_advisory_xact_lock(hashtext(TG_TABLE_SCHEMA));
+        INSERT INTO public.sg_changes (schema_name, op, reference_id)
+            SELECT TG_TABLE_SCHEMA, 'delete', id FROM deleted ORDER BY id;
+        PERFORM pg_notify('sg_changes', TG_TABLE_SCHEMA);
+        RETURN NULL;
+    END $$""",
+    """CREATE OR REPLACE FUNCTION public.sg_log_meta() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_advisory_xact_lock(hashtext(TG_TABLE_SCHEMA));
+        INSERT INTO public.sg_changes (schema_name, op) VALUES (TG_TABLE_SCHEMA, 'meta');
+        PERFORM pg_notify('sg_changes', TG_TABLE_SCHEMA);
+        RETURN NULL;
+    END $$""",
+    """CREATE OR REPLACE FUNCTION public.sg_catalog_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('sg_changes', 'catalog');
+        RETURN NULL;
+    END $$""",
+    """CREATE OR REPLACE TRIGGER sg_galleries_changed AFTER INSERT OR DELETE ON public.sg_galleries
+        FOR EACH STATEMENT EXECUTE FUNCTION public.sg_catalog_changed()""",
 )
 
 _STATEMENTS: dict[int, tuple[str, ...]] = {
@@ -96,6 +148,14 @@ _STATEMENTS: dict[int, tuple[str, ...]] = {
             code TEXT NOT NULL,
             message TEXT NOT NULL
         )""",
+    ),
+    4: (
+        """CREATE TRIGGER references_added AFTER INSERT ON "references" REFERENCING NEW TABLE AS added
+            FOR EACH STATEMENT EXECUTE FUNCTION public.sg_log_added()""",
+        """CREATE TRIGGER references_deleted AFTER DELETE ON "references" REFERENCING OLD TABLE AS deleted
+            FOR EACH STATEMENT EXECUTE FUNCTION public.sg_log_deleted()""",
+        # a model switch rewrites embeddings and meta in one transaction: the meta change tells replicas
+        "CREATE TRIGGER meta_changed AFTER UPDATE ON meta FOR EACH STATEMENT EXECUTE FUNCTION public.sg_log_meta()",
     ),
 }
 

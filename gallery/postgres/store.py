@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from gallery.changelog import Changes, Lag
 from gallery.errors import GalleryExists, GalleryNotFound, StoreCorrupt
+from gallery.postgres import changes
 from gallery.postgres.connection import QmarkConnection, connect, pg_errors, transaction
 from gallery.postgres.schema import (
     CATALOG,
@@ -92,6 +94,9 @@ class PostgresStore(GalleryStore):
         conn = connect(url, search_path=schema)
         try:
             with pg_errors(f"opening gallery {name!r}"):
+                if _newest_version(conn) < LATEST_VERSION:  # what a migration may need: the catalog's own
+                    with transaction(conn):
+                        ensure_catalog(conn)
                 migrate(conn, schema)
                 meta = _read_meta(conn, schema)
             return cls(url, schema, conn, meta)
@@ -124,6 +129,36 @@ class PostgresStore(GalleryStore):
                 conn = self._connection()
                 with transaction(conn):
                     yield conn
+
+    @contextmanager
+    def consistent(self) -> Iterator[None]:  # type: ignore[override]
+        """Several reads that see the store at one instant: one REPEATABLE READ transaction (joined when one
+        is open: a write transaction holds the gallery's lock, so nothing else commits to it meanwhile)."""
+        with self._lock:
+            if self._conn.in_transaction and self._conn.usable:
+                yield
+                return
+            with (
+                pg_errors(f"reading gallery {self._meta.name!r}"),
+                transaction(self._connection(), isolation="REPEATABLE READ"),
+            ):
+                yield
+
+    def log_head(self) -> int:  # type: ignore[override]
+        with self.reading() as conn:
+            return changes.head(conn, self.schema)
+
+    def changes_since(self, after: int) -> Changes:
+        with self.reading() as conn:
+            return changes.since(conn, self.schema, after)
+
+    def pruned_through(self) -> int:
+        with self.reading() as conn:
+            return changes.pruned_through(conn, self.schema)
+
+    def log_lag(self, after: int) -> Lag:
+        with self.reading() as conn:
+            return changes.lag(conn, self.schema, after)
 
     def reference_identities(self, *, batch: int = 65536) -> list[tuple[np.ndarray, list[str]]]:
         chunks = []
@@ -232,6 +267,13 @@ def _apply(conn: QmarkConnection, version: int, name: str, statements: tuple[str
     conn.execute(
         "INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)", (version, name, utc_now())
     )
+
+
+def _newest_version(conn: QmarkConnection) -> int:
+    """The newest migration the gallery's schema records (0 before its migrations table exists)."""
+    if conn.execute("SELECT to_regclass('migrations')").fetchone()[0] is None:
+        return 0
+    return int(conn.execute("SELECT COALESCE(MAX(version), 0) FROM migrations").fetchone()[0])
 
 
 def _read_meta(conn: QmarkConnection, schema: str) -> GalleryMeta:

@@ -1,0 +1,145 @@
+"""Follower: the thread that keeps one replica's galleries in step with what the other replicas commit.
+
+It LISTENs on the change log's channel (`gallery.postgres.schema.CHANNEL`): a notification names a gallery's
+schema (catch that gallery up from the log) or the catalog (open the galleries created elsewhere, close the
+ones deleted). Notifications are a wake-up, never the record: after every (re)connection, and every
+`poll_s` seconds besides, it catches every gallery up from the log, so a notification missed while the
+connection was down, or sent before this replica listened, costs at most one poll interval. It prunes the log
+of changes older than `retention_s` now and then (any replica may; a replica left behind the pruned part
+reloads the gallery instead, `Gallery.catch_up`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psycopg
+
+from gallery.errors import GalleryError
+from gallery.postgres import changes
+from gallery.postgres.connection import CONNECT_TIMEOUT_S, QmarkConnection, pg_errors, transaction
+from gallery.postgres.schema import CATALOG_PAYLOAD, CHANNEL
+
+log = logging.getLogger(__name__)
+
+WAIT_S = 0.25  # one wait for notifications: how soon `stop` is seen
+RETRY_S = (0.5, 1.0, 2.0, 5.0)  # waits before reconnecting, growing while the server stays unreachable
+
+
+@dataclass(frozen=True)
+class FollowConfig:
+    poll_s: float = 5.0  # a full catch-up of every gallery at least this often, notified or not
+    retention_s: float = 86_400.0  # changes older than this are pruned from the log
+    prune_every_s: float = 600.0
+
+
+@dataclass(frozen=True)
+class FollowerState:
+    listening: bool  # connected and LISTENing
+    error: str | None  # the last failure, while it stands
+    last_sync: float | None  # time.time() of the last full catch-up that succeeded
+
+
+class Follower:
+    """`sync_catalog()` opens and closes galleries as the catalog says; `catch_up(schema)` catches one gallery
+    up (None: every gallery). Both come from the registry; the thread calls them."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        sync_catalog: Callable[[], None],
+        catch_up: Callable[[str | None], None],
+        config: FollowConfig | None = None,
+    ) -> None:
+        self.url = url
+        self.config = config or FollowConfig()
+        self._sync_catalog = sync_catalog
+        self._catch_up = catch_up
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._state = FollowerState(listening=False, error=None, last_sync=None)
+
+    @property
+    def state(self) -> FollowerState:
+        with self._lock:
+            return self._state
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="change-log-follower", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                self._listen()
+                failures = 0
+            except Exception as exc:  # the server went away, a gallery failed to open...: retried
+                self._set(listening=False, error=f"{type(exc).__name__}: {exc}")
+                log.warning(
+                    "change log follower: %s; retrying", exc, exc_info=not isinstance(exc, GalleryError)
+                )
+                self._stop.wait(RETRY_S[min(failures, len(RETRY_S) - 1)])
+                failures += 1
+        self._set(listening=False)
+
+    def _listen(self) -> None:
+        """One connection's life: LISTEN, catch everything up, then follow notifications until stopped."""
+        with pg_errors("listening to the change log"):
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+        with conn:
+            with pg_errors("listening to the change log"):
+                conn.execute(f"LISTEN {CHANNEL}")
+            self._full_sync()  # what was committed before LISTEN took effect, or while disconnected
+            self._set(listening=True, error=None)
+            next_poll = time.monotonic() + self.config.poll_s
+            next_prune = time.monotonic()
+            while not self._stop.is_set():
+                with pg_errors("listening to the change log"):
+                    woken = list(conn.notifies(timeout=WAIT_S, stop_after=1))
+                    if woken:
+                        woken += conn.notifies(timeout=0)  # the rest already received
+                payloads = {n.payload for n in woken}
+                if CATALOG_PAYLOAD in payloads:
+                    self._sync_catalog()
+                for schema in payloads - {CATALOG_PAYLOAD}:
+                    self._catch_up(schema)
+                now = time.monotonic()
+                if now >= next_poll:
+                    self._full_sync()
+                    next_poll = now + self.config.poll_s
+                if now >= next_prune:
+                    self._prune(conn)
+                    next_prune = now + self.config.prune_every_s
+
+    def _full_sync(self) -> None:
+        self._sync_catalog()
+        self._catch_up(None)
+        self._set(last_sync=time.time(), error=None)
+
+    def _prune(self, conn: psycopg.Connection) -> None:
+        qmark = QmarkConnection(conn)
+        with pg_errors("pruning the change log"), transaction(qmark):
+            gone = changes.prune(qmark, older_than_s=self.config.retention_s)
+        if gone:
+            log.info("change log: pruned %d changes older than %g s", gone, self.config.retention_s)
+
+    def _set(self, **fields: object) -> None:
+        with self._lock:
+            values = {**self._state.__dict__, **fields}
+            self._state = FollowerState(**values)  # type: ignore[arg-type]
