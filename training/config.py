@@ -29,6 +29,9 @@ Loss = Literal["contrastive", "triplet-semihard", "triplet-batchhard", "multi-si
 Sampler = Literal["pk", "pairs"]
 Select = Literal["nway", "kshot_top1", "kshot_macro", "verification_auc"]
 Device = Literal["auto", "cpu", "cuda"]
+# WiSE-FT's batch-norm running statistics: interpolated like the weights, kept as fine-tuned, or re-estimated
+# on the training images once the weights are interpolated (training/wise.py)
+WiseBatchNorm = Literal["interpolate", "finetuned", "recompute"]
 Fraction = Annotated[float, Field(ge=0, lt=1)]
 Rate = Annotated[float, Field(gt=0, lt=1)]
 Unit = Annotated[float, Field(ge=0, le=1)]
@@ -116,8 +119,10 @@ class OptimConfig:
     freeze_epochs: NonNegativeInt = 0
     trunk_lr_mult: PositiveFloat = 1.0
     # With model.pretrained: the exported weights are (1 - wise_alpha) x pretrained + wise_alpha x the best
-    # epoch's (training/wise.py); None exports the best epoch's weights as they are.
+    # epoch's (training/wise.py; only the entries the pretrained weights set, so a head that started random keeps
+    # its trained weights); None exports the best epoch's weights as they are.
     wise_alpha: Unit | None = None
+    wise_batchnorm: WiseBatchNorm = "interpolate"
     time_budget_min: PositiveFloat | None = None  # stop (keeping the best checkpoint) after this many minutes
 
 
@@ -272,6 +277,10 @@ def problems(cfg: TrainConfig) -> list[str]:
         found.append(f"optim.warmup_epochs={o.warmup_epochs} is more than optim.epochs={o.epochs}")
     if o.wise_alpha is not None and m.pretrained is None:
         found.append("optim.wise_alpha needs model.pretrained (the weights to interpolate with)")
+    if o.wise_batchnorm != "interpolate" and o.wise_alpha is None:
+        found.append(
+            f"optim.wise_batchnorm={o.wise_batchnorm} needs optim.wise_alpha (nothing is interpolated)"
+        )
     if e.select == "kshot_macro" and d.split != "image":
         found.append(
             f"eval.select=kshot_macro needs data.split=image (training images are its references), "

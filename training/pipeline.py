@@ -6,6 +6,7 @@ train -> tune the threshold on validation identities -> evaluate on test -> expo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -19,12 +20,20 @@ from training.card import build_card, device_description
 from training.config import TrainConfig, apply_overrides
 from training.data.dataset import ImageDataset
 from training.data.splits import Split
+from training.encoders.pretrained import load_pretrained_trunk
 from training.export import INPUT_NAME, OUTPUT_NAME, export_with_parity
 from training.heldout import Evaluation, evaluate
 from training.recipes import load_records, make_split
 from training.report import write_report
 from training.train import TrainResult, build_model, input_spec, model_from_checkpoint, train
-from training.wise import ensemble_with_pretrained
+from training.wise import (
+    batchnorm_statistics,
+    ensemble_with_pretrained,
+    pretrained_entries,
+    recompute_batchnorm,
+)
+
+BN_BATCH = 64  # images per forward pass when batch-norm statistics are re-estimated
 
 
 class OnnxModule(torch.nn.Module):
@@ -117,21 +126,44 @@ def import_pretrained(cfg: TrainConfig) -> ModelCard:
     return finish(cfg, model, split, history=[], seconds=0.0, device="cpu")
 
 
-def with_pretrained_ensemble(cfg: TrainConfig, model: torch.nn.Module) -> torch.nn.Module:
-    """The trained model, interpolated with its pretrained start when the config asks (`optim.wise_alpha`)."""
-    if cfg.optim.wise_alpha is None:
+def pretrained_start(cfg: TrainConfig) -> tuple[torch.nn.Module, set[str]]:
+    """The configured encoder with its pretrained weights, and the state-dict entries those weights set (the
+    others, e.g. a projection head an ImageNet trunk lacks, are NaN here: they started random)."""
+    model = build_model(dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, pretrained=None)))
+    loaded = pretrained_entries(
+        model, lambda m: load_pretrained_trunk(m, encoder=cfg.model.encoder, name=cfg.model.pretrained)
+    )
+    return model, loaded
+
+
+def with_pretrained_ensemble(cfg: TrainConfig, model: torch.nn.Module, split: Split) -> torch.nn.Module:
+    """The trained model, interpolated with its pretrained start when the config asks (`optim.wise_alpha`):
+    the entries the pretrained weights set, batch-norm statistics as `optim.wise_batchnorm` says (re-estimated
+    on `split.train`, unaugmented, for "recompute")."""
+    o = cfg.optim
+    if o.wise_alpha is None:
         return model
     if not cfg.model.pretrained:
         raise ValueError("optim.wise_alpha needs model.pretrained (the weights to interpolate with)")
     print(
-        f"{cfg.name}: weights {cfg.optim.wise_alpha:g} x trained + {1 - cfg.optim.wise_alpha:g} x pretrained"
+        f"{cfg.name}: weights {o.wise_alpha:g} x trained + {1 - o.wise_alpha:g} x pretrained ({o.wise_batchnorm} BN)"
     )
-    return ensemble_with_pretrained(model.cpu(), build_model(cfg), alpha=cfg.optim.wise_alpha)
+    pretrained, keys = pretrained_start(cfg)
+    if o.wise_batchnorm == "finetuned":
+        keys -= batchnorm_statistics(model)
+    model = ensemble_with_pretrained(model.cpu(), pretrained, alpha=o.wise_alpha, keys=keys)
+    if o.wise_batchnorm == "recompute":
+        # shuffled (seeded): the per-batch variances averaged then hold every class, not one or two
+        images = ImageDataset(split.train, input_spec(cfg))
+        order = torch.Generator().manual_seed(cfg.seed)
+        batches = torch.utils.data.DataLoader(images, batch_size=BN_BATCH, shuffle=True, generator=order)
+        recompute_batchnorm(model, batches)
+    return model.eval()
 
 
 def build(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> ModelCard:
     result: TrainResult = train(cfg, resume=resume, progress=progress)
-    model = with_pretrained_ensemble(cfg, result.model)
+    model = with_pretrained_ensemble(cfg, result.model, result.split)
     return finish(
         cfg, model, result.split, history=result.history, seconds=result.seconds, device=result.device
     )
@@ -143,8 +175,8 @@ def export_checkpoint(
     """Re-evaluate a checkpoint and export it (e.g. a run stopped early, or to re-tune the threshold)."""
     model, cfg, state = model_from_checkpoint(checkpoint)
     cfg = apply_overrides(cfg, ([f"out_dir={out_dir}"] if out_dir is not None else []) + list(overrides))
-    model = with_pretrained_ensemble(cfg, model)
     split = make_split(load_records(cfg.data), cfg.data)
+    model = with_pretrained_ensemble(cfg, model, split)
     history = json.loads(state["history_json"])
     return finish(
         cfg,

@@ -90,6 +90,7 @@ def test_config_classes_refuse_bad_values_when_built_in_code():
         (["optim.min_lr=0.1", "optim.lr=0.01"], "min_lr"),
         (["optim.warmup_epochs=5", "optim.epochs=2"], "warmup_epochs"),
         (["optim.wise_alpha=0.5"], "needs model.pretrained"),
+        (["optim.wise_batchnorm=recompute"], "needs optim.wise_alpha"),
         (["eval.select=kshot_macro", "data.split=class"], "needs data.split=image"),
         (["data.val=0.6", "data.test=0.4"], "nothing to train on"),
         (["data.novel_classes=a", "data.split=class"], "novel_classes"),
