@@ -1,4 +1,6 @@
 # Siamese Gallery service image: CUDA runtime + the `gpu` extra (onnxruntime-gpu, faiss-gpu); runs on CPU without a GPU.
+# The `postgres` extra (psycopg with its own libpq) too, so the same image serves galleries from SQLite or, with
+# SG_DATABASE_URL, as one of several replicas on PostgreSQL (docker-compose.yml's `replicas` profile).
 # Build: docker build -t siamese-gallery .   Run: docker compose up (see docker-compose.yml)
 # CUDA 13 and cuDNN 9: what onnxruntime-gpu 1.31's CUDA provider links (libcudart.so.13, libcublas.so.13,
 # cuDNN 9). faiss-gpu 1.15.1 is built for CUDA 12 and brings its own CUDA 12 runtime and cuBLAS wheels, which
@@ -36,7 +38,7 @@ COPY pyproject.toml README.md ./
 # hadolint ignore=DL3013
 RUN mkdir -p app gallery modelcard \
     && touch app/__init__.py gallery/__init__.py modelcard/__init__.py \
-    && pip install ".[gpu]" \
+    && pip install ".[gpu,postgres]" \
     && pip uninstall -y siamese-gallery \
     && rm -rf app gallery modelcard build ./*.egg-info
 
