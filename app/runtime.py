@@ -26,7 +26,7 @@ from app.schemas import GalleryStatus
 from app.search import finish_searches
 from app.settings import Settings
 from gallery.config import IndexConfig
-from gallery.errors import GalleryError, ModelMismatch
+from gallery.errors import GalleryError, GalleryExists, ModelMismatch
 from gallery.gallery import Gallery
 from gallery.registry import GalleryRegistry
 from gallery.types import GalleryInfo
@@ -61,9 +61,11 @@ def gallery_registry(settings: Settings) -> GalleryRegistry:
     if settings.database_url is None:
         return GalleryRegistry(settings.data_dir, config=index_config(settings))
     from gallery.postgres import PostgresRegistry  # psycopg: only where PostgreSQL is used
+    from gallery.postgres.follower import FollowConfig
 
     url = settings.database_url.get_secret_value()
-    return PostgresRegistry(settings.data_dir, url, config=index_config(settings))
+    follow = FollowConfig(poll_s=settings.replica_poll_s, retention_s=settings.change_log_retention_s)
+    return PostgresRegistry(settings.data_dir, url, config=index_config(settings), follow=follow)
 
 
 def identify_threshold(
@@ -158,6 +160,9 @@ class Runtime:
                 self.registry.create(
                     name, model=name, model_sha256=encoder.sha256, dim=encoder.dim, metric="l2"
                 )
+            except GalleryExists:  # another replica sharing the database created it first
+                log.info("default gallery %s was created by another replica", name)
+                continue
             except GalleryError as exc:
                 log.error("could not create default gallery %s: %s", name, exc)
                 continue

@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     # postgresql://user@host:port/db: galleries live in PostgreSQL (shared by replicas; FAISS indexes and their
     # snapshots stay per replica under data_dir); unset: one SQLite file per gallery under data_dir
     database_url: SecretStr | None = None
+    # With database_url: each replica catches every gallery up with the change log at least this often (the
+    # other replicas' notifications wake it at once; the poll covers one missed while its connection was
+    # down), and the log keeps changes this long (a replica left further behind reloads the gallery).
+    replica_poll_s: float = Field(default=5.0, gt=0, le=3600)
+    change_log_retention_s: float = Field(default=86_400.0, ge=60)
     models_dir: Path = Path("./models")
     api_keys: Annotated[tuple[str, ...], NoDecode] = ()
     device: Literal["auto", "cpu", "cuda"] = "auto"

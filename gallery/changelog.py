@@ -42,3 +42,12 @@ class Lag:
 
 
 NO_LAG = Lag(0)
+
+
+@dataclass(frozen=True)
+class FollowerState:
+    """Whether a replica follows its store's change log now."""
+
+    listening: bool  # connected and woken by the other writers' notifications
+    error: str | None  # the last failure to follow, while it stands
+    last_sync: float | None  # time.time() of the last catch-up of every gallery that succeeded

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gallery import inputs
+from gallery.changelog import FollowerState
 from gallery.config import IndexConfig
 from gallery.creation import remove_unfinished
 from gallery.durable import fsync_directory
@@ -93,10 +94,9 @@ class GalleryRegistry:
         GalleryExists if the name is taken."""
         inputs.gallery_name(name)
         with self._lock:
-            path = self._store_path(name)
             if name in self._unavailable:
                 raise GalleryExists(f"{self._unavailable_message(name)}; delete it to reuse the name")
-            if name in self._galleries or path.exists():
+            if name in self._galleries or self._stored(name):
                 raise GalleryExists(f"gallery {name!r} already exists")
             with self._storage.watch():
                 store = self._create_store(
@@ -127,6 +127,14 @@ class GalleryRegistry:
             if problem is not None:
                 problems[name] = problem
         return problems
+
+    def replication(self) -> FollowerState | None:
+        """How this process follows other writers of its galleries' store; None: it is their only writer."""
+        return None
+
+    def follow_error(self, name: str) -> str | None:
+        """Why the gallery could not catch up with other writers' changes at the last try; None when it did."""
+        return None
 
     def get(self, name: str) -> Gallery:
         """The open gallery; GalleryUnavailable for one set aside at start-up, else GalleryNotFound."""
@@ -204,6 +212,10 @@ class GalleryRegistry:
             store.close()
             raise StoreCorrupt(f"{path.name} holds gallery {store.meta.name!r}, not {name!r}")
         return Gallery(store, config=self.config, snapshot_path=self._snapshot_path(name))
+
+    def _stored(self, name: str) -> bool:
+        """A store of that name exists, open here or not (a file left in the galleries folder)."""
+        return self._store_path(name).exists()
 
     def _store_path(self, name: str) -> Path:
         return self.directory / f"{name}{STORE_SUFFIX}"

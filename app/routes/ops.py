@@ -13,7 +13,7 @@ from app.deps import MetricsDep, RuntimeDep
 from app.routes.galleries import index_out
 from app.runtime import Runtime, blocking
 from app.schemas import GalleryReady, Health, ModelReady, Ready
-from gallery.errors import GalleryNotFound
+from gallery.errors import GalleryError, GalleryNotFound
 from gallery.gallery import Gallery
 from gallery.rollback import Rollback
 from gallery.storage import StorageProblem
@@ -83,6 +83,29 @@ class DegradedGalleryOut(BaseModel):
     )
 
 
+class GalleryLagOut(BaseModel):
+    changes: int = Field(description="Changes other replicas committed that this one has not applied yet.")
+    seconds: float = Field(description="How long the oldest of them has waited.")
+    error: str | None = Field(default=None, description="Why the last catch-up failed, while it stands.")
+
+
+class ReplicationOut(BaseModel):
+    listening: bool = Field(
+        description="Connected to PostgreSQL and woken by the other replicas' writes (LISTEN/NOTIFY)."
+    )
+    error: str | None = Field(
+        default=None, description="The last failure to follow the log, while it stands."
+    )
+    last_sync: str | None = Field(
+        description="When every gallery was last caught up with the change log (ISO 8601, UTC)."
+    )
+    behind_changes: int = Field(description="Changes not applied yet, over all galleries.")
+    behind_s: float = Field(description="How long the oldest change not applied yet has waited, in seconds.")
+    galleries: dict[str, GalleryLagOut] = Field(
+        default_factory=dict, description="The galleries behind the log, or failing to catch up."
+    )
+
+
 class ReadyOut(Ready):
     unavailable_galleries: dict[str, UnavailableGalleryOut] = Field(
         default_factory=dict,
@@ -97,6 +120,11 @@ class ReadyOut(Ready):
     storage: StorageProblemOut | None = Field(
         default=None,
         description="The galleries folder: the last gallery create or delete failed for storage reasons.",
+    )
+    replication: ReplicationOut | None = Field(
+        default=None,
+        description="With SG_DATABASE_URL: how far this replica is behind the other replicas' writes. "
+        "Degraded while it is not listening or a gallery fails to catch up.",
     )
 
 
@@ -137,6 +165,33 @@ def _degraded(gallery: Gallery, problem: StorageProblem | None) -> DegradedGalle
     )
 
 
+def _replication(rt: Runtime) -> ReplicationOut | None:
+    state = rt.registry.replication()
+    if state is None:
+        return None
+    lags = {}
+    for info in rt.registry.list():
+        with contextlib.suppress(GalleryNotFound):
+            error = rt.registry.follow_error(info.name)
+            try:
+                lag = rt.registry.get(info.name).log_lag()
+            except GalleryError as exc:  # storage trouble: named, and the gallery counted as failing
+                error = error or str(exc)
+                lags[info.name] = GalleryLagOut(changes=0, seconds=0.0, error=error)
+                continue
+            if lag.changes or error:
+                lags[info.name] = GalleryLagOut(changes=lag.changes, seconds=lag.seconds(), error=error)
+    last = None if state.last_sync is None else datetime.fromtimestamp(state.last_sync, UTC)
+    return ReplicationOut(
+        listening=state.listening,
+        error=state.error,
+        last_sync=None if last is None else last.isoformat(timespec="seconds"),
+        behind_changes=sum(g.changes for g in lags.values()),
+        behind_s=max((g.seconds for g in lags.values()), default=0.0),
+        galleries=lags,
+    )
+
+
 def _ready(rt: Runtime) -> ReadyOut:
     models = {
         name: ModelReady(provider=e.provider, sha256=e.sha256, dim=e.dim, threshold=e.card.threshold.value)
@@ -157,7 +212,12 @@ def _ready(rt: Runtime) -> ReadyOut:
         g.name: UnavailableGalleryOut(file=g.file, reason=g.reason) for g in rt.registry.unavailable()
     }
     folder = _problem_out(problems.get(""))
+    replication = _replication(rt)
     degraded = bool(rt.models.skipped or unavailable or degraded_galleries or folder)
+    if replication is not None:
+        degraded = (
+            degraded or not replication.listening or any(g.error for g in replication.galleries.values())
+        )
     degraded = degraded or any(g.status != "ready" for g in galleries.values())
     return ReadyOut(
         status="degraded" if degraded else "ready",
@@ -167,6 +227,7 @@ def _ready(rt: Runtime) -> ReadyOut:
         unavailable_galleries=unavailable,
         degraded_galleries=degraded_galleries,
         storage=folder,
+        replication=replication,
     )
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from gallery.changelog import FollowerState
 from gallery.errors import GalleryError
 from gallery.postgres import changes
 from gallery.postgres.connection import CONNECT_TIMEOUT_S, QmarkConnection, pg_errors, transaction
@@ -35,13 +36,6 @@ class FollowConfig:
     poll_s: float = 5.0  # a full catch-up of every gallery at least this often, notified or not
     retention_s: float = 86_400.0  # changes older than this are pruned from the log
     prune_every_s: float = 600.0
-
-
-@dataclass(frozen=True)
-class FollowerState:
-    listening: bool  # connected and LISTENing
-    error: str | None  # the last failure, while it stands
-    last_sync: float | None  # time.time() of the last full catch-up that succeeded
 
 
 class Follower:

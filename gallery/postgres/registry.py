@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from gallery import inputs
+from gallery.changelog import FollowerState
 from gallery.config import IndexConfig
 from gallery.errors import GalleryNotFound, InvalidGalleryName, StoreCorrupt
 from gallery.gallery import Gallery
 from gallery.postgres import changes
 from gallery.postgres.connection import connect, pg_errors, transaction
-from gallery.postgres.follower import FollowConfig, Follower, FollowerState
+from gallery.postgres.follower import FollowConfig, Follower
 from gallery.postgres.store import PostgresStore, catalog, ensure_catalog
 from gallery.registry import GalleryRegistry
 from gallery.snapshot import snapshot_files
@@ -132,6 +133,9 @@ class PostgresRegistry(GalleryRegistry):
             store.close()
             raise StoreCorrupt(f"{store.label} holds gallery {store.meta.name!r}, not {name!r}")
         return Gallery(store, config=self.config, snapshot_path=self._snapshot_path(name))
+
+    def _stored(self, name: str) -> bool:
+        return False  # the catalog decides, in the transaction that creates (GalleryExists there)
 
     def _create_store(self, name: str, **fields: Any) -> PostgresStore:  # type: ignore[override]
         with storage_errors(f"creating gallery {name!r}"):

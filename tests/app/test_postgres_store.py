@@ -4,6 +4,9 @@ database (a replica) starts with what the first enrolled."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 from pydantic import ValidationError
 
@@ -52,3 +55,30 @@ async def test_a_second_replica_starts_with_what_the_first_enrolled(
             assert created.status_code == 201, created.text
         taken = await client_a.post("/galleries", json={"name": "lab", "model": "toy"})
         assert taken.status_code == 409 and taken.json()["error"]["code"] == "gallery_exists"
+
+
+async def test_ready_reports_how_far_behind_the_change_log_a_replica_is(
+    helpers, settings_factory, postgres_url
+):
+    async with helpers.serving(settings_factory()) as (_, client):  # SQLite: no one else writes
+        assert (await client.get("/ready")).json()["replication"] is None
+    async with helpers.serving(settings_factory(database_url=postgres_url)) as (app, client):
+        registry = app.state.runtime.registry
+        deadline = time.monotonic() + 10
+        while not registry.replication().listening:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        enrolled = await helpers.enroll(client, "dora")
+        assert enrolled.status_code == 201, enrolled.text
+        registry.follower.stop()  # this replica stops following: what another commits now waits
+        other = registry.get("faces")
+        with other.store.atomic() as conn:  # another replica's delete, as PostgreSQL records it
+            conn.execute('DELETE FROM "references" WHERE identity = ?', ("dora",))
+        body = (await client.get("/ready")).json()
+        assert body["status"] == "degraded"
+        replication = body["replication"]
+        assert not replication["listening"] and replication["behind_changes"] == 2
+        assert replication["galleries"]["faces"]["changes"] == 2 and replication["behind_s"] >= 0
+        other.catch_up()
+        body = (await client.get("/ready")).json()
+        assert body["replication"]["behind_changes"] == 0 and body["replication"]["galleries"] == {}
