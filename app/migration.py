@@ -4,6 +4,11 @@ model's batcher at the lowest priority, then switch the gallery over in one tran
 One task per migrating gallery, owned by the runtime: at start-up a migration found running resumes when
 its model is loaded with the same sha256, and is rolled back otherwise (the gallery stays wholly on its old
 model). Images that no longer decode, or hold no face for a face model, are recorded per reference.
+
+Replicas sharing galleries in PostgreSQL: the task runs under the store's lease on the migration, so one
+replica runs it while the others answer its state; a replica that finds it running under another's lease
+neither resumes nor rolls it back, and one that has the model takes it over (within SG_REPLICA_POLL_S) when
+the replica running it dies.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 RETRY_S = 1.0  # after a failed model call, the step is tried again this much later
+LEASE = "model-migration"  # the store lease the running task holds (`GalleryStore.try_lease`)
 
 
 class Migrations:
@@ -36,33 +42,63 @@ class Migrations:
     def __init__(self, rt: Runtime) -> None:
         self._rt = rt
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._adopter: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Resume every migration found running whose model is loaded as it was; roll back the others."""
+        """Resume every migration found running whose model is loaded as it was; roll back the others. With
+        galleries shared by replicas, then look for migrations left without a runner every poll interval."""
         for info in await asyncio.to_thread(self._rt.registry.list):
             # one gallery's trouble (a full disk, a delete meanwhile) stops no start
             try:
                 await self._recover(info.name)
             except GalleryError as exc:
                 log.error("gallery %s: its migration could not be checked at start-up: %s", info.name, exc)
+        if self._rt.registry.replication() is not None:
+            self._adopter = asyncio.create_task(self._adopt(), name="adopt-migrations")
 
-    async def _recover(self, name: str) -> None:
-        """Resume `name`'s running migration if its model is loaded as it was, else roll it back."""
+    async def _recover(self, name: str, *, at_start: bool = True) -> None:
+        """Resume `name`'s running migration if its model is loaded as it was; else, at start-up, roll it
+        back, unless another replica runs it (holds its lease)."""
+        if self.running(name):
+            return
         gallery = self._rt.registry.get(name)
         current = await asyncio.to_thread(migration.state, gallery.store)
         if current is None or current.state != "running":
             return
         encoder = self._rt.models.encoders.get(current.model)
         if encoder is not None and encoder.sha256 == current.model_sha256:
-            log.info("gallery %s: resuming its migration to model %s", gallery.name, current.model)
-            self._spawn(gallery, encoder)
+            self._spawn(gallery, encoder)  # the task runs it unless another replica holds its lease
             return
-        why = f"model {current.model!r} sha256 {current.model_sha256} was not loaded at start-up"
-        log.warning("gallery %s: migration rolled back: %s", gallery.name, why)
-        await asyncio.to_thread(migration.finish, gallery.store, state="rolled_back", message=why)
+        if not at_start:
+            return  # left to a replica that has the model
+        lease = await asyncio.to_thread(gallery.store.try_lease, LEASE)
+        if not lease.held:
+            log.info("gallery %s: its migration to model %s runs on another replica", name, current.model)
+            return
+        try:
+            why = f"model {current.model!r} sha256 {current.model_sha256} was not loaded at start-up"
+            log.warning("gallery %s: migration rolled back: %s", gallery.name, why)
+            await asyncio.to_thread(migration.finish, gallery.store, state="rolled_back", message=why)
+        finally:
+            lease.release()
+
+    async def _adopt(self) -> None:
+        """Take over the migrations whose runner died (another replica, killed), every SG_REPLICA_POLL_S."""
+        while True:
+            await asyncio.sleep(self._rt.settings.replica_poll_s)
+            for info in await asyncio.to_thread(self._rt.registry.list):
+                try:
+                    await self._recover(info.name, at_start=False)
+                except GalleryError as exc:
+                    log.warning("gallery %s: its migration could not be checked: %s", info.name, exc)
 
     async def stop(self) -> None:
         """Stop every task; what they staged stays, and resumes at the next start."""
+        if self._adopter is not None:
+            self._adopter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._adopter
+            self._adopter = None
         tasks, self._tasks = list(self._tasks.values()), {}
         for task in tasks:
             task.cancel()
@@ -111,6 +147,26 @@ class Migrations:
             del self._tasks[name]
 
     async def _run(self, gallery: Gallery, encoder: Encoder) -> None:
+        """`_run_leased` under the migration's lease; nothing when another replica holds it."""
+        while True:
+            try:
+                lease = await asyncio.to_thread(gallery.store.try_lease, LEASE)
+                break
+            except GalleryNotFound:
+                return
+            except (StorageFull, StorageError) as exc:
+                log.warning("gallery %s: migration waits for storage: %s", gallery.name, exc)
+                await asyncio.sleep(RETRY_S)
+        if not lease.held:
+            log.info("gallery %s: its migration runs on another replica", gallery.name)
+            return
+        log.info("gallery %s: running its migration to model %s", gallery.name, encoder.name)
+        try:
+            await self._run_leased(gallery, encoder)
+        finally:
+            lease.release()
+
+    async def _run_leased(self, gallery: Gallery, encoder: Encoder) -> None:
         """`_migrate` until it ends; a storage failure (a full disk, a lock) is waited out and the migration
         goes on from what it staged; any other failure leaves it `blocked` with the reason, never `running`
         with no task behind it."""

@@ -10,7 +10,7 @@ import dataclasses
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,20 @@ from gallery.types import Enrollment, GalleryMeta, IdentitySummary, KeptImage
 EMBEDDING_DTYPE = np.dtype("<f4")
 THRESHOLD_SOURCES = ("override", "calibrated")
 SQLITE_MAX_INT = 2**63 - 1  # SQLite INTEGER is int64: larger Python ints cannot even be bound
+
+
+class Lease:
+    """The right to do one kind of work on a store that several processes may share (a model migration),
+    held from `try_lease` until `release` (or the holder's death, for a store on a server)."""
+
+    def __init__(self, held: bool, release: Callable[[], None] | None = None) -> None:
+        self.held = held
+        self._release = release
+
+    def release(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release()
 
 
 class GalleryStore:
@@ -353,6 +367,11 @@ class GalleryStore:
     def log_lag(self, after: int) -> Lag:
         """How far a cursor at `after` is behind the change log."""
         return NO_LAG
+
+    def try_lease(self, purpose: str) -> Lease:
+        """The lease on `purpose`'s work if no other process holds it (one process owns a SQLite file: its
+        own tasks keep out of each other's way)."""
+        return Lease(True)
 
     @contextmanager
     def consistent(self) -> Iterator[None]:

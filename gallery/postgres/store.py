@@ -29,7 +29,7 @@ from gallery.postgres.schema import (
     schema_name,
 )
 from gallery.sqlite import utc_now
-from gallery.store import GalleryStore, _new_meta
+from gallery.store import GalleryStore, Lease, _new_meta
 from gallery.types import GalleryMeta
 
 META_COLUMNS = "name, model, model_sha256, dim, metric, threshold, created_at, keep_images, threshold_source"
@@ -143,6 +143,22 @@ class PostgresStore(GalleryStore):
                 transaction(self._connection(), isolation="REPEATABLE READ"),
             ):
                 yield
+
+    def try_lease(self, purpose: str) -> Lease:
+        """A session-level advisory lock on (gallery, purpose), on a connection of its own: held until
+        `release` closes it, or until the holder's connection dies with its process."""
+        conn = connect(self.url)
+        try:
+            with pg_errors(f"leasing {purpose} of gallery {self._meta.name!r}"):
+                key = f"{self.schema}:{purpose}"
+                held = bool(conn.execute("SELECT pg_try_advisory_lock(hashtext(?))", (key,)).fetchone()[0])
+        except BaseException:
+            conn.close()
+            raise
+        if not held:
+            conn.close()
+            return Lease(False)
+        return Lease(True, conn.close)
 
     def log_head(self) -> int:  # type: ignore[override]
         with self.reading() as conn:
