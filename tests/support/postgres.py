@@ -7,8 +7,9 @@ from __future__ import annotations
 import itertools
 import shutil
 import tempfile
+import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -30,6 +31,7 @@ def postgres_server() -> Iterator[str]:
     try:
         server = pgserver.get_server(directory, cleanup_mode="stop")
         url = server.get_uri()
+        _no_flushes(url)
     except Exception as exc:  # no shared memory, no permission to run initdb...
         shutil.rmtree(directory, ignore_errors=True)
         pytest.skip(f"PostgreSQL could not start here: {exc}")
@@ -40,15 +42,47 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-@pytest.fixture
-def postgres_url(postgres_server: str) -> Iterator[str]:
-    """A new, empty database on the session's server, dropped after the test."""
+def _no_flushes(url: str) -> None:
+    """The test server writes without fsync: its directory is deleted after the session, so nothing in it has
+    to outlive a power cut, and a killed server process leaves what it wrote in the OS's page cache, so every
+    behaviour a test can see is the same. Flushing made each database create and drop, and every commit,
+    wait on the shared disk (`fsync` is a reload-time setting: new connections see it once the server has
+    reloaded)."""
     import psycopg
 
-    name = f"sg_test_{next(_numbers)}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET fsync = off")
+        conn.execute("SELECT pg_reload_conf()")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with psycopg.connect(url, autocommit=True) as conn:
+            if conn.execute("SHOW fsync").fetchone()[0] == "off":
+                return
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def postgres_databases(postgres_server: str) -> Iterator[Callable[[], str]]:
+    """A factory of new, empty databases on the session's server (each call one more), all dropped after
+    the test."""
+    import psycopg
+
+    names: list[str] = []
+
+    def new() -> str:
+        name = f"sg_test_{next(_numbers)}"
+        with psycopg.connect(postgres_server, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        names.append(name)
+        return urlsplit(postgres_server)._replace(path=f"/{name}").geturl()
+
+    yield new
     with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(postgres_server)
-    yield parts._replace(path=f"/{name}").geturl()
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url(postgres_databases: Callable[[], str]) -> str:
+    """A new, empty database on the session's server, dropped after the test."""
+    return postgres_databases()

@@ -18,13 +18,14 @@ TABLE = Identification(
 
 
 @pytest.fixture
-async def table_client(helpers, tmp_path):
-    from tests.app.conftest import make_settings
-
+async def table_client(helpers, tmp_path, settings_factory):
     models = tmp_path / "models"
     models.mkdir()
     helpers.write_model(models, "faces", seed=0, threshold=0.5, identification=TABLE)
-    async with helpers.serving(make_settings(tmp_path, models, default_galleries=("faces",))) as (_, client):
+    async with helpers.serving(settings_factory(models_dir=models, default_galleries=("faces",))) as (
+        _,
+        client,
+    ):
         yield client
 
 
@@ -64,14 +65,13 @@ CENTROID_TABLE = Identification(
 )
 
 
-async def _alice_distances(helpers, root, table: Identification) -> tuple[dict, dict]:
+async def _alice_distances(helpers, make, root, table: Identification) -> tuple[dict, dict]:
     """identify's and verify-against-alice's answers for one alice probe, in a service whose card has `table`."""
-    from tests.app.conftest import make_settings
-
     models = root / "models"
     models.mkdir(parents=True)
     helpers.write_model(models, "faces", seed=0, identification=table)
-    async with helpers.serving(make_settings(root, models, default_galleries=("faces",))) as (_, client):
+    settings = make(data_dir=root / "data", models_dir=models, default_galleries=("faces",))
+    async with helpers.serving(settings) as (_, client):
         for name in ("alice", "bob"):
             await helpers.enroll(client, name, count=3)
         probe = helpers.noisy("alice", seed=9)
@@ -83,10 +83,14 @@ async def _alice_distances(helpers, root, table: Identification) -> tuple[dict, 
     return body, check
 
 
-async def test_identify_and_verify_score_by_centroid_when_the_card_says_so(helpers, tmp_path):
+async def test_identify_and_verify_score_by_centroid_when_the_card_says_so(
+    helpers, tmp_path, settings_factory
+):
     nearest_table = Identification(target_fpir=0.01, rows=CENTROID_TABLE.rows)
-    by_centroid, check = await _alice_distances(helpers, tmp_path / "centroid", CENTROID_TABLE)
-    by_nearest, _ = await _alice_distances(helpers, tmp_path / "nearest", nearest_table)
+    by_centroid, check = await _alice_distances(
+        helpers, settings_factory, tmp_path / "centroid", CENTROID_TABLE
+    )
+    by_nearest, _ = await _alice_distances(helpers, settings_factory, tmp_path / "nearest", nearest_table)
     assert by_centroid["identity"] == "alice" and check["match"] is True
     # one score for both routes, and not the nearest reference's
     assert by_centroid["candidates"][0]["distance"] == pytest.approx(check["distance"], abs=1e-5)

@@ -4,12 +4,9 @@ under the same name, or migrated to another served model; failures, cancelling, 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 import pytest
-
-from tests.app.conftest import make_settings
 
 NAMES = ("alice", "bob", "carol")
 
@@ -23,8 +20,8 @@ def _models(helpers, tmp_path: Path, *, seed: int, also: dict[str, int] | None =
     return models
 
 
-def _settings(tmp_path: Path, models: Path, **overrides):
-    return make_settings(tmp_path, models, default_galleries=("toy",), **overrides)
+def _settings(settings_factory, models: Path, **overrides):
+    return settings_factory(models_dir=models, default_galleries=("toy",), **overrides)
 
 
 async def _enroll_all(helpers, client, gallery: str = "toy", names=NAMES) -> None:
@@ -54,16 +51,18 @@ async def _own_distance(helpers, client, model: str, name: str, probe) -> float:
     return min([await _verify_distance(helpers, client, model, view, probe) for view in views])
 
 
-async def test_migrate_after_a_model_swap_identify_gives_the_new_models_answers(helpers, tmp_path):
+async def test_migrate_after_a_model_swap_identify_gives_the_new_models_answers(
+    helpers, tmp_path, settings_factory
+):
     probe = helpers.noisy("alice", seed=99)
     models = _models(helpers, tmp_path, seed=0)
-    async with helpers.serving(_settings(tmp_path, models)) as (_, client):
+    async with helpers.serving(_settings(settings_factory, models)) as (_, client):
         await _enroll_all(helpers, client)
         before = (await helpers.identify(client, probe, gallery="toy")).json()
         expected_a = await _own_distance(helpers, client, "toy", "alice", probe)
         assert before["distance"] == pytest.approx(expected_a, abs=1e-5)
     sha_b = helpers.write_model(models, "toy", seed=1)  # the upgrade: model B under the same name
-    async with helpers.serving(_settings(tmp_path, models)) as (_, client):
+    async with helpers.serving(_settings(settings_factory, models)) as (_, client):
         refused = await helpers.identify(client, probe, gallery="toy")
         assert refused.status_code == 409 and refused.json()["error"]["code"] == "model_mismatch"
         assert 'POST /galleries/toy/migrate {"model": "toy"}' in refused.json()["error"]["message"]
@@ -82,18 +81,23 @@ async def test_migrate_after_a_model_swap_identify_gives_the_new_models_answers(
         metrics = (await client.get("/metrics")).text
         assert 'sg_migration_references{count="done",gallery="toy"} 6.0' in metrics
         assert 'sg_migration_running{gallery="toy"} 0.0' in metrics
-    async with helpers.serving(_settings(tmp_path, models)) as (_, client):  # and it stays B after a restart
+    async with helpers.serving(_settings(settings_factory, models)) as (
+        _,
+        client,
+    ):  # and it stays B after a restart
         again = (await helpers.identify(client, probe, gallery="toy")).json()
         assert again["distance"] == pytest.approx(expected, abs=1e-5)
 
 
-async def test_migrate_with_failures_blocks_then_drop_failed_switches_and_lists_them(helpers, tmp_path):
+async def test_migrate_with_failures_blocks_then_drop_failed_switches_and_lists_them(
+    helpers, tmp_path, settings_factory, stored_sql
+):
     models = _models(helpers, tmp_path, seed=0)
-    settings = _settings(tmp_path, models)
+    settings = _settings(settings_factory, models)
     async with helpers.serving(settings) as (_, client):
         await _enroll_all(helpers, client)
-    with sqlite3.connect(settings.data_dir / "galleries" / "toy.sqlite") as conn:
-        conn.execute("UPDATE reference_images SET data = x'00000000' WHERE reference_id = 1")
+    with stored_sql(settings, "toy") as conn:
+        conn.execute("UPDATE reference_images SET data = ? WHERE reference_id = 1", (b"\0\0\0\0",))
         conn.execute("DELETE FROM reference_images WHERE reference_id = 3")
     helpers.write_model(models, "toy", seed=1)
     async with helpers.serving(settings) as (_, client):
@@ -113,9 +117,9 @@ async def test_migrate_with_failures_blocks_then_drop_failed_switches_and_lists_
         assert answer["identity"] == "bob"
 
 
-async def test_migrate_to_another_served_model_rebinds_the_gallery(helpers, tmp_path):
+async def test_migrate_to_another_served_model_rebinds_the_gallery(helpers, tmp_path, settings_factory):
     models = _models(helpers, tmp_path, seed=0, also={"other": 1})
-    async with helpers.serving(_settings(tmp_path, models)) as (_, client):
+    async with helpers.serving(_settings(settings_factory, models)) as (_, client):
         await _enroll_all(helpers, client)
         assert (await client.post("/galleries/toy/migrate", json={"model": "nope"})).status_code == 404
         same = await client.post("/galleries/toy/migrate", json={"model": "toy"})
@@ -130,9 +134,9 @@ async def test_migrate_to_another_served_model_rebinds_the_gallery(helpers, tmp_
         assert answer["identity"] == "carol" and answer["distance"] == pytest.approx(expected, abs=1e-5)
 
 
-async def test_migrate_gallery_keeping_no_images_is_409_not_migratable(helpers, tmp_path):
+async def test_migrate_gallery_keeping_no_images_is_409_not_migratable(helpers, tmp_path, settings_factory):
     models = _models(helpers, tmp_path, seed=0, also={"other": 1})
-    async with helpers.serving(_settings(tmp_path, models)) as (_, client):
+    async with helpers.serving(_settings(settings_factory, models)) as (_, client):
         await client.post("/galleries", json={"name": "bare", "model": "toy", "keep_images": False})
         await _enroll_all(helpers, client, gallery="bare")
         response = await client.post("/galleries/bare/migrate", json={"model": "other"})
@@ -142,9 +146,11 @@ async def test_migrate_gallery_keeping_no_images_is_409_not_migratable(helpers, 
         assert (await client.get("/galleries/bare")).json()["migration"] is None
 
 
-async def test_cancel_migration_drops_what_it_staged_and_keeps_the_model(helpers, tmp_path):
+async def test_cancel_migration_drops_what_it_staged_and_keeps_the_model(
+    helpers, tmp_path, settings_factory, stored_sql
+):
     models = _models(helpers, tmp_path, seed=0, also={"other": 1})
-    settings = _settings(tmp_path, models, migration_batch=1)
+    settings = _settings(settings_factory, models, migration_batch=1)
     names = tuple(f"person-{i:03d}" for i in range(60))
     async with helpers.serving(settings) as (_, client):
         await _enroll_all(helpers, client, names=names)
@@ -156,12 +162,12 @@ async def test_cancel_migration_drops_what_it_staged_and_keeps_the_model(helpers
         assert (gallery["model"], gallery["status"], gallery["references"]) == ("toy", "ready", 120)
         again = await client.delete("/galleries/toy/migration")
         assert again.status_code == 404 and again.json()["error"]["code"] == "migration_not_found"
-    with sqlite3.connect(settings.data_dir / "galleries" / "toy.sqlite") as conn:
+    with stored_sql(settings, "toy") as conn:
         assert conn.execute("SELECT COUNT(*) FROM migration_embeddings").fetchone()[0] == 0
 
 
 async def test_a_storage_failure_is_waited_out_and_any_other_error_leaves_the_migration_blocked(
-    helpers, tmp_path, monkeypatch
+    helpers, tmp_path, settings_factory, monkeypatch
 ):
     """Faults injected into the step's staging write: a full disk once (the migration goes on and
     completes), then an unexpected error (it ends `blocked` with the reason, not `running` with no task)."""
@@ -181,10 +187,10 @@ async def test_a_storage_failure_is_waited_out_and_any_other_error_leaves_the_mi
 
     monkeypatch.setattr(gallery_migration, "stage", stage)
     models = _models(helpers, tmp_path, seed=0)
-    async with helpers.serving(_settings(tmp_path, models)) as (_, client):
+    async with helpers.serving(_settings(settings_factory, models)) as (_, client):
         await _enroll_all(helpers, client)
     helpers.write_model(models, "toy", seed=1)
-    async with helpers.serving(_settings(tmp_path, models)) as (_, client):
+    async with helpers.serving(_settings(settings_factory, models)) as (_, client):
         await client.post("/galleries/toy/migrate", json={"model": "toy"})
         done = await _wait_for(client, "toy", "completed", "blocked")
         assert (done["state"], done["done"], done["total"]) == ("completed", 6, 6)
@@ -194,7 +200,7 @@ async def test_a_storage_failure_is_waited_out_and_any_other_error_leaves_the_mi
 
     monkeypatch.setattr(gallery_migration, "stage", broken)
     helpers.write_model(models, "toy", seed=2)
-    async with helpers.serving(_settings(tmp_path, models)) as (_, client):
+    async with helpers.serving(_settings(settings_factory, models)) as (_, client):
         await client.post("/galleries/toy/migrate", json={"model": "toy"})
         blocked = await _wait_for(client, "toy", "blocked", "completed")
         assert blocked["state"] == "blocked" and "an unexpected fault" in blocked["message"]

@@ -4,7 +4,6 @@ cap, the per-gallery and service-wide opt-outs (no image bytes anywhere in the g
 from __future__ import annotations
 
 import io
-import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -79,23 +78,36 @@ async def test_read_reference_image_unknown_reference_returns_404(client):
     assert response.status_code == 404 and response.json()["error"]["code"] == "gallery_not_found"
 
 
-async def test_deleted_reference_takes_its_image_and_thumbnail_with_it(service, settings):
+async def test_deleted_reference_takes_its_image_and_thumbnail_with_it(service, settings, stored_sql):
     _, client = service
     refs = [await _enroll_bytes(client, "faces", "alice", _rgb_png(seed)) for seed in (3, 4)]
     assert (await client.delete(f"/galleries/faces/references/{refs[0][0]}")).status_code == 200
     assert (await client.get(f"/galleries/faces/references/{refs[0][0]}/image")).status_code == 404
     assert (await client.get(f"/galleries/faces/references/{refs[1][0]}/image")).status_code == 200
-    with sqlite3.connect(settings.data_dir / "galleries" / "faces.sqlite") as conn:
+    with stored_sql(settings, "faces") as conn:
         assert conn.execute("SELECT COUNT(*) FROM reference_images").fetchone()[0] == 1
         assert conn.execute("SELECT COUNT(*) FROM reference_thumbnails").fetchone()[0] == 1
 
 
-def _gallery_bytes(settings, name: str) -> bytes:
-    base = settings.data_dir / "galleries" / f"{name}.sqlite"
-    return b"".join(p.read_bytes() for p in (base, Path(f"{base}-wal")) if p.exists())
+def _gallery_bytes(settings, stored_sql, name: str) -> bytes:
+    """Every byte the gallery stores: its SQLite file and WAL, or every value of every table in its
+    PostgreSQL schema (the server's own files hold every database's pages and cannot be told apart)."""
+    if settings.database_url is None:
+        base = settings.data_dir / "galleries" / f"{name}.sqlite"
+        return b"".join(p.read_bytes() for p in (base, Path(f"{base}-wal")) if p.exists())
+    with stored_sql(settings, name) as conn:
+        tables = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        ).fetchall()
+        values = [
+            value for (table,) in tables for row in conn.execute(f'SELECT * FROM "{table}"') for value in row
+        ]
+    return b"".join(bytes(v) if isinstance(v, bytes | memoryview) else str(v).encode() for v in values)
 
 
-async def test_gallery_created_without_images_keeps_no_image_bytes_in_its_files(service, settings):
+async def test_gallery_created_without_images_keeps_no_image_bytes_in_its_files(
+    service, settings, stored_sql
+):
     _, client = service
     created = await client.post("/galleries", json={"name": "private", "model": "toy", "keep_images": False})
     assert created.status_code == 201 and created.json()["keep_images"] is False
@@ -104,7 +116,10 @@ async def test_gallery_created_without_images_keeps_no_image_bytes_in_its_files(
     refs += [await _enroll_bytes(client, "faces", f"p{i}", data) for i, data in enumerate(uploads)]  # control
     missing = await client.get(f"/galleries/private/references/{refs[0][0]}/thumbnail")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "image_not_kept"
-    private, control = _gallery_bytes(settings, "private"), _gallery_bytes(settings, "faces")
+    private, control = (
+        _gallery_bytes(settings, stored_sql, "private"),
+        _gallery_bytes(settings, stored_sql, "faces"),
+    )
     for data in uploads:
         window = data[len(data) // 2 : len(data) // 2 + 64]  # compressed pixels, found nowhere by chance
         assert window in control and window not in private

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from modelcard.identification import Identification, IdentificationRow
-from tests.app.conftest import make_settings
 
 NAMES = tuple(f"person-{chr(ord('a') + i)}" for i in range(10))
 TABLE = Identification(target_fpir=0.01, rows=(IdentificationRow(identities=1, k=5, threshold=0.9),))
@@ -32,10 +31,13 @@ async def test_threshold_source_follows_creation_calibration_and_clearing(helper
         assert (cleared["threshold_source"], cleared["threshold_override"]) == ("card", None)
 
 
-async def test_threshold_source_is_card_identification_with_a_table(helpers, tmp_path):
+async def test_threshold_source_is_card_identification_with_a_table(helpers, tmp_path, settings_factory):
     models = tmp_path / "models"
     models.mkdir()
     helpers.write_model(models, "faces", seed=0, threshold=0.5, identification=TABLE)
-    async with helpers.serving(make_settings(tmp_path, models, default_galleries=("faces",))) as (_, client):
+    async with helpers.serving(settings_factory(models_dir=models, default_galleries=("faces",))) as (
+        _,
+        client,
+    ):
         await helpers.enroll(client, "alice")
         assert await _source(client, "faces") == ("card_identification", pytest.approx(0.9))
