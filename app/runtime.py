@@ -65,7 +65,13 @@ def gallery_registry(settings: Settings) -> GalleryRegistry:
 
     url = settings.database_url.get_secret_value()
     follow = FollowConfig(poll_s=settings.replica_poll_s, retention_s=settings.change_log_retention_s)
-    return PostgresRegistry(settings.data_dir, url, config=index_config(settings), follow=follow)
+    return PostgresRegistry(
+        settings.data_dir,
+        url,
+        config=index_config(settings),
+        follow=follow,
+        pool_size=settings.database_pool_size,
+    )
 
 
 def identify_threshold(

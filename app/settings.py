@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # other replicas' notifications wake it at once; the poll covers one missed while its connection was
     # down), and the log keeps changes this long (a replica left further behind reloads the gallery).
     replica_poll_s: float = Field(default=5.0, gt=0, le=3600)
+    # With database_url: the most connections this service's galleries hold open at once (one per request in
+    # a store read or write; the change log's listener and a running migration's lease take one more each)
+    database_pool_size: int = Field(default=8, ge=1, le=1000)
     change_log_retention_s: float = Field(default=86_400.0, ge=60)
     models_dir: Path = Path("./models")
     api_keys: Annotated[tuple[str, ...], NoDecode] = ()

@@ -71,7 +71,7 @@ def connect(url: str, *, search_path: str | None = None) -> QmarkConnection:
         with pg_errors("connecting to PostgreSQL"):
             if search_path is not None:
                 conn.execute(f'SET search_path TO "{search_path}", public')
-            conn.execute("SET synchronous_commit TO on")  # acknowledged means on the server's disk
+            _configure(conn)
     except BaseException:
         conn.close()
         raise
@@ -79,6 +79,61 @@ def connect(url: str, *, search_path: str | None = None) -> QmarkConnection:
 
 
 ISOLATION_LEVELS = ("READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE")
+
+
+class Pool:
+    """Connections to one database, shared by every gallery of a service (psycopg_pool): each is lent for
+    one block, with its search_path set to the gallery's schema for that block and reset on return; a
+    connection found broken on return is replaced. `max_size` bounds what one service holds open."""
+
+    def __init__(self, url: str, *, max_size: int = 8, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+        from psycopg_pool import ConnectionPool
+
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_size,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
+            configure=_configure,
+            reset=_reset,
+            timeout=timeout_s,  # a checkout waiting longer (every connection busy, or none can be made) fails
+            open=False,
+            name="galleries",
+        )
+        with pg_errors("connecting to PostgreSQL"):
+            self._pool.open(wait=True, timeout=timeout_s)
+
+    @contextmanager
+    def connection(self, *, search_path: str | None = None) -> Iterator[QmarkConnection]:
+        with self._pool.connection() as raw:
+            if search_path is not None:
+                raw.execute(f'SET search_path TO "{search_path}", public')
+            yield QmarkConnection(raw)
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    conn.execute("SET synchronous_commit TO on")  # acknowledged means on the server's disk
+
+
+def _reset(conn: psycopg.Connection) -> None:
+    conn.execute("RESET search_path")
+
+
+@contextmanager
+def session(source: str | Pool, *, search_path: str | None = None) -> Iterator[QmarkConnection]:
+    """A connection for one block: lent by the pool, or (given a URL) a new one closed after."""
+    if isinstance(source, Pool):
+        with source.connection(search_path=search_path) as conn:
+            yield conn
+        return
+    conn = connect(source, search_path=search_path)
+    try:
+        yield conn
+    finally:
+        conn.close()
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from gallery.config import IndexConfig
 from gallery.errors import GalleryNotFound, InvalidGalleryName, StoreCorrupt
 from gallery.gallery import Gallery
 from gallery.postgres import changes
-from gallery.postgres.connection import connect, pg_errors, transaction
+from gallery.postgres.connection import Pool, pg_errors, session, transaction
 from gallery.postgres.follower import FollowConfig, Follower
 from gallery.postgres.store import PostgresStore, catalog, ensure_catalog
 from gallery.registry import GalleryRegistry
@@ -34,11 +34,16 @@ class PostgresRegistry(GalleryRegistry):
         *,
         config: IndexConfig | None = None,
         follow: FollowConfig | None = None,
+        pool_size: int = 8,
         **index_options: Any,
     ) -> None:
-        """`follow`: how the galleries keep in step with the other replicas' writes (`Follower`)."""
+        """`follow`: how the galleries keep in step with the other replicas' writes (`Follower`);
+        `pool_size`: the most connections the galleries hold open at once (the change log's listener and a
+        running model migration's lease hold one more each)."""
         super().__init__(data_dir, config=config, **index_options)
         self.url = url
+        self.pool_size = pool_size
+        self._pool: Pool | None = None  # from `open` to `close`
         self._follow_errors: dict[str, str] = {}  # gallery name -> why its last catch-up failed
         self.follower = Follower(url, sync_catalog=self.sync_catalog, catch_up=self.catch_up, config=follow)
 
@@ -46,27 +51,38 @@ class PostgresRegistry(GalleryRegistry):
         """Open every gallery in the catalog (creating the catalog on first use); one that cannot be opened
         is set aside as unavailable, the others open."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        conn = connect(self.url)
-        try:
-            with pg_errors("creating the gallery catalog"), transaction(conn):
-                ensure_catalog(conn)
-        finally:
-            conn.close()
+        if self._pool is None:
+            self._pool = Pool(self.url, max_size=self.pool_size)
+        with pg_errors("creating the gallery catalog"), self._session() as conn, transaction(conn):
+            ensure_catalog(conn)
         with self._lock:
-            for name, schema in catalog(self.url):
+            for name, schema in catalog(self._source):
                 if name not in self._galleries:
                     self._open_or_set_aside(name, Path(schema))
         self.follower.start()
 
     def close(self) -> None:
         self.follower.stop()
-        super().close()
+        try:
+            super().close()
+        finally:
+            pool, self._pool = self._pool, None
+            if pool is not None:
+                pool.close()
+
+    @property
+    def _source(self) -> str | Pool:
+        """Where connections come from: the pool once open, else the URL."""
+        return self._pool if self._pool is not None else self.url
+
+    def _session(self) -> Any:
+        return session(self._source)
 
     def sync_catalog(self) -> None:
         """Open the galleries other replicas created and close the ones they deleted (or deleted and created
         again: another schema under the same name), as the catalog says now."""
         with self._lock:  # a create or delete here runs under this lock: the catalog read agrees with it
-            rows = dict(catalog(self.url))
+            rows = dict(catalog(self._source))
             for name, gallery in list(self._galleries.items()):
                 if rows.get(name) != gallery.store.schema:  # type: ignore[attr-defined]
                     del self._galleries[name]
@@ -128,7 +144,7 @@ class PostgresRegistry(GalleryRegistry):
             inputs.gallery_name(name)
         except InvalidGalleryName as exc:
             raise StoreCorrupt(f"catalog row {name!r} is not named like a gallery: {exc}") from exc
-        store = PostgresStore.open(self.url, name)
+        store = PostgresStore.open(self.url, name, pool=self._pool)
         if store.meta.name != name:
             store.close()
             raise StoreCorrupt(f"{store.label} holds gallery {store.meta.name!r}, not {name!r}")
@@ -142,21 +158,17 @@ class PostgresRegistry(GalleryRegistry):
             self.directory.mkdir(parents=True, exist_ok=True)
             for stale in snapshot_files(self._snapshot_path(name)):
                 stale.unlink(missing_ok=True)
-        return PostgresStore.create(self.url, name=name, **fields)
+        return PostgresStore.create(self.url, name=name, pool=self._pool, **fields)
 
     def _remove_store(self, name: str) -> None:
         """Drop the gallery's schema and catalog row in one transaction, then its local index snapshot."""
-        conn = connect(self.url)
-        try:
-            with pg_errors(f"deleting gallery {name!r}"), transaction(conn):
-                ensure_catalog(conn)
-                row = conn.execute("DELETE FROM sg_galleries WHERE name = ? RETURNING schema_name", (name,))
-                found = row.fetchone()  # None: another replica deleted it first, which is what was asked
-                if found is not None:
-                    conn.execute(f'DROP SCHEMA IF EXISTS "{found[0]}" CASCADE')
-                    changes.forget(conn, found[0])
-        finally:
-            conn.close()
+        with pg_errors(f"deleting gallery {name!r}"), self._session() as conn, transaction(conn):
+            ensure_catalog(conn)
+            row = conn.execute("DELETE FROM sg_galleries WHERE name = ? RETURNING schema_name", (name,))
+            found = row.fetchone()  # None: another replica deleted it first, which is what was asked
+            if found is not None:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{found[0]}" CASCADE')
+                changes.forget(conn, found[0])
         self._forget_snapshot(name)
 
     def _forget_snapshot(self, name: str) -> None:
@@ -166,12 +178,8 @@ class PostgresRegistry(GalleryRegistry):
 
     def _write_probe_file(self) -> None:
         """One committed write that changes nothing anyone reads: the catalog's probe row rewritten."""
-        conn = connect(self.url)
-        try:
-            with pg_errors("writing the gallery catalog"), transaction(conn):
-                conn.execute(
-                    "INSERT INTO sg_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
-                    (utc_now(),),
-                )
-        finally:
-            conn.close()
+        with pg_errors("writing the gallery catalog"), self._session() as conn, transaction(conn):
+            conn.execute(
+                "INSERT INTO sg_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+                (utc_now(),),
+            )

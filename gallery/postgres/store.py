@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import numpy as np
 from gallery.changelog import Changes, Lag
 from gallery.errors import GalleryExists, GalleryNotFound, StoreCorrupt
 from gallery.postgres import changes
-from gallery.postgres.connection import QmarkConnection, connect, pg_errors, transaction
+from gallery.postgres.connection import Pool, QmarkConnection, connect, pg_errors, session, transaction
 from gallery.postgres.schema import (
     CATALOG,
     CATALOG_LOCK,
@@ -36,13 +36,17 @@ META_COLUMNS = "name, model, model_sha256, dim, metric, threshold, created_at, k
 
 
 class PostgresStore(GalleryStore):
-    """One connection (autocommit, explicit transactions) to one gallery's schema, under the store's lock."""
+    """One gallery's schema, under the store's lock: each outermost read, write or consistent read borrows a
+    connection from the pool (the service's, shared by its galleries; or one of its own) for its duration,
+    and blocks nested in it use the same one."""
 
-    def __init__(self, url: str, schema: str, connection: QmarkConnection, meta: GalleryMeta) -> None:
+    def __init__(self, url: str, schema: str, pool: Pool, meta: GalleryMeta, *, owns_pool: bool) -> None:
         self.url = url
         self.schema = schema
         self.path = Path(schema)  # no file: the schema's name stands where GalleryStore keeps its path
-        self._conn = connection  # type: ignore[assignment]
+        self._pool = pool
+        self._owns_pool = owns_pool
+        self._held: QmarkConnection | None = None  # the borrowed connection, while a block runs
         self._meta = meta
         self._lock = threading.RLock()
 
@@ -58,50 +62,50 @@ class PostgresStore(GalleryStore):
         metric: str = "l2",
         threshold: float | None = None,
         keep_images: bool = True,
+        pool: Pool | None = None,
     ) -> PostgresStore:
         """Create a gallery: its catalog row, its schema, every migration and its meta row in one transaction
         (a failure leaves nothing); GalleryExists if the catalog holds the name."""
         meta = _new_meta(name, model, model_sha256, dim, metric, threshold, keep_images)
-        conn = connect(url)
-        try:
-            with pg_errors(f"creating gallery {name!r}"), transaction(conn):
-                ensure_catalog(conn)
-                if conn.execute("SELECT 1 FROM sg_galleries WHERE name = ?", (name,)).fetchone():
-                    raise GalleryExists(f"gallery {name!r} already exists")
-                serial = "SELECT nextval(pg_get_serial_sequence('sg_galleries', 'id'))"
-                gallery_id = int(conn.execute(serial).fetchone()[0])
-                schema = schema_name(gallery_id)
-                conn.execute(
-                    "INSERT INTO sg_galleries (id, name, schema_name, created_at) VALUES (?, ?, ?, ?)",
-                    (gallery_id, name, schema, meta.created_at),
-                )
-                conn.execute(f'CREATE SCHEMA "{schema}"')
-                conn.execute(f'SET LOCAL search_path TO "{schema}"')
-                create_schema(conn)
-                row = dataclasses.asdict(meta) | {"keep_images": int(meta.keep_images)}
-                columns, marks = ", ".join(row), ", ".join("?" * len(row))
-                conn.execute(f"INSERT INTO meta (id, {columns}) VALUES (1, {marks})", tuple(row.values()))
-        finally:
-            conn.close()
-        return cls.open(url, name)
+        with pg_errors(f"creating gallery {name!r}"), session(pool or url) as conn, transaction(conn):
+            ensure_catalog(conn)
+            if conn.execute("SELECT 1 FROM sg_galleries WHERE name = ?", (name,)).fetchone():
+                raise GalleryExists(f"gallery {name!r} already exists")
+            serial = "SELECT nextval(pg_get_serial_sequence('sg_galleries', 'id'))"
+            gallery_id = int(conn.execute(serial).fetchone()[0])
+            schema = schema_name(gallery_id)
+            conn.execute(
+                "INSERT INTO sg_galleries (id, name, schema_name, created_at) VALUES (?, ?, ?, ?)",
+                (gallery_id, name, schema, meta.created_at),
+            )
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+            conn.execute(f'SET LOCAL search_path TO "{schema}"')
+            create_schema(conn)
+            row = dataclasses.asdict(meta) | {"keep_images": int(meta.keep_images)}
+            columns, marks = ", ".join(row), ", ".join("?" * len(row))
+            conn.execute(f"INSERT INTO meta (id, {columns}) VALUES (1, {marks})", tuple(row.values()))
+        return cls.open(url, name, pool=pool)
 
     @classmethod
-    def open(cls, url: str, name: str) -> PostgresStore:  # type: ignore[override]
-        """Open the catalog's gallery `name`, applying pending migrations; GalleryNotFound if none."""
-        schema = catalog_schema(url, name)
+    def open(cls, url: str, name: str, *, pool: Pool | None = None) -> PostgresStore:  # type: ignore[override]
+        """Open the catalog's gallery `name`, applying pending migrations; GalleryNotFound if none. Without
+        `pool`, the store keeps a pool of one connection of its own."""
+        schema = catalog_schema(pool or url, name)
         if schema is None:
             raise GalleryNotFound(f"gallery {name!r} not found")
-        conn = connect(url, search_path=schema)
+        own = pool is None
+        pool = Pool(url, max_size=1) if pool is None else pool
         try:
-            with pg_errors(f"opening gallery {name!r}"):
+            with pg_errors(f"opening gallery {name!r}"), pool.connection(search_path=schema) as conn:
                 if _newest_version(conn) < LATEST_VERSION:  # what a migration may need: the catalog's own
                     with transaction(conn):
                         ensure_catalog(conn)
                 migrate(conn, schema)
                 meta = _read_meta(conn, schema)
-            return cls(url, schema, conn, meta)
+            return cls(url, schema, pool, meta, owns_pool=own)
         except BaseException:
-            conn.close()
+            if own:
+                pool.close()
             raise
 
     @property
@@ -114,33 +118,36 @@ class PostgresStore(GalleryStore):
 
     @contextmanager
     def reading(self) -> Iterator[QmarkConnection]:  # type: ignore[override]
-        """The connection (reconnected if it was lost), under the store's lock; failures named."""
-        with self._lock, pg_errors(f"reading gallery {self._meta.name!r}"):
-            yield self._connection()
+        """A connection for reads, under the store's lock; failures named."""
+        with self._lock, pg_errors(f"reading gallery {self._meta.name!r}"), self._borrowed() as conn:
+            yield conn
 
     @contextmanager
     def atomic(self) -> Iterator[QmarkConnection]:  # type: ignore[override]
         """One write transaction, committed on the server before it returns; joins the enclosing one."""
         with self._lock:
-            if self._conn.in_transaction and self._conn.usable:
-                yield self._conn  # type: ignore[misc]
+            if self._held is not None and self._held.in_transaction:
+                yield self._held
                 return
-            with pg_errors(f"writing gallery {self._meta.name!r}"):
-                conn = self._connection()
-                with transaction(conn):
-                    yield conn
+            with (
+                pg_errors(f"writing gallery {self._meta.name!r}"),
+                self._borrowed() as conn,
+                transaction(conn),
+            ):
+                yield conn
 
     @contextmanager
     def consistent(self) -> Iterator[None]:  # type: ignore[override]
         """Several reads that see the store at one instant: one REPEATABLE READ transaction (joined when one
         is open: a write transaction holds the gallery's lock, so nothing else commits to it meanwhile)."""
         with self._lock:
-            if self._conn.in_transaction and self._conn.usable:
+            if self._held is not None and self._held.in_transaction:
                 yield
                 return
             with (
                 pg_errors(f"reading gallery {self._meta.name!r}"),
-                transaction(self._connection(), isolation="REPEATABLE READ"),
+                self._borrowed() as conn,
+                transaction(conn, isolation="REPEATABLE READ"),
             ):
                 yield
 
@@ -207,7 +214,8 @@ class PostgresStore(GalleryStore):
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            if self._owns_pool:
+                self._pool.close()
 
     def _reserve_ids(self, conn: Any, count: int) -> int:
         """`count` consecutive ids from the gallery's sequence, taken under a transaction-scoped lock so that
@@ -218,13 +226,19 @@ class PostgresStore(GalleryStore):
             conn.execute("SELECT setval('reference_ids', ?)", (int(last) + count - 1,))
         return int(last)
 
-    def _connection(self) -> QmarkConnection:
-        """(under the lock) The connection, replaced by a new one when the old one was lost."""
-        if not self._conn.usable:
-            with suppress(Exception):
-                self._conn.close()
-            self._conn = connect(self.url, search_path=self.schema)  # type: ignore[assignment]
-        return self._conn  # type: ignore[return-value]
+    @contextmanager
+    def _borrowed(self) -> Iterator[QmarkConnection]:
+        """(under the lock) The connection of the enclosing block, else one borrowed from the pool until
+        this block ends."""
+        if self._held is not None:
+            yield self._held
+            return
+        with self._pool.connection(search_path=self.schema) as conn:
+            self._held = conn
+            try:
+                yield conn
+            finally:
+                self._held = None
 
 
 def ensure_catalog(conn: QmarkConnection) -> None:
@@ -234,21 +248,17 @@ def ensure_catalog(conn: QmarkConnection) -> None:
         conn.execute(statement)
 
 
-def catalog_schema(url: str, name: str) -> str | None:
+def catalog_schema(source: str | Pool, name: str) -> str | None:
     """The schema of gallery `name`, or None when the catalog has no such gallery (or no catalog yet)."""
-    return dict(catalog(url)).get(name)
+    return dict(catalog(source)).get(name)
 
 
-def catalog(url: str) -> list[tuple[str, str]]:
-    """Every gallery in the catalog as (name, schema), by name."""
-    conn = connect(url)
-    try:
-        with pg_errors("reading the gallery catalog"):
-            if conn.execute("SELECT to_regclass('public.sg_galleries')").fetchone()[0] is None:
-                return []
-            return conn.execute("SELECT name, schema_name FROM sg_galleries ORDER BY name").fetchall()
-    finally:
-        conn.close()
+def catalog(source: str | Pool) -> list[tuple[str, str]]:
+    """Every gallery in the catalog as (name, schema), by name (`source`: a pool, or a URL)."""
+    with pg_errors("reading the gallery catalog"), session(source) as conn:
+        if conn.execute("SELECT to_regclass('public.sg_galleries')").fetchone()[0] is None:
+            return []
+        return conn.execute("SELECT name, schema_name FROM public.sg_galleries ORDER BY name").fetchall()
 
 
 def create_schema(conn: QmarkConnection) -> None:

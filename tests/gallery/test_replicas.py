@@ -163,3 +163,28 @@ def test_many_changes_cross_to_hnsw_on_both_and_stay_in_step(replicas, unit_vect
     assert b.get("faces").index.kind == "hnsw"
     assert consistent(b) == consistent(a) == (550, 550, 550)
     assert found(b, vectors[599]) == "id550" and found(b, vectors[0]) is None
+
+
+def test_many_galleries_share_a_bounded_pool_of_connections(
+    postgres_url, tmp_path, unit_vectors, shas, model_sha, dim
+):
+    import psycopg
+
+    from gallery.postgres import PostgresRegistry
+
+    registry = PostgresRegistry(tmp_path / "a", postgres_url, pool_size=3)
+    registry.open()
+    try:
+        for i in range(12):
+            registry.create(f"g{i}", model="faces", model_sha256=model_sha, dim=dim)
+            registry.get(f"g{i}").add("ada", unit_vectors(1, seed=i), image_sha256s=shas(1))
+        database = postgres_url.rsplit("/", 1)[1].split("?")[0]
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            held = admin.execute(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (database,),
+            ).fetchone()[0]
+        assert held <= 3 + 1  # the pool, and the change log's listener
+        assert [registry.get(f"g{i}").info.references for i in range(12)] == [1] * 12
+    finally:
+        registry.close()
