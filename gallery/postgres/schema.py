@@ -13,6 +13,19 @@ SCHEMA_PREFIX = "g_"
 CHANNEL = "sg_changes"  # NOTIFY channel: the payload is a gallery's schema, or CATALOG_PAYLOAD
 CATALOG_PAYLOAD = "catalog"  # a gallery was created or deleted
 
+
+def _log_function(name: str, rows: str) -> str:
+    """A statement trigger's function: under the gallery's lock, `rows` (schema, op, reference id) into the
+    change log, then a notification naming the gallery's schema (sent at commit, once per transaction)."""
+    return f"""CREATE OR REPLACE FUNCTION public.{name}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_advisory_xact_lock(hashtext(TG_TABLE_SCHEMA));
+        INSERT INTO public.sg_changes (schema_name, op, reference_id) {rows};
+        PERFORM pg_notify('{CHANNEL}', TG_TABLE_SCHEMA);
+        RETURN NULL;
+    END $$"""
+
+
 # Every name is qualified with `public`: a connection whose search_path starts at a gallery's schema may run it.
 CATALOG = (
     """CREATE TABLE IF NOT EXISTS public.sg_galleries (
@@ -41,32 +54,12 @@ CATALOG = (
         schema_name TEXT PRIMARY KEY,
         through BIGINT NOT NULL
     )""",
-    """CREATE OR REPLACE FUNCTION public.sg_log_added() RETURNS trigger LANGUAGE plpgsql AS $$
+    _log_function("sg_log_added", "SELECT TG_TABLE_SCHEMA, 'add', id FROM added ORDER BY id"),
+    _log_function("sg_log_deleted", "SELECT TG_TABLE_SCHEMA, 'delete', id FROM deleted ORDER BY id"),
+    _log_function("sg_log_meta", "VALUES (TG_TABLE_SCHEMA, 'meta', NULL)"),
+    f"""CREATE OR REPLACE FUNCTION public.sg_catalog_changed() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        PERFORM pg_advisory_xact_lock(hashtext(TG_TABLE_SCHEMA));
-        INSERT INTO public.sg_changes (schema_name, op, reference_id)
-            SELECT TG_TABLE_SCHEMA, 'add', id FROM added ORDER BY id;
-        PERFORM pg_notify('sg_changes', TG_TABLE_SCHEMA);
-        RETURN NULL;
-    END $$""",
-    """CREATE OR REPLACE FUNCTION public.sg_log_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        PERFORM pg_advisory_xact_lock(hashtext(TG_TABLE_SCHEMA));
-        INSERT INTO public.sg_changes (schema_name, op, reference_id)
-            SELECT TG_TABLE_SCHEMA, 'delete', id FROM deleted ORDER BY id;
-        PERFORM pg_notify('sg_changes', TG_TABLE_SCHEMA);
-        RETURN NULL;
-    END $$""",
-    """CREATE OR REPLACE FUNCTION public.sg_log_meta() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        PERFORM pg_advisory_xact_lock(hashtext(TG_TABLE_SCHEMA));
-        INSERT INTO public.sg_changes (schema_name, op) VALUES (TG_TABLE_SCHEMA, 'meta');
-        PERFORM pg_notify('sg_changes', TG_TABLE_SCHEMA);
-        RETURN NULL;
-    END $$""",
-    """CREATE OR REPLACE FUNCTION public.sg_catalog_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        PERFORM pg_notify('sg_changes', 'catalog');
+        PERFORM pg_notify('{CHANNEL}', '{CATALOG_PAYLOAD}');
         RETURN NULL;
     END $$""",
     """CREATE OR REPLACE TRIGGER sg_galleries_changed AFTER INSERT OR DELETE ON public.sg_galleries
