@@ -9,7 +9,9 @@ Run: `nice -n 10 python -m training.wise_sweep --checkpoint checkpoints/bodypart
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -95,7 +97,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     baseline = None
     with tempfile.TemporaryDirectory() as workdir:
         for alpha, batchnorm in variants(args.alpha, args.batchnorm or ["interpolate"]):
-            model = wise_variant(cfg, state, split, alpha=alpha, batchnorm=batchnorm)
+            with contextlib.redirect_stdout(sys.stderr):  # stdout holds the JSON lines alone
+                model = wise_variant(cfg, state, split, alpha=alpha, batchnorm=batchnorm)
             onnx = Path(workdir) / "variant.onnx"
             figures, scores = validation_scores(
                 model, spec, split, k=k, seed=seed, onnx=onnx, threads=args.threads
