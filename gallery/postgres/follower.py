@@ -27,7 +27,7 @@ from gallery.postgres.schema import CATALOG_PAYLOAD, CHANNEL
 
 log = logging.getLogger(__name__)
 
-WAIT_S = 0.25  # one wait for notifications: how soon `stop` is seen
+WAIT_S = 0.05  # one wait for notifications: how soon `stop` is seen (a service stop waits this long at most)
 RETRY_S = (0.5, 1.0, 2.0, 5.0)  # waits before reconnecting, growing while the server stays unreachable
 
 
