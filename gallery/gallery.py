@@ -598,12 +598,12 @@ class Gallery:
                 return
         deleted = np.asarray(changes.deleted, dtype=np.int64)
         gone = deleted[self._labels.codes(deleted) != NONE]
-        added = np.setdiff1d(np.asarray(changes.added, dtype=np.int64), deleted)
-        added = added[self._labels.codes(added) == NONE]
         touched = {self._labels.name(code) for code in self._labels.codes(gone)}
         if len(gone):
             self._labels.remove(gone)
-            self._unindex(gone)
+            self._unindex(gone)  # a compaction reads the store whole: the labels follow it (_follow_store)
+        added = np.setdiff1d(np.asarray(changes.added, dtype=np.int64), deleted)
+        added = added[self._labels.codes(added) == NONE]  # after the deletes: what is still not applied
         if len(added):
             ids, identities, matrix = self._store.references_by_id(added.tolist())  # deleted since: absent
             if len(ids):

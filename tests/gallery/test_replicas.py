@@ -188,3 +188,26 @@ def test_many_galleries_share_a_bounded_pool_of_connections(
         assert [registry.get(f"g{i}").info.references for i in range(12)] == [1] * 12
     finally:
         registry.close()
+
+
+def test_a_page_whose_deletes_compact_the_graph_applies_its_adds_once(
+    replicas, unit_vectors, shas, model_sha, dim
+):
+    a = replicas("a")
+    a.create("faces", model="faces", model_sha256=model_sha, dim=dim)
+    b = replicas("b", poll_s=3600.0)
+    small_graph = type(a.get("faces")._config).from_options(ann_min_size=50)
+    for registry in (a, b):
+        registry.get("faces")._config = small_graph
+    vectors = unit_vectors(200, seed=6)
+    gallery = a.get("faces")
+    gallery.add("ada", vectors[:60], image_sha256s=shas(60))
+    gallery.add("bob", vectors[60:150], image_sha256s=shas(90))
+    wait_for(lambda: consistent(b) == (150, 150, 150))
+    assert b.get("faces").index.kind == "hnsw"
+    b.follower.stop()
+    gallery.delete_identity("ada")  # 60 of 150 tombstoned on b: past compact_fraction, so b rebuilds
+    gallery.add("cyd", vectors[150:], image_sha256s=shas(50))
+    b.get("faces").catch_up()  # one page: the deletes (compaction reads the store, cyd included), the adds
+    assert consistent(b) == (140, 140, 140)
+    assert found(b, vectors[199]) == "cyd" and found(b, vectors[0]) is None
