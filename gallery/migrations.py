@@ -109,6 +109,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         # the version is recorded all the same, so that a gallery's migrations read alike in either store
         statements=(),
     ),
+    Migration(
+        version=5,
+        name="identities ordered by code point in either store",
+        # PostgreSQL only: SQLite compares TEXT by code point (BINARY) already; a PostgreSQL column follows
+        # the database's collation unless told, and en_US.utf8 would list "alice" before "Bob"
+        statements=(),
+    ),
 )
 
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS migrations (

@@ -150,6 +150,10 @@ _STATEMENTS: dict[int, tuple[str, ...]] = {
         # a model switch rewrites embeddings and meta in one transaction: the meta change tells replicas
         "CREATE TRIGGER meta_changed AFTER UPDATE ON meta FOR EACH STATEMENT EXECUTE FUNCTION public.sg_log_meta()",
     ),
+    5: (
+        'ALTER TABLE "references" ALTER COLUMN identity TYPE TEXT COLLATE "C"',
+        'ALTER TABLE identities ALTER COLUMN identity TYPE TEXT COLLATE "C"',
+    ),
 }
 
 MIGRATIONS: tuple[Migration, ...] = tuple(

@@ -30,3 +30,31 @@ def test_gallery_deleted_by_another_service_reads_as_gallery_not_found(postgres_
             store.add("bob", unit_vectors(1, seed=1), shas(1))
     finally:
         store.close()
+
+
+def test_identities_sort_by_code_point_whatever_the_databases_collation(
+    postgres_url, unit_vectors, shas, dim
+):
+    """As SQLite does ("Bob" before "alice"): the identity columns are declared COLLATE "C", since a database
+    created with en_US.utf8 (the PostgreSQL images' default) would list "alice" first."""
+    from gallery.postgres import PostgresStore
+
+    store = PostgresStore.create(postgres_url, name="order", model="faces", model_sha256="a" * 64, dim=dim)
+    try:
+        for i, name in enumerate(("alice", "Bob", "émile", "Zoe")):
+            store.add(name, unit_vectors(1, seed=i), shas(1))
+        assert [s.identity for s in store.list_identities(offset=0, limit=10)[1]] == [
+            "Bob",
+            "Zoe",
+            "alice",
+            "émile",
+        ]
+        with store.reading() as conn:
+            columns = conn.execute(
+                "SELECT table_name, collation_name FROM information_schema.columns "
+                "WHERE table_schema = ? AND column_name = 'identity' ORDER BY table_name",
+                (store.schema,),
+            ).fetchall()
+        assert columns == [("identities", "C"), ("references", "C")]
+    finally:
+        store.close()
