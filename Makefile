@@ -6,7 +6,7 @@ EXTRAS ?= cpu
 SG_DATA_ROOT ?= ../shared/data
 export SG_DATA_ROOT
 
-.PHONY: serve test lint venv venv-dev venv-train bench models model-omniglot model-faces model-defects model-bodyparts clean
+.PHONY: serve test lint venv venv-dev venv-train bench bench-replicas models model-omniglot model-faces model-defects model-bodyparts clean
 
 $(VENV)/.created:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or set PYTHON=...)"; exit 1; }
@@ -71,6 +71,12 @@ BENCH_ARGS ?= --scenario all --model faces --images $(SG_DATA_ROOT)/faces/lfw
 bench: $(VENV)/.dev
 	$(PY) -m bench run $(BENCH_ARGS)
 	$(PY) -m bench report
+
+# Replicas on PostgreSQL (bench/replicas.py): a PostgreSQL from the pgserver wheel and N service replicas on
+# loopback; identify throughput with 1..N replicas, enroll-to-visible latency, SIGKILL during bulk enrolls.
+REPLICAS_ARGS ?= --model defects --images $(SG_DATA_ROOT)/defects/neu --identities 3 --replicas 3
+bench-replicas: $(VENV)/.dev
+	$(PY) -m bench.replicas $(REPLICAS_ARGS) --out bench/results/replicas/defects.json
 
 # The GPU check (bench/gpucheck.py): environment, GPU-marked tests, every shipped model on CUDA, FAISS GPU at 1M;
 # results in bench/results/gpu-<device>/. GPU_VENV=DIR uses that venv, else one is made with the `gpu` extra

@@ -82,3 +82,31 @@ async def test_ready_reports_how_far_behind_the_change_log_a_replica_is(
         other.catch_up()
         body = (await client.get("/ready")).json()
         assert body["replication"]["behind_changes"] == 0 and body["replication"]["galleries"] == {}
+
+
+async def test_a_replica_with_another_model_refuses_the_shared_gallery(
+    helpers, settings_factory, postgres_url, tmp_path
+):
+    """Replicas mid-upgrade: B loads a `toy` whose sha256 differs from the one that embedded the gallery A
+    created, so B refuses it (409 model_mismatch, /ready degraded) while A serves it."""
+    models_a, models_b = tmp_path / "models-a", tmp_path / "models-b"
+    models_a.mkdir()
+    models_b.mkdir()
+    helpers.write_model(models_a, "toy", seed=0)
+    helpers.write_model(models_b, "toy", seed=1)
+    a = settings_factory(database_url=postgres_url, models_dir=models_a, default_galleries=("toy",))
+    b = settings_factory(
+        database_url=postgres_url, models_dir=models_b, default_galleries=("toy",), data_dir=tmp_path / "b"
+    )
+    async with helpers.serving(a) as (_, client_a), helpers.serving(b) as (_, client_b):
+        assert (await helpers.enroll(client_a, "erin", gallery="toy")).status_code == 201
+        probe = helpers.noisy("erin", seed=3)
+        assert (await helpers.identify(client_a, probe, gallery="toy")).json()["identity"] == "erin"
+        refused = await helpers.identify(client_b, probe, gallery="toy")
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "model_mismatch"
+        enrolled = await helpers.enroll(client_b, "fay", gallery="toy")
+        assert enrolled.status_code == 409 and enrolled.json()["error"]["code"] == "model_mismatch"
+        ready = (await client_b.get("/ready")).json()
+        assert ready["status"] == "degraded" and ready["galleries"]["toy"]["status"] == "model_mismatch"
+    async with helpers.serving(a) as (_, client_a):  # nothing B refused was stored
+        assert (await client_a.get("/galleries/toy")).json()["references"] == 2
