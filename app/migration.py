@@ -27,6 +27,7 @@ from app.imaging import Upload, prepare_images
 from gallery import migration
 from gallery.errors import GalleryError, GalleryNotFound, StorageError, StorageFull
 from gallery.gallery import Gallery
+from gallery.store import Lease
 
 if TYPE_CHECKING:
     from app.runtime import Runtime
@@ -34,6 +35,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 RETRY_S = 1.0  # after a failed model call, the step is tried again this much later
 LEASE = "model-migration"  # the store lease the running task holds (`GalleryStore.try_lease`)
+
+
+async def take_lease(gallery: Gallery) -> Lease:
+    """The store's lease on the gallery's migration (`GalleryStore.try_lease`), taken on a worker thread; a
+    task cancelled meanwhile releases what the thread took, so no lease outlives its task."""
+    taking = asyncio.ensure_future(asyncio.to_thread(gallery.store.try_lease, LEASE))
+    try:
+        return await asyncio.shield(taking)
+    except asyncio.CancelledError:
+        taking.add_done_callback(_release_taken)
+        raise
+
+
+def _release_taken(taking: asyncio.Future[Lease]) -> None:
+    if not taking.cancelled() and taking.exception() is None:
+        taking.result().release()
 
 
 class Migrations:
@@ -71,7 +88,7 @@ class Migrations:
             return
         if not at_start:
             return  # left to a replica that has the model
-        lease = await asyncio.to_thread(gallery.store.try_lease, LEASE)
+        lease = await take_lease(gallery)
         if not lease.held:
             log.info("gallery %s: its migration to model %s runs on another replica", name, current.model)
             return
@@ -150,7 +167,7 @@ class Migrations:
         """`_run_leased` under the migration's lease; nothing when another replica holds it."""
         while True:
             try:
-                lease = await asyncio.to_thread(gallery.store.try_lease, LEASE)
+                lease = await take_lease(gallery)
                 break
             except GalleryNotFound:
                 return
@@ -158,7 +175,7 @@ class Migrations:
                 log.warning("gallery %s: migration waits for storage: %s", gallery.name, exc)
                 await asyncio.sleep(RETRY_S)
         if not lease.held:
-            log.info("gallery %s: its migration runs on another replica", gallery.name)
+            log.debug("gallery %s: its migration runs on another replica", gallery.name)
             return
         log.info("gallery %s: running its migration to model %s", gallery.name, encoder.name)
         try:

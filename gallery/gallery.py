@@ -78,6 +78,7 @@ class Gallery:
         self._build_failed_at = -math.inf
         # bumped by every model switch: a background build begun before one read the old model's vectors
         self._model_generation = 0
+        self._follows = 0  # bumped each time labels and counts are read again from the store (_follow_store)
         self._centroids = CentroidCache(lambda name: store.identity_embeddings(name)[1])
         started = time.perf_counter()
         with store.consistent():  # the cursor, labels and index as of one instant of the store
@@ -174,8 +175,15 @@ class Gallery:
         """The binding plus counts read from the store now."""
         with self._lock:
             self._ensure_open()
-            identities, references = self._store.counts()
-            meta = dataclasses.asdict(self._store.meta)
+            if not self.follows_log:
+                return self._info_now()
+        # a store on a server: read off the gallery's lock (the store has its own), so that a server that
+        # hangs holds up no search; a deleted gallery reads as GalleryNotFound, never as a closed file
+        return self._info_now()
+
+    def _info_now(self) -> GalleryInfo:
+        identities, references = self._store.counts()
+        meta = dataclasses.asdict(self._store.meta)
         return GalleryInfo(**meta, identities=identities, references=references)
 
     def check_model(self, model_sha256: str) -> None:
@@ -229,8 +237,11 @@ class Gallery:
                 self.check_model(model_sha256)
             new_names = {e.identity for e in entries if not self._store.has_identity(e.identity)}
             indexed = np.empty(0, dtype=np.int64)
+            follows = self._follows
             try:
                 with self._storage.watch(), self._store.atomic():
+                    if self.follows_log:
+                        self._check_stored_model()
                     id_lists = self._store.add_many(entries)
                     indexed = np.fromiter((i for ids in id_lists for i in ids), dtype=np.int64)
                     self._index_new(np.vstack([e.embeddings for e in entries]), indexed)
@@ -240,7 +251,8 @@ class Gallery:
             self._centroids.forget(e.identity for e in entries)
             for entry, ids in zip(entries, id_lists, strict=True):
                 self._labels.add(ids, entry.identity)
-            self._identities += len(new_names)
+            if self._follows == follows:  # else a rebuild counted them already, from the store
+                self._identities += len(new_names)
             self._dirty = True
         return id_lists
 
@@ -364,13 +376,14 @@ class Gallery:
         with self._lock:
             self._ensure_open()
             while self._applied_seq is not None:
+                changes = self._store.changes_since(self._applied_seq)
+                # read after the page: a prune that took part of it shows here, never silently
                 if self._store.pruned_through() > self._applied_seq:  # left behind the pruned part of the log
                     log.warning(
                         "gallery %s: behind the pruned change log; reloading from the store", self.name
                     )
                     self._reload_from_store(model_changed=False)
                     continue
-                changes = self._store.changes_since(self._applied_seq)
                 self._apply(changes)
                 read += len(changes.added) + len(changes.deleted) + int(changes.meta)
                 self._applied_seq = max(self._applied_seq, changes.last_seq)
@@ -382,7 +395,9 @@ class Gallery:
         """How far this gallery is behind its store's change log (nothing, for a store no one else writes)."""
         with self._lock:
             self._ensure_open()
-            return NO_LAG if self._applied_seq is None else self._store.log_lag(self._applied_seq)
+            applied = self._applied_seq
+        # off the gallery's lock: a store that hangs (its server unreachable) holds up no search
+        return NO_LAG if applied is None else self._store.log_lag(applied)
 
     @property
     def store(self) -> GalleryStore:
@@ -408,7 +423,7 @@ class Gallery:
             self._model_generation += 1
             with self._store.consistent():
                 if reconcile(self._store, index):
-                    self._follow_store()
+                    self._follow_store(built_here=False)
                 else:
                     self._rebuild()
             self._build_if_wanted()
@@ -517,7 +532,7 @@ class Gallery:
         with self._store.consistent():
             self.index_source = "rebuilt"
             self._index = build_from_store(self._store, config=self._config, stopgap=True)
-            self._follow_store()
+            self._follow_store(built_here=True)
         self._build_if_wanted()
 
     def _wants_build(self) -> bool:
@@ -574,7 +589,7 @@ class Gallery:
                 if not reconcile(self._store, index):  # too much changed meanwhile
                     return True
                 self._index, self.index_source, self._dirty = index, "rebuilt", True
-                self._follow_store()
+                self._follow_store(built_here=False)
             took = time.perf_counter() - started
             log.info(
                 "gallery %s: %s index over %d references built in the background in %.1f s",
@@ -624,23 +639,45 @@ class Gallery:
             self._model_generation += 1  # a background build begun before read the old model's vectors
         with self._store.consistent():
             self._store.reload_meta()
-            if model_changed or not reconcile(self._store, self._index):
+            rebuilt = model_changed or not reconcile(self._store, self._index)
+            if rebuilt:
                 self.index_source = "rebuilt"
                 self._index = build_from_store(self._store, config=self._config, stopgap=True)
-            self._follow_store()
+            self._follow_store(built_here=rebuilt)
         self._dirty = True
         self._build_if_wanted()
 
-    def _follow_store(self) -> None:
-        """(under the lock, inside `consistent()`, right after the index was read whole from the store) For a
-        store other writers share: labels, counts and the cursor as of the same read, so that the index, the
-        labels and the cursor agree and every later change in the log applies exactly once."""
+    def _follow_store(self, *, built_here: bool) -> None:
+        """(under the lock, inside `consistent()`, right after the index was read from the store) For a store
+        other writers share: meta, labels, counts and the cursor as of the same read, so that the index, the
+        labels and the cursor agree and every later change in the log applies exactly once. A model switch
+        committed elsewhere and not applied yet shows in the meta row: the index is then built again from the
+        new embeddings, unless `built_here` (built whole within this same read, so already theirs)."""
         if self._applied_seq is None:
             return
+        before = self.meta
+        self._store.reload_meta()
+        if (self.meta.model_sha256, self.meta.dim) != (before.model_sha256, before.dim):
+            log.info("gallery %s: switched to model %s by another writer", self.name, self.meta.model)
+            self._model_generation += 1  # a background build begun before read the old model's vectors
+            if not built_here:
+                self.index_source = "rebuilt"
+                self._index = build_from_store(self._store, config=self._config, stopgap=True)
         self._applied_seq = self._store.log_head()
         self._labels = ReferenceLabels.from_pairs(self._store.reference_identities())
         self._identities = self._store.counts()[0]
         self._centroids = CentroidCache(lambda name: self._store.identity_embeddings(name)[1])
+        self._follows += 1
+
+    def _check_stored_model(self) -> None:
+        """(inside a write transaction, under the store's write lock) The model the store records is the one
+        this gallery serves: another writer may have switched it, committed before this replica caught up."""
+        sha256, dim = self._store.stored_model()
+        if (sha256, dim) != (self.meta.model_sha256, self.meta.dim):
+            raise ModelMismatch(
+                f"gallery {self.name!r} was switched to model sha256 {sha256} by another replica a moment "
+                "ago; this replica is catching up, so try again"
+            )
 
     def _write_nothing(self) -> None:
         """(under the lock) One committed write that leaves every value as it was: the meta row rewritten."""

@@ -147,6 +147,11 @@ class GalleryRegistry:
             raise GalleryNotFound(f"gallery {name!r} not found")
         return gallery
 
+    def names(self) -> list[str]:
+        """The open galleries' names, sorted (from memory: no store is read)."""
+        with self._lock:
+            return sorted(self._galleries)
+
     def list(self) -> list[GalleryInfo]:
         """Every open gallery's info, by name (one deleted meanwhile is left out)."""
         with self._lock:

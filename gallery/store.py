@@ -350,6 +350,11 @@ class GalleryStore:
         found, matrix = self._decode([(row[0], row[2]) for row in rows])
         return found, [row[1] for row in rows], matrix
 
+    def stored_model(self) -> tuple[str, int]:
+        """(model sha256, dim) as the meta row holds them now (inside a write transaction: as it commits)."""
+        sha256, dim = self._one("SELECT model_sha256, dim FROM meta WHERE id = 1")
+        return str(sha256), int(dim)
+
     # The change log other writers of a shared store add to (gallery.changelog). A SQLite file has one writer,
     # this process, so it has none; gallery.postgres.PostgresStore has one.
     def log_head(self) -> int | None:

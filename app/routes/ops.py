@@ -99,8 +99,13 @@ class ReplicationOut(BaseModel):
     last_sync: str | None = Field(
         description="When every gallery was last caught up with the change log (ISO 8601, UTC)."
     )
-    behind_changes: int = Field(description="Changes not applied yet, over all galleries.")
-    behind_s: float = Field(description="How long the oldest change not applied yet has waited, in seconds.")
+    behind_changes: int | None = Field(
+        description="Changes not applied yet, over all galleries; null while not listening (unknown: the "
+        "database is not answering)."
+    )
+    behind_s: float | None = Field(
+        description="How long the oldest change not applied yet has waited, in seconds; null while not listening."
+    )
     galleries: dict[str, GalleryLagOut] = Field(
         default_factory=dict, description="The galleries behind the log, or failing to catch up."
     )
@@ -169,26 +174,33 @@ def _replication(rt: Runtime) -> ReplicationOut | None:
     state = rt.registry.replication()
     if state is None:
         return None
-    lags = {}
-    for info in rt.registry.list():
-        with contextlib.suppress(GalleryNotFound):
-            error = rt.registry.follow_error(info.name)
-            try:
-                lag = rt.registry.get(info.name).log_lag()
-            except GalleryError as exc:  # storage trouble: named, and the gallery counted as failing
-                error = error or str(exc)
-                lags[info.name] = GalleryLagOut(changes=0, seconds=0.0, error=error)
-                continue
-            if lag.changes or error:
-                lags[info.name] = GalleryLagOut(changes=lag.changes, seconds=lag.seconds(), error=error)
     last = None if state.last_sync is None else datetime.fromtimestamp(state.last_sync, UTC)
-    return ReplicationOut(
+    out = ReplicationOut(
         listening=state.listening,
         error=state.error,
         last_sync=None if last is None else last.isoformat(timespec="seconds"),
-        behind_changes=sum(g.changes for g in lags.values()),
-        behind_s=max((g.seconds for g in lags.values()), default=0.0),
-        galleries=lags,
+        behind_changes=None,
+        behind_s=None,
+    )
+    if not state.listening:  # the database is not answering the follower: asking it per gallery would hang
+        return out
+    lags = {}
+    for name in rt.registry.names():
+        with contextlib.suppress(GalleryNotFound):
+            error = rt.registry.follow_error(name)
+            try:
+                lag = rt.registry.get(name).log_lag()
+            except GalleryError as exc:  # storage trouble: named, and the gallery counted as failing
+                lags[name] = GalleryLagOut(changes=0, seconds=0.0, error=error or str(exc))
+                continue
+            if lag.changes or error:
+                lags[name] = GalleryLagOut(changes=lag.changes, seconds=lag.seconds(), error=error)
+    return out.model_copy(
+        update={
+            "behind_changes": sum(g.changes for g in lags.values()),
+            "behind_s": max((g.seconds for g in lags.values()), default=0.0),
+            "galleries": lags,
+        }
     )
 
 
@@ -199,15 +211,15 @@ def _ready(rt: Runtime) -> ReadyOut:
     }
     problems = rt.registry.storage_problems(probe_interval_s=rt.settings.storage_probe_s)
     galleries, degraded_galleries = {}, {}
-    for info in rt.registry.list():
+    for name in rt.registry.names():  # from memory: /ready reads no store (a hanging server would hang it)
         with contextlib.suppress(GalleryNotFound):  # deleted since the listing
-            gallery = rt.registry.get(info.name)
+            gallery = rt.registry.get(name)
             status, message = rt.gallery_status(gallery)
-            galleries[info.name] = GalleryReady(
-                status=status, model=info.model, message=message, index=index_out(gallery)
+            galleries[name] = GalleryReady(
+                status=status, model=gallery.meta.model, message=message, index=index_out(gallery)
             )
-            if (degraded_one := _degraded(gallery, problems.get(info.name))) is not None:
-                degraded_galleries[info.name] = degraded_one
+            if (degraded_one := _degraded(gallery, problems.get(name))) is not None:
+                degraded_galleries[name] = degraded_one
     unavailable = {
         g.name: UnavailableGalleryOut(file=g.file, reason=g.reason) for g in rt.registry.unavailable()
     }

@@ -17,6 +17,10 @@ from psycopg.pq import TransactionStatus
 from gallery.errors import GalleryError, GalleryNotFound, StorageError, StorageFull, StoreCorrupt
 
 CONNECT_TIMEOUT_S = 10
+POOL_WAIT_S = 3.0  # a checkout waiting longer (every connection busy, or the server unreachable) fails
+# TCP keepalives: a connection to a server that vanished (a host down, a partition) is found dead in about
+# 25 s instead of the kernel's two hours; a lease held on it is then known lost on both sides
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
 
 
 def placeholders(sql: str) -> str:
@@ -66,7 +70,7 @@ class QmarkConnection:
 def connect(url: str, *, search_path: str | None = None) -> QmarkConnection:
     """A new autocommit connection; `search_path`: the schema its unqualified table names mean."""
     with pg_errors("connecting to PostgreSQL"):
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, **KEEPALIVES)
     try:
         with pg_errors("connecting to PostgreSQL"):
             if search_path is not None:
@@ -86,22 +90,25 @@ class Pool:
     one block, with its search_path set to the gallery's schema for that block and reset on return; a
     connection found broken on return is replaced. `max_size` bounds what one service holds open."""
 
-    def __init__(self, url: str, *, max_size: int = 8, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    def __init__(self, url: str, *, max_size: int = 8, timeout_s: float = POOL_WAIT_S) -> None:
         from psycopg_pool import ConnectionPool
 
         self._pool = ConnectionPool(
             url,
             min_size=1,
             max_size=max_size,
-            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S, **KEEPALIVES},
             configure=_configure,
             reset=_reset,
-            timeout=timeout_s,  # a checkout waiting longer (every connection busy, or none can be made) fails
+            # every checkout first checks the connection: one left broken by a server restart or a failover
+            # is replaced there, instead of failing the request that drew it
+            check=ConnectionPool.check_connection,
+            timeout=timeout_s,
             open=False,
             name="galleries",
         )
         with pg_errors("connecting to PostgreSQL"):
-            self._pool.open(wait=True, timeout=timeout_s)
+            self._pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
 
     @contextmanager
     def connection(self, *, search_path: str | None = None) -> Iterator[QmarkConnection]:

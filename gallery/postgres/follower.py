@@ -22,7 +22,7 @@ import psycopg
 from gallery.changelog import FollowerState
 from gallery.errors import GalleryError
 from gallery.postgres import changes
-from gallery.postgres.connection import CONNECT_TIMEOUT_S, QmarkConnection, pg_errors, transaction
+from gallery.postgres.connection import CONNECT_TIMEOUT_S, KEEPALIVES, QmarkConnection, pg_errors, transaction
 from gallery.postgres.schema import CATALOG_PAYLOAD, CHANNEL
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class Follower:
     def _listen(self) -> None:
         """One connection's life: LISTEN, catch everything up, then follow notifications until stopped."""
         with pg_errors("listening to the change log"):
-            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, **KEEPALIVES)
         with conn:
             with pg_errors("listening to the change log"):
                 conn.execute(f"LISTEN {CHANNEL}")

@@ -134,6 +134,9 @@ class PostgresStore(GalleryStore):
                 self._borrowed() as conn,
                 transaction(conn),
             ):
+                # every write to the gallery, from any replica, holds its lock to the commit: what a write
+                # reads first (is every reference staged? which model?) no other replica changes under it
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (self.schema,))
                 yield conn
 
     @contextmanager
@@ -205,7 +208,6 @@ class PostgresStore(GalleryStore):
     def reserve_reference_ids(self, through: int) -> None:
         """Raise the id sequence to `through` (never lower it), so no id up to it is handed out again."""
         with self.atomic() as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (self.schema,))
             if _last_reference_id(conn) < int(through):
                 conn.execute("SELECT setval('reference_ids', ?)", (int(through),))
 
@@ -218,9 +220,8 @@ class PostgresStore(GalleryStore):
                 self._pool.close()
 
     def _reserve_ids(self, conn: Any, count: int) -> int:
-        """`count` consecutive ids from the gallery's sequence, taken under a transaction-scoped lock so that
-        two replicas adding at once never interleave their ranges."""
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (self.schema,))
+        """`count` consecutive ids from the gallery's sequence, under the gallery's lock (taken by `atomic`)
+        so that two replicas adding at once never interleave their ranges."""
         last = conn.execute("SELECT nextval('reference_ids')").fetchone()[0]
         if count > 1:
             conn.execute("SELECT setval('reference_ids', ?)", (int(last) + count - 1,))

@@ -162,6 +162,7 @@ def test_many_changes_cross_to_hnsw_on_both_and_stay_in_step(replicas, unit_vect
     b.get("faces").catch_up()
     assert b.get("faces").index.kind == "hnsw"
     assert consistent(b) == consistent(a) == (550, 550, 550)
+    assert a.get("faces").size == b.get("faces").size == (11, 550)  # identities counted once, crossing or not
     assert found(b, vectors[599]) == "id550" and found(b, vectors[0]) is None
 
 
@@ -211,3 +212,87 @@ def test_a_page_whose_deletes_compact_the_graph_applies_its_adds_once(
     b.get("faces").catch_up()  # one page: the deletes (compaction reads the store, cyd included), the adds
     assert consistent(b) == (140, 140, 140)
     assert found(b, vectors[199]) == "cyd" and found(b, vectors[0]) is None
+
+
+def staged_migration(gallery, unit_vectors, *, sha256: str, dim: int) -> None:
+    """A migration of `gallery` to model `sha256` with every reference staged: ready to switch."""
+    from gallery import migration
+
+    migration.begin(gallery.store, model="faces2", model_sha256=sha256, dim=dim, drop_failed=False)
+    ids = [i for i, _ in migration.pending(gallery.store, after=0, limit=1000)]
+    migration.stage(gallery.store, ids, unit_vectors(len(ids), dim=dim, seed=50), [], model_sha256=sha256)
+
+
+def test_a_switch_waits_for_an_add_in_flight_on_another_replica_and_then_sees_it(
+    replicas, unit_vectors, shas, model_sha, dim
+):
+    import threading
+
+    from gallery.types import Enrollment
+
+    a, b = replicas("a"), replicas("b")
+    a.create("faces", model="faces", model_sha256=model_sha, dim=dim)
+    wait_for(lambda: "faces" in b)
+    ga, gb = a.get("faces"), b.get("faces")
+    ga.add("ada", unit_vectors(2, seed=7), image_sha256s=shas(2))
+    staged_migration(ga, unit_vectors, sha256="b" * 64, dim=dim)
+    inside, go = threading.Event(), threading.Event()
+
+    def add_on_b() -> None:  # B's add, its transaction open when A switches
+        with gb.store.atomic():
+            gb.store.add_many([Enrollment("eve", unit_vectors(1, seed=8), tuple(shas(1)), None, None)])
+            inside.set()
+            go.wait(10)
+
+    writer = threading.Thread(target=add_on_b)
+    writer.start()
+    inside.wait(10)
+    switched: list = []
+    switcher = threading.Thread(target=lambda: switched.append(ga.switch_model()))
+    switcher.start()
+    time.sleep(0.3)
+    assert switcher.is_alive(), "the switch must wait for the write in flight"
+    go.set()
+    writer.join(10)
+    switcher.join(10)
+    assert switched == [None]  # eve is neither staged nor failed: no switch yet
+    assert ga.meta.model_sha256 == model_sha
+
+
+def test_an_add_on_a_replica_behind_a_switch_is_refused_not_stored(
+    replicas, unit_vectors, shas, model_sha, dim
+):
+    from gallery.errors import ModelMismatch
+
+    a, b = replicas("a"), replicas("b", poll_s=3600.0)
+    a.create("faces", model="faces", model_sha256=model_sha, dim=dim)
+    wait_for(lambda: "faces" in b)
+    ga, gb = a.get("faces"), b.get("faces")
+    ga.add("ada", unit_vectors(2, seed=9), image_sha256s=shas(2))
+    wait_for(lambda: consistent(b) == (2, 2, 2))
+    b.follower.stop()  # b has not seen the switch
+    staged_migration(ga, unit_vectors, sha256="c" * 64, dim=dim // 2)
+    assert ga.switch_model() == []
+    with pytest.raises(ModelMismatch, match="another replica"):
+        gb.add("eve", unit_vectors(1, seed=10), image_sha256s=shas(1), model_sha256=model_sha)
+    assert ga.info.references == 2
+    gb.catch_up()  # b then follows the switch: the new model's embeddings, the new width
+    assert (gb.meta.model_sha256, gb.meta.dim, gb.index.dim) == ("c" * 64, dim // 2, dim // 2)
+    assert consistent(b) == (2, 2, 2)
+
+
+def test_a_rebuild_before_catching_up_still_applies_a_threshold_set_elsewhere(
+    replicas, unit_vectors, shas, model_sha, dim
+):
+    a, b = replicas("a"), replicas("b", poll_s=3600.0)
+    a.create("faces", model="faces", model_sha256=model_sha, dim=dim)
+    wait_for(lambda: "faces" in b)
+    gb = b.get("faces")
+    gb._config = type(gb._config).from_options(ann_min_size=5)
+    gb.add("bob", unit_vectors(3, seed=11), image_sha256s=shas(3))
+    b.follower.stop()
+    a.get("faces").set_threshold(0.42)
+    gb.add("cyd", unit_vectors(3, seed=12), image_sha256s=shas(3))  # crosses to HNSW: a rebuild, cursor moved
+    assert gb.index.kind == "hnsw"
+    assert gb.meta.threshold == 0.42
+    assert gb.size == (2, 6) and consistent(b) == (6, 6, 6)
