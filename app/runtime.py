@@ -107,6 +107,14 @@ class Runtime:
         choose_providers(self.settings.device, available=ort.get_available_providers())  # fail fast on cuda
         self.decode_pool = ThreadPoolExecutor(self.settings.decode_threads, thread_name_prefix="decode")
         self.models = await blocking(load_models, self.settings.models_dir, self._session_config())
+        unknown = sorted(set(self.settings.model_max_batch) - {*self.models.encoders, *self.models.skipped})
+        if unknown:  # a misspelled name would leave that model's cap at SG_MAX_BATCH without a word
+            log.warning(
+                "SG_MODEL_MAX_BATCH names no model in %s: %s (its models: %s)",
+                self.settings.models_dir,
+                ", ".join(unknown),
+                ", ".join(sorted(self.models.encoders)) or "none",
+            )
         for name, encoder in self.models.encoders.items():
             batcher = Batcher(
                 encoder.run,

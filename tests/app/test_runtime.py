@@ -72,3 +72,29 @@ async def test_each_models_batcher_gets_its_own_cap(tmp_path):
         assert runtime.batchers["faces"].config.max_batch == settings.max_batch == 32
     finally:
         await runtime.stop()
+
+
+async def test_a_model_max_batch_name_that_names_no_model_is_said_at_start(tmp_path, caplog):
+    from app.metrics import Metrics
+    from app.runtime import Runtime
+    from tests.support.tiny_encoder import write_model
+
+    models = tmp_path / "models"
+    models.mkdir()
+    write_model(models, "toy", seed=0)
+    settings = Settings(
+        device="cpu",
+        models_dir=models,
+        data_dir=tmp_path,
+        default_galleries=(),
+        model_max_batch="toy=4,tyo=2",
+    )
+    runtime = Runtime(settings, Metrics())
+    with caplog.at_level("WARNING", logger="app.runtime"):
+        await runtime.start()
+    try:
+        said = [r.getMessage() for r in caplog.records if "SG_MODEL_MAX_BATCH" in r.getMessage()]
+        assert len(said) == 1 and "tyo" in said[0] and "toy=" not in said[0] and "its models: toy" in said[0]
+        assert runtime.batchers["toy"].config.max_batch == 4
+    finally:
+        await runtime.stop()
