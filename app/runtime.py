@@ -19,6 +19,7 @@ import onnxruntime as ort
 from app.batcher import BatchConfig, Batcher
 from app.encoder import Encoder, SessionConfig, choose_providers
 from app.errors import ModelNotFound, ModelUnavailable, NotRunning
+from app.lagprobe import LagProbe
 from app.metrics import Metrics
 from app.migration import Migrations
 from app.models import LoadedModels, load_models
@@ -97,6 +98,7 @@ class Runtime:
         self.registry = gallery_registry(settings)
         self.decode_pool: ThreadPoolExecutor | None = None  # SG_DECODE_THREADS threads, from start to stop
         self.migrations = Migrations(self)  # model migrations' background tasks, from start to stop
+        self.lag_probe = LagProbe()  # /ready's questions to the database about replication, under a deadline
         self.started = False
         self._switch_interval_before: float | None = None
 
@@ -143,6 +145,7 @@ class Runtime:
         pool, self.decode_pool = self.decode_pool, None  # new requests get NotRunning; queued decodes finish
         if pool is not None:
             await blocking(pool.shutdown, wait=True)
+        self.lag_probe.close()
         await blocking(self.registry.close)
         if self._switch_interval_before is not None:
             sys.setswitchinterval(self._switch_interval_before)

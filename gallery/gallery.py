@@ -114,8 +114,9 @@ class Gallery:
     @property
     def index_state(self) -> IndexState:
         """The index searched now, and whether a better one is being built in the background."""
-        with self._lock:
-            return IndexState(kind=self._index.kind, references=self._index.ntotal, building=self.building)
+        index = self._index  # read without the lock (one reference, then its fields): a write held up by a
+        # store that hangs must not hold up a readiness probe
+        return IndexState(kind=index.kind, references=index.ntotal, building=self.building)
 
     @property
     def damaged_references(self) -> dict[int, str]:
@@ -530,6 +531,8 @@ class Gallery:
         """(under the lock) Rebuild from the store now; a big HNSW index is exact for now, its graph built
         in the background."""
         with self._store.consistent():
+            if self.follows_log:
+                self._reload_meta_seen()  # the width and model to read the embeddings with
             self.index_source = "rebuilt"
             self._index = build_from_store(self._store, config=self._config, stopgap=True)
             self._follow_store(built_here=True)
@@ -604,13 +607,9 @@ class Gallery:
         """(under the lock) One page of the change log: what is not applied yet is applied."""
         if changes.empty:
             return
-        if changes.meta:
-            before = self.meta
-            self._store.reload_meta()
-            if (self.meta.model_sha256, self.meta.dim) != (before.model_sha256, before.dim):
-                log.info("gallery %s: switched to model %s by another writer", self.name, self.meta.model)
-                self._reload_from_store(model_changed=True)
-                return
+        if changes.meta and self._reload_meta_seen():
+            self._reload_from_store(model_changed=True)
+            return
         deleted = np.asarray(changes.deleted, dtype=np.int64)
         gone = deleted[self._labels.codes(deleted) != NONE]
         touched = {self._labels.name(code) for code in self._labels.codes(gone)}
@@ -635,10 +634,10 @@ class Gallery:
         """(under the lock) Labels, counts, index and cursor read again from the store at one instant: after
         another writer switched the model (the index rebuilt), or when the log no longer reaches back to the
         cursor (the index reconciled, or rebuilt if too far off)."""
-        if model_changed:
-            self._model_generation += 1  # a background build begun before read the old model's vectors
         with self._store.consistent():
-            self._store.reload_meta()
+            model_changed = (
+                self._reload_meta_seen() or model_changed
+            )  # a switch the pruned log no longer shows
             rebuilt = model_changed or not reconcile(self._store, self._index)
             if rebuilt:
                 self.index_source = "rebuilt"
@@ -655,19 +654,25 @@ class Gallery:
         new embeddings, unless `built_here` (built whole within this same read, so already theirs)."""
         if self._applied_seq is None:
             return
-        before = self.meta
-        self._store.reload_meta()
-        if (self.meta.model_sha256, self.meta.dim) != (before.model_sha256, before.dim):
-            log.info("gallery %s: switched to model %s by another writer", self.name, self.meta.model)
-            self._model_generation += 1  # a background build begun before read the old model's vectors
-            if not built_here:
-                self.index_source = "rebuilt"
-                self._index = build_from_store(self._store, config=self._config, stopgap=True)
+        if self._reload_meta_seen() and not built_here:
+            self.index_source = "rebuilt"
+            self._index = build_from_store(self._store, config=self._config, stopgap=True)
         self._applied_seq = self._store.log_head()
         self._labels = ReferenceLabels.from_pairs(self._store.reference_identities())
         self._identities = self._store.counts()[0]
         self._centroids = CentroidCache(lambda name: self._store.identity_embeddings(name)[1])
         self._follows += 1
+
+    def _reload_meta_seen(self) -> bool:
+        """(under the lock) Read the meta row again; True when it names another model than before (a switch
+        another writer committed), which also marks every background build begun before as stale."""
+        before = self.meta
+        self._store.reload_meta()
+        if (self.meta.model_sha256, self.meta.dim) == (before.model_sha256, before.dim):
+            return False
+        log.info("gallery %s: switched to model %s by another writer", self.name, self.meta.model)
+        self._model_generation += 1  # a background build begun before read the old model's vectors
+        return True
 
     def _check_stored_model(self) -> None:
         """(inside a write transaction, under the store's write lock) The model the store records is the one

@@ -17,7 +17,9 @@ from psycopg.pq import TransactionStatus
 from gallery.errors import GalleryError, GalleryNotFound, StorageError, StorageFull, StoreCorrupt
 
 CONNECT_TIMEOUT_S = 10
-POOL_WAIT_S = 3.0  # a checkout waiting longer (every connection busy, or the server unreachable) fails
+# a checkout waiting longer (every connection busy, or the server unreachable) fails: long enough that a
+# burst queued behind other replicas' writes on the galleries' locks gets through
+POOL_WAIT_S = 10.0
 # TCP keepalives: a connection to a server that vanished (a host down, a partition) is found dead in about
 # 25 s instead of the kernel's two hours; a lease held on it is then known lost on both sides
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}

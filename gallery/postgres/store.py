@@ -208,6 +208,8 @@ class PostgresStore(GalleryStore):
     def reserve_reference_ids(self, through: int) -> None:
         """Raise the id sequence to `through` (never lower it), so no id up to it is handed out again."""
         with self.atomic() as conn:
+            # again here: an atomic() joined into an enclosing read (a gallery opening) took no lock
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (self.schema,))
             if _last_reference_id(conn) < int(through):
                 conn.execute("SELECT setval('reference_ids', ?)", (int(through),))
 

@@ -296,3 +296,35 @@ def test_a_rebuild_before_catching_up_still_applies_a_threshold_set_elsewhere(
     assert gb.index.kind == "hnsw"
     assert gb.meta.threshold == 0.42
     assert gb.size == (2, 6) and consistent(b) == (6, 6, 6)
+
+
+@pytest.mark.parametrize("new_dim", [16, 8], ids=["same-width", "other-width"])
+def test_a_switch_the_pruned_log_no_longer_shows_is_seen_by_the_reload(
+    replicas, postgres_url, unit_vectors, shas, model_sha, dim, new_dim
+):
+    from gallery import migration
+    from gallery.postgres import changes
+    from gallery.postgres.connection import connect, transaction
+
+    a, b = replicas("a"), replicas("b")
+    a.create("faces", model="faces", model_sha256=model_sha, dim=dim)
+    wait_for(lambda: "faces" in b)
+    ga, gb = a.get("faces"), b.get("faces")
+    gb.add("ada", unit_vectors(3, seed=13), image_sha256s=shas(3))
+    wait_for(lambda: consistent(a) == (3, 3, 3))
+    a.follower.stop()  # a is cut off longer than the log keeps changes
+    migration.begin(gb.store, model="faces2", model_sha256="d" * 64, dim=new_dim, drop_failed=False)
+    ids = [i for i, _ in migration.pending(gb.store, after=0, limit=100)]
+    new_vectors = unit_vectors(len(ids), dim=new_dim, seed=14)
+    migration.stage(gb.store, ids, new_vectors, [], model_sha256="d" * 64)
+    assert gb.switch_model() == []
+    conn = connect(postgres_url)
+    try:
+        with transaction(conn):
+            changes.prune(conn, older_than_s=0.0)
+    finally:
+        conn.close()
+    ga.catch_up()
+    assert (ga.meta.model_sha256, ga.meta.dim, ga.index.dim) == ("d" * 64, new_dim, new_dim)
+    hit = ga.search(new_vectors[:1], top_k=1, model_sha256="d" * 64)[0][0]
+    assert hit.identity == "ada" and hit.distance < 1e-3  # the new model's vectors, not the old ones

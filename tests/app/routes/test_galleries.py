@@ -71,15 +71,18 @@ async def test_delete_gallery_removes_it(client):
 async def test_list_and_ready_during_a_gallery_delete_leave_it_out(service, monkeypatch):
     app, client = service
     registry = app.state.runtime.registry
-    listed = registry.list
 
-    def list_then_delete():
-        infos = listed()
-        if "gone" in registry:
-            registry.delete("gone")  # a DELETE landing between the listing and the reads that follow it
-        return infos
+    def then_delete(listing):
+        def listed():
+            found = listing()
+            if "gone" in registry:
+                registry.delete("gone")  # a DELETE landing between the listing and the reads that follow it
+            return found
 
-    monkeypatch.setattr(registry, "list", list_then_delete)
+        return listed
+
+    monkeypatch.setattr(registry, "list", then_delete(registry.list))  # GET /galleries lists infos
+    monkeypatch.setattr(registry, "names", then_delete(registry.names))  # /ready lists names
     for path in ("/galleries", "/ready"):
         await client.post("/galleries", json={"name": "gone", "model": "toy"})
         response = await client.get(path)
