@@ -6,6 +6,8 @@ holds a connection (a file descriptor) forever. `GuardedProtocol` adds, per conn
 - a header deadline (`header_timeout_s`, from the connection's start or the previous response): 408;
 - a body idle timeout (`body_timeout_s` between two reads, not counted while the app is not reading): 408;
 - a cap on header bytes and header fields: 431;
+- a write stall timeout (`write_timeout_s`): a client that stops reading its response (the transport's buffer
+  stays full, uvicorn's writing paused) is dropped, connection and buffered response;
 - a connection cap: past `max_connections`, the connection waiting longest for its headers is closed to make
   room (a slow client), else the new one is answered 503 `too_many_connections`.
 
@@ -37,6 +39,7 @@ RESERVED_FILES = 256  # descriptors kept for everything else: gallery files, mod
 class ServerLimits:
     header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
+    write_timeout_s: float = 30.0
     max_header_bytes: int = 64 * 1024
     max_headers: int = 100
     max_connections: int = 4096
@@ -46,6 +49,7 @@ def limits_from(settings: Settings) -> ServerLimits:
     return ServerLimits(
         header_timeout_s=settings.header_timeout_s,
         body_timeout_s=settings.body_timeout_s,
+        write_timeout_s=settings.write_timeout_s,
         max_header_bytes=settings.max_header_kb * 1024,
         max_headers=settings.max_headers,
         max_connections=settings.max_connections,
@@ -71,6 +75,7 @@ class GuardedProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._timer: asyncio.TimerHandle | None = None
+        self._write_timer: asyncio.TimerHandle | None = None  # while writing is paused (a full buffer)
         self._header_bytes = 0
         self._refused = False
 
@@ -85,6 +90,7 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_timer()
+        self._stop_write_timer()
         self.awaiting_headers.pop(self, None)
         super().connection_lost(exc)
 
@@ -135,6 +141,32 @@ class GuardedProtocol(HttpToolsProtocol):
             return
         self._stop_timer()
         super().on_message_complete()
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._write_timer is None:
+            self._write_timer = self.loop.call_later(self.limits.write_timeout_s, self._write_timed_out)
+
+    def resume_writing(self) -> None:
+        self._stop_write_timer()
+        super().resume_writing()
+
+    def _write_timed_out(self) -> None:
+        """The client has read nothing for `write_timeout_s` with a full buffer: drop the connection (no
+        response can reach it; the app, if still sending, sees a disconnect)."""
+        self._write_timer = None
+        log.info(
+            "a client read nothing of its response for %g s: connection dropped", self.limits.write_timeout_s
+        )
+        self._refused = True
+        self._stop_timer()
+        self.awaiting_headers.pop(self, None)
+        self.transport.abort()
+
+    def _stop_write_timer(self) -> None:
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
 
     def _await_headers(self) -> None:
         self._header_bytes = 0

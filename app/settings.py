@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     # the one waiting longest for its headers is closed to make room, else the new one.
     header_timeout_s: float = Field(default=10.0, gt=0)
     body_timeout_s: float = Field(default=30.0, gt=0)
+    # a response whose writing stays stalled this long (the client stopped reading it) is dropped, connection
+    # and all: a reader that never reads holds no descriptor and no buffered response for ever
+    write_timeout_s: float = Field(default=30.0, gt=0)
     keep_alive_s: float = Field(default=5.0, gt=0)  # an idle keep-alive connection is closed after this
     max_header_kb: int = Field(default=64, ge=1)
     max_headers: int = Field(default=100, ge=1)

@@ -4,6 +4,7 @@ requests answered, even with the open-file limit at 1,024."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import resource
 import socket
@@ -25,7 +26,7 @@ def _limit_files() -> None:
 
 @pytest.fixture
 def server(tmp_path, models_dir) -> Iterator[tuple[str, int]]:
-    """`python -m app` with 2 s header and 1 s body timeouts, under an open-file limit of 1,024."""
+    """`python -m app` with 2 s header and 1 s body and write timeouts, under an open-file limit of 1,024."""
     port = free_port()
     process = start_service(
         port=port,
@@ -34,6 +35,7 @@ def server(tmp_path, models_dir) -> Iterator[tuple[str, int]]:
         settings={
             "SG_HEADER_TIMEOUT_S": "2",
             "SG_BODY_TIMEOUT_S": "1",
+            "SG_WRITE_TIMEOUT_S": "1",
             "SG_MAX_HEADERS": "50",
             "SG_MAX_HEADER_KB": "16",
         },
@@ -119,3 +121,24 @@ def test_1100_connections_stuck_in_headers_leave_normal_requests_answered(server
     print(
         f"\n{SLOW_CLIENTS} slow clients: health p50 {sorted(latencies)[10] * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms"
     )
+
+
+def test_a_client_that_stops_reading_its_responses_is_dropped_after_the_write_timeout(server):
+    """Pipelined requests whose answers are never read fill the buffers (the client's kept small); the server
+    drops the connection once its writing has stalled for the write timeout, instead of holding it, and the
+    answers it has yet to write, for ever."""
+    base = f"http://{server[0]}:{server[1]}"
+    whole = len(httpx.get(f"{base}/openapi.json", timeout=5).content)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(server)
+    sock.settimeout(10)
+    sock.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n" * 400)  # answers never read
+    time.sleep(3.0)  # well past the 1 s write timeout
+    received = 0
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(1 << 20):  # what was buffered before the drop, then the end
+            received += len(chunk)
+    sock.close()
+    assert received < 100 * whole, (received, whole)  # dropped: far from all 400 answers
+    assert httpx.get(f"{base}/health", timeout=5).status_code == 200
