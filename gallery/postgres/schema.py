@@ -147,8 +147,10 @@ _STATEMENTS: dict[int, tuple[str, ...]] = {
             FOR EACH STATEMENT EXECUTE FUNCTION public.sg_log_added()""",
         """CREATE TRIGGER references_deleted AFTER DELETE ON "references" REFERENCING OLD TABLE AS deleted
             FOR EACH STATEMENT EXECUTE FUNCTION public.sg_log_deleted()""",
-        # a model switch rewrites embeddings and meta in one transaction: the meta change tells replicas
-        "CREATE TRIGGER meta_changed AFTER UPDATE ON meta FOR EACH STATEMENT EXECUTE FUNCTION public.sg_log_meta()",
+        # a model switch rewrites embeddings and meta in one transaction: the meta change tells replicas; only
+        # the columns anyone reads back count (a storage probe's `SET id = id` logs nothing)
+        """CREATE TRIGGER meta_changed AFTER UPDATE OF model, model_sha256, dim, threshold, threshold_source
+            ON meta FOR EACH STATEMENT EXECUTE FUNCTION public.sg_log_meta()""",
     ),
     5: (
         'ALTER TABLE "references" ALTER COLUMN identity TYPE TEXT COLLATE "C"',

@@ -328,3 +328,14 @@ def test_a_switch_the_pruned_log_no_longer_shows_is_seen_by_the_reload(
     assert (ga.meta.model_sha256, ga.meta.dim, ga.index.dim) == ("d" * 64, new_dim, new_dim)
     hit = ga.search(new_vectors[:1], top_k=1, model_sha256="d" * 64)[0][0]
     assert hit.identity == "ada" and hit.distance < 1e-3  # the new model's vectors, not the old ones
+
+
+def test_a_storage_probe_logs_no_change_but_a_threshold_does(replicas, model_sha, dim):
+    a = replicas("a")
+    a.create("faces", model="faces", model_sha256=model_sha, dim=dim)
+    gallery = a.get("faces")
+    head = gallery.store.log_head()
+    gallery._write_nothing()  # what a storage probe writes
+    assert gallery.store.log_head() == head
+    gallery.set_threshold(0.5)
+    assert gallery.store.log_head() == head + 1
