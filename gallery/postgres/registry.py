@@ -53,7 +53,7 @@ class PostgresRegistry(GalleryRegistry):
         self.directory.mkdir(parents=True, exist_ok=True)
         if self._pool is None:
             self._pool = Pool(self.url, max_size=self.pool_size)
-        with pg_errors("creating the gallery catalog"), self._session() as conn, transaction(conn):
+        with pg_errors("creating the gallery catalog"), session(self._source) as conn, transaction(conn):
             ensure_catalog(conn)
         with self._lock:
             for name, schema in catalog(self._source):
@@ -74,9 +74,6 @@ class PostgresRegistry(GalleryRegistry):
     def _source(self) -> str | Pool:
         """Where connections come from: the pool once open, else the URL."""
         return self._pool if self._pool is not None else self.url
-
-    def _session(self) -> Any:
-        return session(self._source)
 
     def sync_catalog(self) -> None:
         """Open the galleries other replicas created and close the ones they deleted (or deleted and created
@@ -162,7 +159,7 @@ class PostgresRegistry(GalleryRegistry):
 
     def _remove_store(self, name: str) -> None:
         """Drop the gallery's schema and catalog row in one transaction, then its local index snapshot."""
-        with pg_errors(f"deleting gallery {name!r}"), self._session() as conn, transaction(conn):
+        with pg_errors(f"deleting gallery {name!r}"), session(self._source) as conn, transaction(conn):
             ensure_catalog(conn)
             row = conn.execute("DELETE FROM sg_galleries WHERE name = ? RETURNING schema_name", (name,))
             found = row.fetchone()  # None: another replica deleted it first, which is what was asked
@@ -178,7 +175,7 @@ class PostgresRegistry(GalleryRegistry):
 
     def _write_probe_file(self) -> None:
         """One committed write that changes nothing anyone reads: the catalog's probe row rewritten."""
-        with pg_errors("writing the gallery catalog"), self._session() as conn, transaction(conn):
+        with pg_errors("writing the gallery catalog"), session(self._source) as conn, transaction(conn):
             conn.execute(
                 "INSERT INTO sg_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
                 (utc_now(),),

@@ -136,7 +136,7 @@ class PostgresStore(GalleryStore):
             ):
                 # every write to the gallery, from any replica, holds its lock to the commit: what a write
                 # reads first (is every reference staged? which model?) no other replica changes under it
-                conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (self.schema,))
+                lock_gallery(conn, self.schema)
                 yield conn
 
     @contextmanager
@@ -209,7 +209,7 @@ class PostgresStore(GalleryStore):
         """Raise the id sequence to `through` (never lower it), so no id up to it is handed out again."""
         with self.atomic() as conn:
             # again here: an atomic() joined into an enclosing read (a gallery opening) took no lock
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (self.schema,))
+            lock_gallery(conn, self.schema)
             if _last_reference_id(conn) < int(through):
                 conn.execute("SELECT setval('reference_ids', ?)", (int(through),))
 
@@ -244,6 +244,12 @@ class PostgresStore(GalleryStore):
                 self._held = None
 
 
+def lock_gallery(conn: QmarkConnection, schema: str) -> None:
+    """(inside the caller's transaction) The gallery's lock until the commit: the very key the change log's
+    triggers take (`hashtext` of the schema's name), so that writes to one gallery from any replica queue."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (schema,))
+
+
 def ensure_catalog(conn: QmarkConnection) -> None:
     """(inside the caller's transaction) The catalog tables, created once under the catalog's lock."""
     conn.execute("SELECT pg_advisory_xact_lock(?)", (CATALOG_LOCK,))
@@ -276,7 +282,7 @@ def migrate(conn: QmarkConnection, schema: str) -> None:
     gallery's lock (replicas opening it at once apply each migration once)."""
     for migration in MIGRATIONS:
         with transaction(conn):
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (schema,))
+            lock_gallery(conn, schema)
             if conn.execute("SELECT to_regclass('meta')").fetchone()[0] is None:
                 raise StoreCorrupt(f"PostgreSQL schema {schema} has no gallery meta table")
             conn.execute(MIGRATIONS_TABLE)
