@@ -533,10 +533,15 @@ class Gallery:
         with self._store.consistent():
             if self.follows_log:
                 self._reload_meta_seen()  # the width and model to read the embeddings with
-            self.index_source = "rebuilt"
-            self._index = build_from_store(self._store, config=self._config, stopgap=True)
+            self._index_from_store()
             self._follow_store(built_here=True)
         self._build_if_wanted()
+
+    def _index_from_store(self) -> None:
+        """(under the lock) A new index read whole from the store: exact for now if the graph it wants is big
+        enough to build in the background."""
+        self.index_source = "rebuilt"
+        self._index = build_from_store(self._store, config=self._config, stopgap=True)
 
     def _wants_build(self) -> bool:
         """(under the lock) An exact index where the size calls for a graph, or a graph due for compaction."""
@@ -635,13 +640,10 @@ class Gallery:
         another writer switched the model (the index rebuilt), or when the log no longer reaches back to the
         cursor (the index reconciled, or rebuilt if too far off)."""
         with self._store.consistent():
-            model_changed = (
-                self._reload_meta_seen() or model_changed
-            )  # a switch the pruned log no longer shows
-            rebuilt = model_changed or not reconcile(self._store, self._index)
+            seen = self._reload_meta_seen()  # a switch the pruned log no longer shows
+            rebuilt = seen or model_changed or not reconcile(self._store, self._index)
             if rebuilt:
-                self.index_source = "rebuilt"
-                self._index = build_from_store(self._store, config=self._config, stopgap=True)
+                self._index_from_store()
             self._follow_store(built_here=rebuilt)
         self._dirty = True
         self._build_if_wanted()
@@ -655,8 +657,7 @@ class Gallery:
         if self._applied_seq is None:
             return
         if self._reload_meta_seen() and not built_here:
-            self.index_source = "rebuilt"
-            self._index = build_from_store(self._store, config=self._config, stopgap=True)
+            self._index_from_store()
         self._applied_seq = self._store.log_head()
         self._labels = ReferenceLabels.from_pairs(self._store.reference_identities())
         self._identities = self._store.counts()[0]
