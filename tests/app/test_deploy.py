@@ -121,14 +121,19 @@ def test_nginx_conf_passes_nginx_t(tmp_path):
     if nginx is None:
         pytest.skip("nginx is not installed (apt-get install nginx-light)")
     conf = (ROOT / "deploy" / "nginx.conf").read_text().replace("server api:8000;", "server 127.0.0.1:8000;")
-    (tmp_path / "nginx.conf").write_text(conf)
-    result = subprocess.run(
-        [str(nginx), "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+    result = nginx_t(nginx, conf, tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def nginx_t(nginx: Path, conf: str, folder: Path) -> subprocess.CompletedProcess[str]:
+    """`nginx -t` on `conf`, written to `folder`/nginx.conf (its prefix)."""
+    (folder / "nginx.conf").write_text(conf)
+    return subprocess.run(
+        [str(nginx), "-t", "-p", str(folder), "-c", str(folder / "nginx.conf")],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert result.returncode == 0, result.stderr
 
 
 # The `replicas` profile: PostgreSQL, N API replicas, and their own nginx (deploy/nginx-replicas.conf).
@@ -308,13 +313,7 @@ def nginx_with_upstream_resolve() -> Path:
 
 def test_nginx_replicas_conf_passes_nginx_t(tmp_path):
     nginx = nginx_with_upstream_resolve()
-    (tmp_path / "nginx.conf").write_text((ROOT / "deploy" / "nginx-replicas.conf").read_text())
-    result = subprocess.run(
-        [str(nginx), "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = nginx_t(nginx, (ROOT / "deploy" / "nginx-replicas.conf").read_text(), tmp_path)
     assert result.returncode == 0, result.stderr
 
 

@@ -4,48 +4,32 @@ fail as storage errors, not hangs, and after the restart no request fails on a c
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import threading
 import time
-import warnings
 
 import numpy as np
 import pytest
 
 from gallery.errors import StorageError
+from tests.support.postgres import own_server
 
 
 @pytest.fixture
-def own_server():
-    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
-    try:
-        import pgserver
-    except ImportError as exc:
-        pytest.skip(f"needs pgserver (the dev extra): {exc}")
-    directory = tempfile.mkdtemp(prefix="sg-postgres-restart-")
-    try:
-        server = pgserver.get_server(directory, cleanup_mode="stop")
-    except Exception as exc:
-        shutil.rmtree(directory, ignore_errors=True)
-        pytest.skip(f"PostgreSQL could not start here: {exc}")
-    try:
-        yield server
-    finally:
-        server.cleanup()
-        shutil.rmtree(directory, ignore_errors=True)
+def server():
+    with own_server("sg-postgres-restart-") as handle:
+        yield handle
 
 
-def test_a_server_restart_fails_no_request(own_server, tmp_path, unit_vectors, shas, model_sha, dim):
+def test_a_server_restart_fails_no_request(server, tmp_path, unit_vectors, shas, model_sha, dim):
     import pgserver
 
     from gallery.postgres import PostgresRegistry
     from gallery.postgres.follower import FollowConfig
 
     def pg_ctl(*args: str) -> None:
-        pgserver.pg_ctl(["-w", "-m", "fast", *args], pgdata=own_server.pgdata, user=own_server.system_user)
+        pgserver.pg_ctl(["-w", "-m", "fast", *args], pgdata=server.pgdata, user=server.system_user)
 
-    registry = PostgresRegistry(tmp_path / "a", own_server.get_uri(), follow=FollowConfig(poll_s=0.5))
+    registry = PostgresRegistry(tmp_path / "a", server.get_uri(), follow=FollowConfig(poll_s=0.5))
     registry.open()
     try:
         registry.create("faces", model="faces", model_sha256=model_sha, dim=dim)
@@ -67,7 +51,7 @@ def test_a_server_restart_fails_no_request(own_server, tmp_path, unit_vectors, s
             gallery.add("bob", vectors[2:3], image_sha256s=shas(1))
         assert time.monotonic() - started < 15  # a named failure, in bounded time
 
-        own_server.ensure_postgres_running()
+        server.ensure_postgres_running()
         time.sleep(0.5)
         pg_ctl("restart")  # with idle connections pooled from before
         for i in range(6):  # none of them fails a request

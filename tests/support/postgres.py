@@ -10,6 +10,8 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,29 +19,41 @@ import pytest
 _numbers = itertools.count(1)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """The server's URL (a Unix socket in its own directory under /tmp: not in pytest's numbered tmp dirs,
-    which another pytest run on the machine may remove while this one runs)."""
+@contextmanager
+def own_server(prefix: str) -> Iterator[Any]:
+    """A PostgreSQL server of its own (pgserver's handle), in a new directory under /tmp named `prefix...`,
+    stopped and removed after; the test skips, saying why, where the wheel is missing or the server cannot
+    start."""
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")  # platformdirs; pgserver never uses it
     try:
         import pgserver
         import psycopg  # noqa: F401
     except ImportError as exc:
         pytest.skip(f"PostgreSQL tests need pgserver and psycopg (the dev extra): {exc}")
-    directory = tempfile.mkdtemp(prefix="sg-postgres-")
+    directory = tempfile.mkdtemp(prefix=prefix)
     try:
         server = pgserver.get_server(directory, cleanup_mode="stop")
-        url = server.get_uri()
-        _no_flushes(url)
     except Exception as exc:  # no shared memory, no permission to run initdb...
         shutil.rmtree(directory, ignore_errors=True)
         pytest.skip(f"PostgreSQL could not start here: {exc}")
     try:
-        yield url
+        yield server
     finally:
         server.cleanup()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The server's URL (a Unix socket in its own directory under /tmp: not in pytest's numbered tmp dirs,
+    which another pytest run on the machine may remove while this one runs)."""
+    with own_server("sg-postgres-") as server:
+        url = server.get_uri()
+        try:
+            _no_flushes(url)
+        except Exception as exc:
+            pytest.skip(f"PostgreSQL could not start here: {exc}")
+        yield url
 
 
 def _no_flushes(url: str) -> None:
