@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from gallery.changelog import Changes, Lag
 from gallery.postgres.connection import QmarkConnection
+from gallery.postgres.schema import LOG_LOCK
 
 PAGE = 10_000  # changes read per catch-up step
 
@@ -58,7 +59,8 @@ def lag(conn: QmarkConnection, schema: str, after: int) -> Lag:
 
 def prune(conn: QmarkConnection, *, older_than_s: float) -> int:
     """(inside the caller's transaction) Delete changes older than `older_than_s` seconds, recording per
-    gallery the last seq pruned; returns how many rows went."""
+    gallery the last seq pruned; returns how many rows went. Holds the log's lock alone until the commit."""
+    conn.execute("SELECT pg_advisory_xact_lock(?)", (LOG_LOCK,))
     rows = conn.execute(
         "WITH gone AS (DELETE FROM public.sg_changes WHERE at < clock_timestamp() - make_interval(secs => ?) "
         "RETURNING schema_name, seq), "
@@ -72,6 +74,8 @@ def prune(conn: QmarkConnection, *, older_than_s: float) -> int:
 
 
 def forget(conn: QmarkConnection, schema: str) -> None:
-    """(inside the caller's transaction) A deleted gallery's log and pruning mark."""
+    """(inside the caller's transaction) A deleted gallery's log and pruning mark, under the log's lock shared
+    (deletes of other galleries go on; a prune waits, or is waited for)."""
+    conn.execute("SELECT pg_advisory_xact_lock_shared(?)", (LOG_LOCK,))
     conn.execute("DELETE FROM public.sg_changes WHERE schema_name = ?", (schema,))
     conn.execute("DELETE FROM public.sg_changes_pruned WHERE schema_name = ?", (schema,))

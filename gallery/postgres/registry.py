@@ -15,7 +15,7 @@ from gallery.gallery import Gallery
 from gallery.postgres import changes
 from gallery.postgres.connection import Pool, pg_errors, session, transaction
 from gallery.postgres.follower import FollowConfig, Follower
-from gallery.postgres.store import PostgresStore, catalog, ensure_catalog
+from gallery.postgres.store import PostgresStore, catalog, ensure_catalog, lock_gallery
 from gallery.registry import GalleryRegistry
 from gallery.snapshot import snapshot_files
 from gallery.sqlite import utc_now
@@ -164,6 +164,9 @@ class PostgresRegistry(GalleryRegistry):
             row = conn.execute("DELETE FROM sg_galleries WHERE name = ? RETURNING schema_name", (name,))
             found = row.fetchone()  # None: another replica deleted it first, which is what was asked
             if found is not None:
+                # after every write in flight (each holds the gallery's lock from its first statement): a DROP
+                # that took some of the gallery's tables while a write held others would deadlock with it
+                lock_gallery(conn, found[0])
                 conn.execute(f'DROP SCHEMA IF EXISTS "{found[0]}" CASCADE')
                 changes.forget(conn, found[0])
         self._forget_snapshot(name)

@@ -8,6 +8,10 @@ from gallery.migrations import MIGRATIONS as SQLITE_MIGRATIONS
 from gallery.migrations import Migration
 
 CATALOG_LOCK = 0x5347_0001  # pg_advisory_xact_lock key: catalog DDL, gallery creates and deletes
+# pg_advisory_xact_lock key of the change log's deletes: a prune takes it alone, a gallery's delete shared, so
+# that their deletes of the same rows never meet in opposite orders (a deadlock PostgreSQL would break by
+# failing one of them) and two prunes never meet at all
+LOG_LOCK = 0x5347_0002
 SCHEMA_PREFIX = "g_"
 
 CHANNEL = "sg_changes"  # NOTIFY channel: the payload is a gallery's schema, or CATALOG_PAYLOAD
@@ -26,8 +30,14 @@ def _log_function(name: str, rows: str) -> str:
     END $$"""
 
 
+# The catalog's DDL runs only while the database's `sg_catalog.version` is under this (and then records it):
+# raise it with any change to CATALOG. Run on every create and delete, `CREATE INDEX IF NOT EXISTS` would take
+# a share lock on the change log that waits for, and blocks, every write to every gallery.
+CATALOG_VERSION = 1
+
 # Every name is qualified with `public`: a connection whose search_path starts at a gallery's schema may run it.
 CATALOG = (
+    "CREATE TABLE IF NOT EXISTS public.sg_catalog (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)",
     """CREATE TABLE IF NOT EXISTS public.sg_galleries (
         id BIGSERIAL PRIMARY KEY,
         name TEXT NOT NULL UNIQUE,

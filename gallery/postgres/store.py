@@ -23,6 +23,7 @@ from gallery.postgres.connection import Pool, QmarkConnection, connect, pg_error
 from gallery.postgres.schema import (
     CATALOG,
     CATALOG_LOCK,
+    CATALOG_VERSION,
     LATEST_VERSION,
     MIGRATIONS,
     MIGRATIONS_TABLE,
@@ -251,10 +252,27 @@ def lock_gallery(conn: QmarkConnection, schema: str) -> None:
 
 
 def ensure_catalog(conn: QmarkConnection) -> None:
-    """(inside the caller's transaction) The catalog tables, created once under the catalog's lock."""
+    """(inside the caller's transaction) The catalog's lock until the commit, and the catalog's tables,
+    triggers and functions, created or brought up to CATALOG_VERSION when the database's are older (never
+    taken back to an older one)."""
     conn.execute("SELECT pg_advisory_xact_lock(?)", (CATALOG_LOCK,))
+    if catalog_version(conn) >= CATALOG_VERSION:
+        return
     for statement in CATALOG:
         conn.execute(statement)
+    conn.execute(
+        "INSERT INTO public.sg_catalog (id, version) VALUES (1, ?) ON CONFLICT (id) DO UPDATE "
+        "SET version = GREATEST(sg_catalog.version, excluded.version)",
+        (CATALOG_VERSION,),
+    )
+
+
+def catalog_version(conn: QmarkConnection) -> int:
+    """The version of the catalog the database holds (0: none, or one from before versions were kept)."""
+    if conn.execute("SELECT to_regclass('public.sg_catalog')").fetchone()[0] is None:
+        return 0
+    row = conn.execute("SELECT version FROM public.sg_catalog WHERE id = 1").fetchone()
+    return 0 if row is None else int(row[0])
 
 
 def catalog_schema(source: str | Pool, name: str) -> str | None:
