@@ -78,6 +78,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--frozen", action="append", type=int, default=[], help="frozen ImageNet trunk at this size"
     )
     p.add_argument("--checkpoint", action="append", default=[], help="a training checkpoint")
+    p.add_argument(
+        "--resize",
+        choices=("stretch", "center_crop", "pad"),
+        help="score every encoder with this resize instead of its own (e.g. pad: keep the aspect ratio)",
+    )
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -86,8 +91,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     split = make_split(load_records(data), data)
     with tempfile.TemporaryDirectory() as workdir:
         for name, model, spec in encoders(args, workdir):
+            if args.resize is not None:
+                spec = dataclasses.replace(spec, resize=args.resize)
             figures = validation_figures(model, spec, split, k=cfg.eval.kshot, seed=cfg.eval.seed)
-            print(json.dumps({"encoder": name, "rounds": ROUNDS, **figures}), flush=True)
+            record = {"encoder": name, "resize": spec.resize, "rounds": ROUNDS, **figures}
+            print(json.dumps(record), flush=True)
 
 
 if __name__ == "__main__":
