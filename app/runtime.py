@@ -17,9 +17,9 @@ import anyio
 import onnxruntime as ort
 
 from app.batcher import BatchConfig, Batcher
+from app.deadline import DeadlineProbe
 from app.encoder import Encoder, SessionConfig, choose_providers
 from app.errors import ModelNotFound, ModelUnavailable, NotRunning
-from app.lagprobe import LagProbe
 from app.metrics import Metrics
 from app.migration import Migrations
 from app.models import LoadedModels, load_models
@@ -98,7 +98,9 @@ class Runtime:
         self.registry = gallery_registry(settings)
         self.decode_pool: ThreadPoolExecutor | None = None  # SG_DECODE_THREADS threads, from start to stop
         self.migrations = Migrations(self)  # model migrations' background tasks, from start to stop
-        self.lag_probe = LagProbe()  # /ready's questions to the database about replication, under a deadline
+        # /ready's questions to the store, each under a deadline: how far behind the log; do writes work again
+        self.lag_probe = DeadlineProbe(thread_name="lag-probe")
+        self.storage_probe = DeadlineProbe(thread_name="storage-probe")
         self.started = False
         self._switch_interval_before: float | None = None
 
@@ -146,6 +148,7 @@ class Runtime:
         if pool is not None:
             await blocking(pool.shutdown, wait=True)
         self.lag_probe.close()
+        self.storage_probe.close()
         await blocking(self.registry.close)
         if self._switch_interval_before is not None:
             sys.setswitchinterval(self._switch_interval_before)

@@ -120,9 +120,9 @@ class Gallery:
 
     @property
     def damaged_references(self) -> dict[int, str]:
-        """References whose stored embedding is not finite and unit norm, kept out of the index: id -> why."""
-        with self._lock:
-            return self._index.rejected
+        """References whose stored embedding is not finite and unit norm, kept out of the index: id -> why.
+        Read without the lock, as `index_state` is."""
+        return self._index.rejected
 
     @property
     def rollback(self) -> Rollback | None:
@@ -149,11 +149,18 @@ class Gallery:
         return self._storage.problem
 
     def probe_storage(self, *, min_interval_s: float) -> StorageProblem | None:
-        """While a storage problem stands, commit a write that changes nothing (at most once per interval)."""
+        """While a storage problem stands, commit a write that changes nothing (at most once per interval).
+        The write runs off the gallery's lock: a store that hangs holds up no search. A gallery closed
+        meanwhile (deleted) has no problem to report."""
         with self._lock:
             if self._closed:
                 return None
+        try:
             return self._storage.probe(self._write_nothing, min_interval_s=min_interval_s)
+        except Exception:
+            if self._closed:
+                return None
+            raise
 
     @property
     def size(self) -> tuple[int, int]:
@@ -686,7 +693,7 @@ class Gallery:
             )
 
     def _write_nothing(self) -> None:
-        """(under the lock) One committed write that leaves every value as it was: the meta row rewritten."""
+        """One committed write that leaves every value as it was: the meta row rewritten."""
         with self._store.atomic() as conn:
             conn.execute("UPDATE meta SET id = id WHERE id = 1")
 

@@ -35,7 +35,12 @@ SNAPSHOT_SUFFIX = ".faiss"
 
 
 class GalleryRegistry:
-    """Opens, creates and deletes galleries; thread-safe."""
+    """Opens, creates and deletes galleries; thread-safe.
+
+    Two locks: `_lock` guards the dicts of galleries alone and is never held while a store is read or written,
+    so looking a gallery up (every request does) never waits on a store that hangs; `_writing` puts creates,
+    deletes and catalog syncs one after another, across their store I/O.
+    """
 
     def __init__(self, data_dir: Path, *, config: IndexConfig | None = None, **index_options: Any) -> None:
         """The galleries under `data_dir`, indexed as `config` says; scripts and tests may give its fields as
@@ -47,13 +52,14 @@ class GalleryRegistry:
         self._galleries: dict[str, Gallery] = {}
         self._unavailable: dict[str, UnavailableGallery] = {}
         self._lock = threading.RLock()
+        self._writing = threading.RLock()
         self._storage = StorageHealth()  # the galleries folder: creates and deletes
 
     def open(self) -> None:
         """Open every gallery found on disk, loading or rebuilding its index, after removing what unfinished
         creates left. A file that cannot be opened is set aside as unavailable; the others open."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        with self._lock:
+        with self._writing:
             remove_unfinished(self.directory)
             for path in sorted(self.directory.glob(f"*{STORE_SUFFIX}")):
                 name = path.name.removesuffix(STORE_SUFFIX)
@@ -93,10 +99,13 @@ class GalleryRegistry:
         """Create an empty gallery bound to a model (`keep_images` false: it never keeps reference images);
         GalleryExists if the name is taken."""
         inputs.gallery_name(name)
-        with self._lock:
-            if name in self._unavailable:
-                raise GalleryExists(f"{self._unavailable_message(name)}; delete it to reuse the name")
-            if name in self._galleries or self._stored(name):
+        with self._writing:
+            with self._lock:
+                if name in self._unavailable:
+                    raise GalleryExists(f"{self._unavailable_message(name)}; delete it to reuse the name")
+                if name in self._galleries:
+                    raise GalleryExists(f"gallery {name!r} already exists")
+            if self._stored(name):
                 raise GalleryExists(f"gallery {name!r} already exists")
             with self._storage.watch():
                 store = self._create_store(
@@ -108,9 +117,9 @@ class GalleryRegistry:
                     threshold=threshold,
                     keep_images=keep_images,
                 )
-            gallery = self._galleries[name] = Gallery(
-                store, config=self.config, snapshot_path=self._snapshot_path(name)
-            )
+            gallery = Gallery(store, config=self.config, snapshot_path=self._snapshot_path(name))
+            with self._lock:
+                self._galleries[name] = gallery
         return gallery
 
     def storage_problems(self, *, probe_interval_s: float) -> dict[str, StorageProblem]:
@@ -125,6 +134,16 @@ class GalleryRegistry:
         for name, gallery in galleries:
             problem = gallery.probe_storage(min_interval_s=probe_interval_s)
             if problem is not None:
+                problems[name] = problem
+        return problems
+
+    def standing_storage_problems(self) -> dict[str, StorageProblem]:
+        """The storage failures standing now, as `storage_problems` names them, from memory alone (no probe)."""
+        with self._lock:
+            galleries = list(self._galleries.items())
+        problems = {} if self._storage.problem is None else {"": self._storage.problem}
+        for name, gallery in galleries:
+            if (problem := gallery.storage_problem) is not None:
                 problems[name] = problem
         return problems
 
@@ -165,10 +184,12 @@ class GalleryRegistry:
     def delete(self, name: str) -> None:
         """Close a gallery and remove its files (database, WAL, SHM, index snapshot); an unavailable
         gallery's files are removed likewise, which frees its name."""
-        with self._lock:
-            if self._unavailable.pop(name, None) is None:
-                gallery = self.get(name)
-                del self._galleries[name]
+        with self._writing:
+            with self._lock:
+                gallery = None if self._unavailable.pop(name, None) is not None else self.get(name)
+                if gallery is not None:
+                    del self._galleries[name]
+            if gallery is not None:
                 gallery.close(snapshot=False)
             with self._storage.watch():
                 self._remove_store(name)
@@ -187,21 +208,29 @@ class GalleryRegistry:
             return False
         return True
 
-    def _open_or_set_aside(self, name: str, path: Path) -> None:
-        """Open one gallery, or record why it cannot be opened (logged; the start goes on)."""
-        try:
-            self._galleries[name] = self._open_one(name, path)
-        except Exception as exc:
-            reason = str(exc) or type(exc).__name__
-            log.error(
-                "gallery file %s is unavailable: %s",
-                path.name,
-                reason,
-                exc_info=not isinstance(exc, GalleryError),
-            )
-            self._unavailable[name] = UnavailableGallery(name=name, file=path.name, reason=reason)
-        else:
-            self._unavailable.pop(name, None)
+    def _open_or_set_aside(self, name: str, path: Path, *, attempts: int = 1) -> None:
+        """Open one gallery (off `_lock`), or after `attempts` failures record why it cannot be opened (logged;
+        the start goes on)."""
+        for attempt in range(1, attempts + 1):
+            try:
+                gallery = self._open_one(name, path)
+            except Exception as exc:
+                if attempt < attempts:
+                    continue
+                reason = str(exc) or type(exc).__name__
+                log.error(
+                    "gallery file %s is unavailable: %s",
+                    path.name,
+                    reason,
+                    exc_info=not isinstance(exc, GalleryError),
+                )
+                with self._lock:
+                    self._unavailable[name] = UnavailableGallery(name=name, file=path.name, reason=reason)
+            else:
+                with self._lock:
+                    self._galleries[name] = gallery
+                    self._unavailable.pop(name, None)
+                return
 
     def _unavailable_message(self, name: str) -> str:
         entry = self._unavailable[name]

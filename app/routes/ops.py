@@ -184,6 +184,21 @@ def _replication(rt: Runtime) -> ReplicationOut | None:
     )
     if not state.listening:  # the database is not answering the follower: asking it per gallery would hang
         return out
+    lags = rt.lag_probe.ask(lambda: _gallery_lags(rt))
+    if lags is None:  # listening, but the database did not answer in time: how far behind is unknown
+        waited = f"the database did not say how far behind within {rt.lag_probe.deadline_s:g} s"
+        return out.model_copy(update={"error": out.error or waited})
+    return out.model_copy(
+        update={
+            "behind_changes": sum(g.changes for g in lags.values()),
+            "behind_s": max((g.seconds for g in lags.values()), default=0.0),
+            "galleries": lags,
+        }
+    )
+
+
+def _gallery_lags(rt: Runtime) -> dict[str, GalleryLagOut]:
+    """The galleries behind the change log or failing to catch up (asked of the database, per gallery)."""
     lags = {}
     for name in rt.registry.names():
         with contextlib.suppress(GalleryNotFound):
@@ -195,13 +210,7 @@ def _replication(rt: Runtime) -> ReplicationOut | None:
                 continue
             if lag.changes or error:
                 lags[name] = GalleryLagOut(changes=lag.changes, seconds=lag.seconds(), error=error)
-    return out.model_copy(
-        update={
-            "behind_changes": sum(g.changes for g in lags.values()),
-            "behind_s": max((g.seconds for g in lags.values()), default=0.0),
-            "galleries": lags,
-        }
-    )
+    return lags
 
 
 def _ready(rt: Runtime) -> ReadyOut:
@@ -209,7 +218,10 @@ def _ready(rt: Runtime) -> ReadyOut:
         name: ModelReady(provider=e.provider, sha256=e.sha256, dim=e.dim, threshold=e.card.threshold.value)
         for name, e in rt.models.encoders.items()
     }
-    problems = rt.registry.storage_problems(probe_interval_s=rt.settings.storage_probe_s)
+    # a standing failure is probed with a write, under a deadline: a database that hangs leaves it standing
+    probe_s = rt.settings.storage_probe_s
+    probed = rt.storage_probe.ask(lambda: rt.registry.storage_problems(probe_interval_s=probe_s))
+    problems = rt.registry.standing_storage_problems() if probed is None else probed
     galleries, degraded_galleries = {}, {}
     for name in rt.registry.names():  # from memory: /ready reads no store (a hanging server would hang it)
         with contextlib.suppress(GalleryNotFound):  # deleted since the listing
@@ -228,7 +240,10 @@ def _ready(rt: Runtime) -> ReadyOut:
     degraded = bool(rt.models.skipped or unavailable or degraded_galleries or folder)
     if replication is not None:
         degraded = (
-            degraded or not replication.listening or any(g.error for g in replication.galleries.values())
+            degraded
+            or not replication.listening
+            or replication.behind_changes is None
+            or any(g.error for g in replication.galleries.values())
         )
     degraded = degraded or any(g.status != "ready" for g in galleries.values())
     return ReadyOut(

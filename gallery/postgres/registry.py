@@ -55,7 +55,7 @@ class PostgresRegistry(GalleryRegistry):
             self._pool = Pool(self.url, max_size=self.pool_size)
         with pg_errors("creating the gallery catalog"), session(self._source) as conn, transaction(conn):
             ensure_catalog(conn)
-        with self._lock:
+        with self._writing:
             for name, schema in catalog(self._source):
                 if name not in self._galleries:
                     self._open_or_set_aside(name, Path(schema))
@@ -78,33 +78,31 @@ class PostgresRegistry(GalleryRegistry):
     def sync_catalog(self) -> None:
         """Open the galleries other replicas created and close the ones they deleted (or deleted and created
         again: another schema under the same name), as the catalog says now."""
-        with self._lock:  # a create or delete here runs under this lock: the catalog read agrees with it
+        # one after this process's creates and deletes, so the catalog read agrees with them; the catalog is
+        # read, and galleries closed and opened, off `_lock`: lookups never wait on the database
+        with self._writing:
             rows = dict(catalog(self._source))
-            for name, gallery in list(self._galleries.items()):
-                if rows.get(name) != gallery.store.schema:  # type: ignore[attr-defined]
-                    del self._galleries[name]
-                    gallery.close(snapshot=False)
-                    self._forget_snapshot(name)
-                    log.info("gallery %s: deleted by another replica", name)
-            for name, entry in list(self._unavailable.items()):
-                if rows.get(name) != entry.file:
-                    del self._unavailable[name]
-            wanted = {
-                n: s for n, s in rows.items() if n not in self._galleries and n not in self._unavailable
-            }
-        for name, schema in wanted.items():  # opening reads a whole gallery: off the lock
-            try:
-                gallery = self._open_one(name, Path(schema))
-            except Exception:
-                with self._lock:
-                    if name not in self._galleries:
-                        self._open_or_set_aside(name, Path(schema))  # tried once more, then set aside
-                continue
             with self._lock:
-                if name in self._galleries or name in self._unavailable:
-                    gallery.close(snapshot=False)
-                else:
-                    self._galleries[name] = gallery
+                gone = [
+                    (name, gallery)
+                    for name, gallery in self._galleries.items()
+                    if rows.get(name) != gallery.store.schema  # type: ignore[attr-defined]
+                ]
+                for name, _ in gone:
+                    del self._galleries[name]
+                for name, entry in list(self._unavailable.items()):
+                    if rows.get(name) != entry.file:
+                        del self._unavailable[name]
+                wanted = {
+                    n: s for n, s in rows.items() if n not in self._galleries and n not in self._unavailable
+                }
+            for name, gallery in gone:
+                gallery.close(snapshot=False)
+                self._forget_snapshot(name)
+                log.info("gallery %s: deleted by another replica", name)
+            for name, schema in wanted.items():
+                self._open_or_set_aside(name, Path(schema), attempts=2)
+                if name in self._galleries:
                     log.info("gallery %s: created by another replica", name)
 
     def catch_up(self, schema: str | None = None) -> None:

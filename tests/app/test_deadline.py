@@ -1,15 +1,15 @@
-"""LagProbe: /ready's questions to the database answered within a deadline, one at a time."""
+"""DeadlineProbe: /ready's questions to the database answered within a deadline, one at a time."""
 
 from __future__ import annotations
 
 import threading
 import time
 
-from app.lagprobe import LagProbe
+from app.deadline import DeadlineProbe
 
 
 def test_a_question_past_the_deadline_answers_none_and_is_not_asked_twice():
-    probe = LagProbe(deadline_s=0.1)
+    probe = DeadlineProbe(deadline_s=0.1)
     release, asked = threading.Event(), []
 
     def hanging() -> str:

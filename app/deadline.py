@@ -1,7 +1,8 @@
-"""LagProbe: asks, for `/ready`, how far each gallery is behind the other replicas' writes, on a thread of its
-own and for at most a deadline. A database server that hangs (it accepts, then never answers) makes `/ready`
-say so at once instead of hanging it, and holds one thread, never one per probe: while a question is still
-unanswered, the next probe waits on that same question."""
+"""DeadlineProbe: asks one question of the store for `/ready` (how far each gallery is behind the other
+replicas' writes; does a failed write now succeed?) on a thread of its own and for at most a deadline. A
+database server that hangs (it accepts, then never answers) makes `/ready` say so at once instead of hanging
+it, and holds one thread, never one per probe: while a question is still unanswered, the next probe waits on
+that same question."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-class LagProbe:
-    def __init__(self, *, deadline_s: float = 1.0) -> None:
+class DeadlineProbe:
+    def __init__(self, *, deadline_s: float = 1.0, thread_name: str = "ready-probe") -> None:
         self.deadline_s = deadline_s
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="lag-probe")
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=thread_name)
         self._pending: Future | None = None
         self._lock = Lock()
 
