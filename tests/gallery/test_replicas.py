@@ -4,6 +4,7 @@ and LISTEN/NOTIFY, with catch-up from the log after a missed notification, a res
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -341,13 +342,27 @@ def test_a_storage_probe_logs_no_change_but_a_threshold_does(replicas, model_sha
     assert gallery.store.log_head() == head + 1
 
 
+def deleting(registry, name: str) -> tuple[threading.Thread, list[BaseException | None]]:
+    """The gallery's delete, started on a thread: (the thread, [None] once it returned or [the exception])."""
+    outcome: list[BaseException | None] = []
+
+    def delete() -> None:
+        try:
+            registry.delete(name)
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 (the caller asserts on it)
+            outcome.append(exc)
+
+    worker = threading.Thread(target=delete)
+    worker.start()
+    return worker, outcome
+
+
 def test_a_gallery_delete_waits_for_a_prune_in_flight_instead_of_meeting_its_row_locks(
     replicas, postgres_url, unit_vectors, shas, model_sha, dim
 ):
     """Both delete the gallery's log rows: the delete waits on the log's lock (never on the prune's row locks,
     where the two could meet in opposite orders and PostgreSQL would fail one), then goes through."""
-    import threading
-
     from gallery.postgres import changes
     from gallery.postgres.connection import connect, transaction
     from gallery.postgres.schema import LOG_LOCK
@@ -356,20 +371,11 @@ def test_a_gallery_delete_waits_for_a_prune_in_flight_instead_of_meeting_its_row
     a.create("faces", model="faces", model_sha256=model_sha, dim=dim)
     a.get("faces").add("ada", unit_vectors(3, seed=7), image_sha256s=shas(3))
     pruner, admin = connect(postgres_url), connect(postgres_url)
-    deleted: list[BaseException | None] = []
-
-    def delete() -> None:
-        try:
-            a.delete("faces")
-            deleted.append(None)
-        except BaseException as exc:  # noqa: BLE001 (reported by the assertion below)
-            deleted.append(exc)
 
     try:
         with transaction(pruner):
             assert changes.prune(pruner, older_than_s=0.0) == 3
-            worker = threading.Thread(target=delete)
-            worker.start()
+            worker, deleted = deleting(a, "faces")
             # (a follower may wait too: reading the gallery, on the relation lock of the delete's DROP SCHEMA;
             # pruning, on the log's lock)
             waits = "SELECT locktype, objid FROM pg_locks WHERE NOT granted AND locktype <> 'relation'"
@@ -393,8 +399,6 @@ def test_a_gallery_delete_waits_for_a_write_in_flight_and_neither_fails(
     """A write has read the gallery's meta row (as an enroll checks its model) when the delete comes: the delete
     waits for the gallery's lock, not for a table lock a half-done DROP would hold against the write's next
     statement, so the write commits, then the delete."""
-    import threading
-
     from gallery.postgres.connection import connect, transaction
     from gallery.postgres.store import lock_gallery
 
@@ -403,21 +407,12 @@ def test_a_gallery_delete_waits_for_a_write_in_flight_and_neither_fails(
     a.get("faces").add("ada", unit_vectors(1, seed=8), image_sha256s=shas(1))
     schema = a.get("faces").store.schema
     writer, admin = connect(postgres_url), connect(postgres_url)
-    deleted: list[BaseException | None] = []
-
-    def delete() -> None:
-        try:
-            a.delete("faces")
-            deleted.append(None)
-        except BaseException as exc:  # noqa: BLE001 (reported by the assertion below)
-            deleted.append(exc)
 
     try:
         with transaction(writer):
             lock_gallery(writer, schema)
             writer.execute(f'SELECT model FROM "{schema}".meta').fetchone()
-            worker = threading.Thread(target=delete)
-            worker.start()
+            worker, deleted = deleting(a, "faces")
             waits = "SELECT locktype FROM pg_locks WHERE NOT granted"
             wait_for(lambda: admin.execute(waits).fetchall() != [])
             assert set(admin.execute(waits).fetchall()) == {("advisory",)}
