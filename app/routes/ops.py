@@ -94,7 +94,9 @@ class ReplicationOut(BaseModel):
         description="Connected to PostgreSQL and woken by the other replicas' writes (LISTEN/NOTIFY)."
     )
     error: str | None = Field(
-        default=None, description="The last failure to follow the log, while it stands."
+        default=None,
+        description="The last failure to follow the log, while it stands; or that the database did not say how "
+        "far behind within /ready's deadline (1 s; behind_changes is null then).",
     )
     last_sync: str | None = Field(
         description="When every gallery was last caught up with the change log (ISO 8601, UTC)."
