@@ -1,5 +1,7 @@
 """Validation figures of encoders on one recipe's split, to choose between them without touching the test split:
-the macro selection figure (kshot_macro) and macro / micro k-shot top-1 per source set, val images vs training refs.
+the macro selection figure (kshot_macro) and macro / micro k-shot top-1 per source set, val images vs training refs;
+every encoder after the first also gets its difference from the first in kshot_macro, with a 95 % paired bootstrap
+interval over the same probes (`vs_first`).
 
 Run: `python -m training.compare --recipe bodyparts --onnx models/bodyparts.onnx --frozen 224 \
 --checkpoint runs/bodyparts/best.pt --threads 1`
@@ -23,7 +25,8 @@ from modelcard import InputSpec, load_card
 from training.data.splits import Split
 from training.frozen import as_onnx, backbone_spec, embed_records, frozen_backbone
 from training.heldout import ROUNDS, per_set_figures
-from training.metrics.macro import macro, pooled_kshot_by_class
+from training.metrics.macro import macro_micro, pooled_kshot_hits
+from training.metrics.paired import macro_difference, per_probe
 from training.pipeline import OnnxModule
 from training.recipes import load_records, make_split, recipe_config
 from training.train import input_spec, model_from_checkpoint
@@ -33,14 +36,16 @@ def validation_figures(
     model: nn.Module, spec: InputSpec, split: Split, *, k: int, seed: int
 ) -> dict[str, Any]:
     """The selection figure (every validation class, novel ones enrolled from their own images, against k
-    training references of every trained class) and the per-set figures, on validation images."""
+    training references of every trained class) and the per-set figures, on validation images; `scores`: each
+    class's per-probe hit rates over the enrolments behind the selection figure (for `macro_difference`)."""
     ref_emb, val_emb = embed_records(model, split.train, spec), embed_records(model, split.val, spec)
     ref_labels = np.asarray([r.label for r in split.train])
     val_labels = np.asarray([r.label for r in split.val])
-    by_class = pooled_kshot_by_class(ref_emb, ref_labels, val_emb, val_labels, k=k, seed=seed, n_rounds=5)
+    hits = pooled_kshot_hits(ref_emb, ref_labels, val_emb, val_labels, k=k, seed=seed, n_rounds=ROUNDS)
     groups = (np.asarray([r.group for r in split.train]), np.asarray([r.group for r in split.val]))
     return {
-        "kshot_macro": macro(by_class),
+        "kshot_macro": macro_micro(hits)["macro"],
+        "scores": per_probe(hits, rounds=ROUNDS),
         "by_set": per_set_figures(
             ref_emb, ref_labels, groups[0], val_emb, val_labels, groups[1], k=k, seed=seed
         ),
@@ -89,12 +94,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     cfg = recipe_config(args.recipe)
     data = dataclasses.replace(cfg.data, data_root=args.data_root)
     split = make_split(load_records(data), data)
+    first = None
     with tempfile.TemporaryDirectory() as workdir:
         for name, model, spec in encoders(args, workdir):
             if args.resize is not None:
                 spec = dataclasses.replace(spec, resize=args.resize)
             figures = validation_figures(model, spec, split, k=cfg.eval.kshot, seed=cfg.eval.seed)
+            scores = figures.pop("scores")
             record = {"encoder": name, "resize": spec.resize, "rounds": ROUNDS, **figures}
+            if first is None:
+                first = scores
+            else:
+                record["vs_first"] = macro_difference(scores, first, seed=cfg.eval.seed)
             print(json.dumps(record), flush=True)
 
 

@@ -41,3 +41,8 @@ def test_validation_figures_of_a_separating_encoder_are_perfect_in_every_set(tmp
     assert figures["kshot_macro"] == pytest.approx(1.0)
     assert figures["by_set"]["a"]["top1_2shot_train_refs"] == {"macro": 1.0, "micro": 1.0, "classes": 2}
     assert figures["by_set"]["b"]["novel_classes_top1_2shot"]["classes"] == 1
+    scores = figures["scores"]  # per probe, its hit rate over the enrolments: what vs_first compares
+    assert sorted(scores) == ["a/x", "a/y", "b/x", "b/z"]
+    # 6 probes per trained class; the novel class's 8 images, 2 enrolled in each round, leave 6 probe positions
+    assert [len(scores[c]) for c in sorted(scores)] == [6, 6, 6, 6]
+    assert all(np.all(s == 1.0) for s in scores.values())
