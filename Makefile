@@ -53,9 +53,11 @@ model-omniglot model-faces: model-%: $(VENV)/.dev
 	$(PY) -m training train --recipe $* --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
 
 # model-bodyparts and model-defects train in stages, each from the one before's best epoch; only the last ships.
-# bodyparts: MobileNetV2 from ImageNet at 128 px (recipe bodyparts-128, under runs/), then 224 px (bodyparts).
+# bodyparts: MobileNetV2 from ImageNet at 128 px (recipe bodyparts-128, under runs/), 224 px (bodyparts-224), then
+# 256 px (bodyparts).
 model-bodyparts: $(VENV)/.dev
 	$(PY) -m training train --recipe bodyparts-128 --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
+	$(PY) -m training train --recipe bodyparts-224 --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
 	$(PY) -m training train --recipe bodyparts --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
 
 # defects: MobileNetV2 from ImageNet at 160 px (defects-imagenet), a second cycle (defects-160), then 224 px.

@@ -88,7 +88,10 @@ def test_pretrained_recipe_keeps_the_split_and_feeds_imagenet_input(tuned, scrat
 
 @pytest.mark.parametrize(
     ("stages", "shipped_size"),
-    [(("defects-imagenet", "defects-160", "defects"), 224), (("bodyparts-128", "bodyparts"), 224)],
+    [
+        (("defects-imagenet", "defects-160", "defects"), 224),
+        (("bodyparts-128", "bodyparts-224", "bodyparts"), 256),
+    ],
 )
 def test_staged_recipe_continues_from_each_stage_and_writes_only_the_shipped_name(stages, shipped_size):
     configs = [recipe_config(name) for name in stages]
