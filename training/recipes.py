@@ -181,29 +181,33 @@ def _bodyparts_128() -> TrainConfig:
 def _bodyparts_224() -> TrainConfig:
     """The shipped bodyparts model's second stage (the model shipped before): the first stage's best epoch
     (`bodyparts-128`, which must have run) at 224 px for a second cycle, exported under runs/ only."""
-    cfg = higher_resolution_cycle(
-        _bodyparts_128(), name="bodyparts-224", size=224, epochs=BODYPARTS_224_EPOCHS
+    return higher_resolution_cycle(
+        _bodyparts_128(), name="bodyparts-224", size=224, epochs=BODYPARTS_224_EPOCHS, out_dir="runs"
     )
-    return dataclasses.replace(cfg, out_dir="runs")
 
 
 def _bodyparts() -> TrainConfig:
     """The shipped bodyparts model: the second stage's best epoch (`bodyparts-224`, which must have run) at
     256 px (the X-rays' longer side) for a third cycle at half the rate."""
-    cfg = higher_resolution_cycle(_bodyparts_224(), name="bodyparts", size=256, epochs=BODYPARTS_256_EPOCHS)
-    return dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, lr=BODYPARTS_256_LR))
+    return higher_resolution_cycle(
+        _bodyparts_224(), name="bodyparts", size=256, epochs=BODYPARTS_256_EPOCHS, lr=BODYPARTS_256_LR
+    )
 
 
-def higher_resolution_cycle(first: TrainConfig, *, name: str, size: int, epochs: int) -> TrainConfig:
+def higher_resolution_cycle(
+    first: TrainConfig, *, name: str, size: int, epochs: int, out_dir: str = "models", lr: float = 3e-4
+) -> TrainConfig:
     """`next_cycle` at size x size (the convolutions do not depend on the input size), every epoch allowed
-    (patience = epochs), exported to models/."""
-    cfg = next_cycle(first, name=name, out_dir="models", epochs=epochs, patience=epochs)
+    (patience = epochs), exported to `out_dir` (models/: the shipped stage)."""
+    cfg = next_cycle(first, name=name, out_dir=out_dir, epochs=epochs, patience=epochs, lr=lr)
     return dataclasses.replace(cfg, input=dataclasses.replace(first.input, height=size, width=size))
 
 
-def next_cycle(first: TrainConfig, *, name: str, out_dir: str, epochs: int, patience: int) -> TrainConfig:
-    """A further cosine cycle from `first`'s best epoch: lr 3e-4, no warm-up and nothing frozen, the trunk at
-    0.3 x the head's rate."""
+def next_cycle(
+    first: TrainConfig, *, name: str, out_dir: str, epochs: int, patience: int, lr: float = 3e-4
+) -> TrainConfig:
+    """A further cosine cycle from `first`'s best epoch: lr `lr` (3e-4 unless given), no warm-up and nothing
+    frozen, the trunk at 0.3 x the head's rate."""
     return dataclasses.replace(
         first,
         name=name,
@@ -211,7 +215,7 @@ def next_cycle(first: TrainConfig, *, name: str, out_dir: str, epochs: int, pati
         init_from=f"{first.run_dir}/{first.name}/best.pt",
         optim=dataclasses.replace(
             first.optim,
-            lr=3e-4,
+            lr=lr,
             warmup_epochs=0,
             freeze_epochs=0,
             trunk_lr_mult=0.3,
