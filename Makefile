@@ -53,18 +53,24 @@ model-omniglot model-faces: model-%: $(VENV)/.dev
 	$(PY) -m training train --recipe $* --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
 
 # model-bodyparts and model-defects train in stages, each from the one before's best epoch; only the last ships.
+# Then `bench tune-cap` measures identify under several batch caps on this CPU and writes the fastest into the
+# card (serving.cpu_max_batch): a 256 px MobileNetV2 serves fastest in small batches on a CPU. Measure on a quiet
+# machine; TUNE_ARGS passes more options (`--caps 1,4,32 --duration 10`).
+TUNE_ARGS ?=
 # bodyparts: MobileNetV2 from ImageNet at 128 px (recipe bodyparts-128, under runs/), 224 px (bodyparts-224), then
 # 256 px (bodyparts).
 model-bodyparts: $(VENV)/.dev
 	$(PY) -m training train --recipe bodyparts-128 --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
 	$(PY) -m training train --recipe bodyparts-224 --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
 	$(PY) -m training train --recipe bodyparts --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
+	$(PY) -m bench tune-cap --model bodyparts --images $(SG_DATA_ROOT)/bodyparts/unifesp $(TUNE_ARGS)
 
 # defects: MobileNetV2 from ImageNet at 160 px (defects-imagenet), a second cycle (defects-160), then 224 px.
 model-defects: $(VENV)/.dev
 	$(PY) -m training train --recipe defects-imagenet --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
 	$(PY) -m training train --recipe defects-160 --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
 	$(PY) -m training train --recipe defects --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
+	$(PY) -m bench tune-cap --model defects --images $(SG_DATA_ROOT)/defects/neu --identities 6 $(TUNE_ARGS)
 
 models: model-defects model-bodyparts model-faces model-omniglot
 

@@ -25,7 +25,7 @@ from app.migration import Migrations
 from app.models import LoadedModels, load_models
 from app.schemas import GalleryStatus
 from app.search import finish_searches
-from app.settings import Settings
+from app.settings import BatchCap, Settings
 from gallery.config import IndexConfig
 from gallery.errors import GalleryError, GalleryExists, ModelMismatch
 from gallery.gallery import Gallery
@@ -33,6 +33,7 @@ from gallery.registry import GalleryRegistry
 from gallery.types import GalleryInfo
 from modelcard import ModelCard
 from modelcard.identification import gallery_threshold
+from modelcard.serving import card_batch_cap
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -120,6 +121,8 @@ class Runtime:
                 ", ".join(sorted(self.models.encoders)) or "none",
             )
         for name, encoder in self.models.encoders.items():
+            cap = self.batch_cap(name)
+            log.info("model %s: at most %d images per call (%s)", name, cap.value, cap.source)
             batcher = Batcher(
                 encoder.run,
                 self._batch_config(name),
@@ -160,10 +163,16 @@ class Runtime:
             device=s.device, intra_op_threads=s.intra_op_threads, inter_op_threads=s.inter_op_threads
         )
 
+    def batch_cap(self, model: str) -> BatchCap:
+        """`model`'s batch cap (the settings', else its card's for the provider it runs on) and its source."""
+        encoder = self.models.encoders[model]
+        card_cap = card_batch_cap(encoder.card.serving, provider=encoder.provider)
+        return self.settings.batch_cap(model, card_cap=card_cap)
+
     def _batch_config(self, model: str) -> BatchConfig:
         s = self.settings
         return BatchConfig(
-            max_batch=s.batch_cap(model),
+            max_batch=self.batch_cap(model).value,
             max_wait_ms=s.max_wait_ms,
             queue_size=s.queue_size,
             timeout_s=s.inference_timeout_s,

@@ -6,6 +6,7 @@ This is the only module that reads the environment. `python -m app` serves with 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -13,6 +14,14 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_GALLERIES = ("faces", "bodyparts", "defects")
+
+
+@dataclass(frozen=True)
+class BatchCap:
+    """A model's batch cap and what set it: `SG_MODEL_MAX_BATCH`, `card` or `SG_MAX_BATCH`."""
+
+    value: int
+    source: str
 
 
 class Settings(BaseSettings):
@@ -39,10 +48,13 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
     max_batch: int = Field(default=32, ge=1, le=4096)
-    # Per model, a smaller cap than max_batch: `bodyparts=4,defects=4`. On CPU a 224 px MobileNetV2 runs
-    # fastest per image at batch 1 (its activations outgrow the cache; 166 images/s at 1, 127 at 32), while
-    # dlib's 150 px face network gains from batching: identify for bodyparts, 131 -> 144 requests/s at 4.
+    # Per model, a smaller cap than max_batch: `bodyparts=4,defects=4`. It wins over the card's own cap.
     model_max_batch: Annotated[dict[str, int], NoDecode] = {}
+    # A model served on the CPU takes the batch cap its card measured fastest there (`serving.cpu_max_batch`,
+    # from `python -m bench tune-cap`), within max_batch. On CPU a 256 px MobileNetV2 runs fastest per image at
+    # batch 1 (its activations outgrow the cache: 152 images/s at 1, 107 at 32), while dlib's 150 px face
+    # network gains from batching. False: every model without SG_MODEL_MAX_BATCH takes max_batch.
+    card_batch_caps: bool = True
     max_wait_ms: float = Field(default=0.0, ge=0, le=10_000)
     queue_size: int = Field(default=1024, ge=1)
     retry_after_s: int = Field(default=1, ge=1)
@@ -146,9 +158,14 @@ class Settings(BaseSettings):
             out[name.strip()] = int(number)
         return out
 
-    def batch_cap(self, model: str) -> int:
-        """The most images in one call of `model`: its own cap (SG_MODEL_MAX_BATCH) within max_batch."""
-        return min(self.max_batch, self.model_max_batch.get(model, self.max_batch))
+    def batch_cap(self, model: str, *, card_cap: int | None = None) -> BatchCap:
+        """The most images in one call of `model`, within max_batch: its own cap (SG_MODEL_MAX_BATCH), else
+        the cap its card gives for the device it runs on (`card_cap`, when card_batch_caps), else max_batch."""
+        if model in self.model_max_batch:
+            return BatchCap(min(self.max_batch, self.model_max_batch[model]), "SG_MODEL_MAX_BATCH")
+        if card_cap is not None and self.card_batch_caps:
+            return BatchCap(min(self.max_batch, card_cap), "card")
+        return BatchCap(self.max_batch, "SG_MAX_BATCH")
 
     @field_validator("api_keys", mode="before")
     @classmethod

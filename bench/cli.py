@@ -1,7 +1,8 @@
 """Benchmark CLI: `python -m bench run --scenario identify --clients 8,32` and `python -m bench report`.
 
 `run` writes one JSON document per scenario under bench/results/ and prints its table; `report` turns every
-document there into the plot and the figures section of bench/RESULTS.md.
+document there into the plot and the figures section of bench/RESULTS.md; `tune-cap` measures the batch cap
+a model serves fastest under on this CPU and writes it into the model's card (bench/tunecap.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bench.populate import LAYOUTS
 from bench.report import scenario_sections, write_report
 from bench.scenarios import SCENARIOS, BenchConfig, run_scenario
 from bench.server import SERVICE_SETTINGS, service_default
+from bench.tunecap import measure, serving_section, write_serving
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -81,6 +83,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--out", type=Path, default=None, help="result file (default bench/results/<name>.json)")
     run.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where --scenario all writes")
+    tune = commands.add_parser(
+        "tune-cap", help="measure the fastest CPU batch cap and write it into the card"
+    )
+    tune.add_argument("--model", required=True)
+    tune.add_argument("--models-dir", type=Path, default=Path("models"))
+    tune.add_argument(
+        "--images", type=Path, default=None, help="class-per-folder images (default: synthetic)"
+    )
+    tune.add_argument("--identities", type=int, default=20, help="identities enrolled through the service")
+    tune.add_argument("--caps", type=int_list, default=(1, 2, 4, 8, 32), help="batch caps to measure")
+    tune.add_argument("--clients", type=int, default=32)
+    tune.add_argument("--gallery-size", type=int, default=10_000, help="synthetic references")
+    tune.add_argument("--duration", type=float, default=20.0, help="seconds per measurement")
+    tune.add_argument("--warmup", type=float, default=3.0)
+    tune.add_argument("--work-dir", type=Path, default=None)
+    tune.add_argument("--out", type=Path, default=None, help="default bench/results/tune-cap/<model>.json")
+    tune.add_argument(
+        "--write-card", action=argparse.BooleanOptionalAction, default=True, help="set the card's serving cap"
+    )
     report = commands.add_parser("report", help="write the plot and the figures section of RESULTS.md")
     report.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     report.add_argument("--results-md", type=Path, default=BENCH_DIR / "RESULTS.md")
@@ -144,9 +165,54 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 0
     command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else list(argv))
+    if args.command == "tune-cap":
+        return tune_cap(args, command=command)
     configs = plan(args)
     if args.out is not None and len(configs) > 1:
         raise SystemExit("--out names one file; with --scenario all use --results-dir")
     for cfg in configs:
         run_one(cfg, out=args.out or args.results_dir / default_name(cfg), command=command)
     return 0
+
+
+def tune_cap(args: argparse.Namespace, *, command: str) -> int:
+    """Measure each cap, write the figures beside the results, and (with --write-card) the card's section."""
+    cfg = BenchConfig(
+        scenario="identify",
+        models_dir=args.models_dir,
+        model=args.model,
+        clients=(args.clients,),
+        gallery_sizes=(args.gallery_size,),
+        duration_s=args.duration,
+        warmup_s=args.warmup,
+        images=args.images,
+        identities=args.identities,
+        work_dir=args.work_dir,
+    )
+    out = args.out or RESULTS_DIR / "tune-cap" / f"{args.model}.json"
+    measured = measure(cfg, args.caps)
+    serving = serving_section(measured, command=command, results=_shown(out))
+    doc = {
+        "scenario": "tune-cap",
+        "command": command,
+        "machine": machine_info(),
+        **measured,
+        "serving": serving,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=2) + "\n")
+    print(json.dumps(serving, indent=2))
+    print(f"wrote {out}")
+    if args.write_card:
+        card = args.models_dir / f"{args.model}.json"
+        write_serving(card, serving)
+        print(f"set {card}'s serving.cpu_max_batch to {serving['cpu_max_batch']}")
+    return 0
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the working directory when it lies under it (how the card names the results)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

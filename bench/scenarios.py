@@ -68,6 +68,7 @@ class BenchConfig:
     ann_min_size: int | None = service_default("ann_min_size")
     index_background_build_min: int = service_default("index_background_build_min")
     identify_hot_path: bool = service_default("identify_hot_path")
+    card_batch_caps: bool = service_default("card_batch_caps")
     images: Path | None = None
     identities: int = 20
     images_per_identity: int = 5

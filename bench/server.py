@@ -34,6 +34,7 @@ SERVICE_SETTINGS = (  # service settings the benchmark can set, each a `--flag` 
     "index_background_build_min",
     "identify_hot_path",
     "device",
+    "card_batch_caps",
 )
 
 
@@ -58,6 +59,7 @@ class ServiceConfig:
     index_background_build_min: int | None = None
     identify_hot_path: bool | None = None
     device: str | None = None
+    card_batch_caps: bool | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
     def env(self, *, port: int, api_key: str) -> dict[str, str]:

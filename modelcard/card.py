@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from modelcard.identification import Identification, IdentificationError
+from modelcard.serving import ServingError, cpu_batch_cap
 
 RESIZE_MODES = ("stretch", "center_crop", "pad")
 METRICS = ("l2",)  # L2 distance between L2-normalized embeddings, in [0, 2]
@@ -121,12 +122,18 @@ class ModelCard:
     card_version: int = CARD_VERSION
     # identify's thresholds by gallery size (None: identify uses `threshold`, the pair threshold, as verify does)
     identification: Identification | None = None
+    # how to serve it, as measured (`modelcard.serving`): e.g. the batch cap that measured fastest on a CPU
+    serving: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
             raise CardError(f"metric must be one of {METRICS}, got {self.metric!r}")
         if self.embedding_dim < 1:
             raise CardError("embedding_dim must be positive")
+        try:
+            cpu_batch_cap(self.serving)
+        except ServingError as exc:
+            raise CardError(str(exc)) from exc
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

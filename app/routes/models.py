@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from app.deps import RuntimeDep
 from app.encoder import Encoder
+from app.settings import BatchCap
 
 router = APIRouter(tags=["models"])
 
@@ -37,6 +38,11 @@ class ModelOut(BaseModel):
     input: str = Field(description="The encoder's input, `width x height x channels`.")
     encoder: str | None = Field(description="The network, e.g. `mobilenet-v2`.")
     provider: str = Field(description="The onnxruntime execution provider in use.")
+    max_batch: int = Field(description="The most images the service runs through the model in one call.")
+    max_batch_source: str = Field(
+        description="What set `max_batch`: `SG_MODEL_MAX_BATCH`, `card` (the cap the card measured fastest "
+        "on this provider) or `SG_MAX_BATCH`."
+    )
     trained_on: TrainedOn
     test: TestFigures
 
@@ -45,8 +51,8 @@ class ModelList(BaseModel):
     models: list[ModelOut]
 
 
-def model_out(encoder: Encoder) -> ModelOut:
-    """The public view of one loaded model, read from its card."""
+def model_out(encoder: Encoder, cap: BatchCap) -> ModelOut:
+    """The public view of one loaded model, read from its card, with the batch cap it is served under."""
     card = encoder.card
     spec, dataset, metrics = card.input, card.dataset, card.metrics
     train: dict[str, Any] = dataset.get("train") or {}
@@ -60,6 +66,8 @@ def model_out(encoder: Encoder) -> ModelOut:
         input=f"{spec.width} x {spec.height} x {spec.channels}",
         encoder=card.training.get("encoder"),
         provider=encoder.provider,
+        max_batch=cap.value,
+        max_batch_source=cap.source,
         trained_on=TrainedOn(
             recipe=dataset.get("recipe"),
             sources=sorted(metrics.get("by_group") or {}),
@@ -86,4 +94,5 @@ def _top1(metrics: dict[str, Any]) -> dict[str, Any]:
 @router.get("/models", response_model=ModelList)
 async def list_models(rt: RuntimeDep) -> ModelList:
     """List the served models: threshold, input, and what each was trained and tested on."""
-    return ModelList(models=[model_out(e) for _, e in sorted(rt.models.encoders.items())])
+    encoders = sorted(rt.models.encoders.items())
+    return ModelList(models=[model_out(e, rt.batch_cap(name)) for name, e in encoders])

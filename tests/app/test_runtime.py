@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.runtime import index_config
-from app.settings import Settings
+from app.settings import BatchCap, Settings
 from gallery.config import IndexConfig
 from gallery.registry import GalleryRegistry
 
@@ -47,8 +47,17 @@ def test_registry_takes_a_config_or_its_options_but_not_both(tmp_path):
 def test_model_max_batch_parses_name_number_pairs_and_caps_within_max_batch():
     settings = Settings(model_max_batch="bodyparts=4, defects=8,faces=64", max_batch=32)
     assert settings.model_max_batch == {"bodyparts": 4, "defects": 8, "faces": 64}
-    assert [settings.batch_cap(m) for m in ("bodyparts", "defects", "faces", "omniglot")] == [4, 8, 32, 32]
+    caps = [settings.batch_cap(m) for m in ("bodyparts", "defects", "faces", "omniglot")]
+    assert [c.value for c in caps] == [4, 8, 32, 32]
+    assert {c.source for c in caps[:3]} == {"SG_MODEL_MAX_BATCH"} and caps[3].source == "SG_MAX_BATCH"
     assert Settings().model_max_batch == {} and Settings(model_max_batch="").model_max_batch == {}
+
+
+def test_a_cards_cap_applies_within_max_batch_unless_the_model_has_its_own_or_card_caps_are_off():
+    assert Settings(max_batch=32).batch_cap("m", card_cap=4) == BatchCap(4, "card")
+    assert Settings(max_batch=2).batch_cap("m", card_cap=4) == BatchCap(2, "card")
+    assert Settings(model_max_batch="m=8").batch_cap("m", card_cap=4) == BatchCap(8, "SG_MODEL_MAX_BATCH")
+    assert Settings(card_batch_caps=False).batch_cap("m", card_cap=4) == BatchCap(32, "SG_MAX_BATCH")
 
 
 @pytest.mark.parametrize("bad", ["bodyparts", "bodyparts=0", "=4", "bodyparts=four", "bodyparts=-1"])

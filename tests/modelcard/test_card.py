@@ -89,3 +89,29 @@ def test_preprocess_brightens_only_cards_that_ask():
     assert preprocess(img, lifted).mean() == pytest.approx(0.45, abs=1e-4)
     with pytest.raises(CardError, match="brighten"):
         InputSpec(height=4, width=6, channels=1, mean=(0.0,), std=(1.0,), brighten=1.5)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, "4", True, None])
+def test_a_serving_cap_that_is_not_a_positive_integer_is_refused(bad):
+    from modelcard.serving import ServingError, cpu_batch_cap
+
+    if bad is None:
+        assert cpu_batch_cap({"cpu_max_batch": None}) is None and cpu_batch_cap({}) is None
+        return
+    with pytest.raises(ServingError, match="cpu_max_batch"):
+        cpu_batch_cap({"cpu_max_batch": bad})
+
+
+def test_a_card_with_a_malformed_serving_section_does_not_load():
+    data = _card()
+    for serving in ({"cpu_max_batch": 0}, ["cpu_max_batch", 4]):
+        with pytest.raises(CardError, match="serving"):
+            ModelCard.from_dict(data | {"serving": serving})
+
+
+def test_the_cards_cap_holds_on_the_cpu_only():
+    from modelcard.serving import card_batch_cap
+
+    assert card_batch_cap({"cpu_max_batch": 4}, provider="CPUExecutionProvider") == 4
+    assert card_batch_cap({"cpu_max_batch": 4}, provider="CUDAExecutionProvider") is None
+    assert card_batch_cap({}, provider="CPUExecutionProvider") is None

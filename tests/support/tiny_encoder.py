@@ -46,8 +46,10 @@ def write_model(
     seed: int = 0,
     threshold: float = 0.5,
     identification: Identification | None = None,
+    serving: dict | None = None,
 ) -> str:
-    """`<name>.onnx` plus its card (sha256 filled in; optionally identify's table); returns the ONNX sha256."""
+    """`<name>.onnx` plus its card (sha256 filled in; optionally identify's table and a serving section);
+    returns the ONNX sha256."""
     onnx_path = models_dir / f"{name}.onnx"
     build_encoder(onnx_path, seed=seed)
     spec = InputSpec(height=SIDE, width=SIDE, channels=1, mean=(0.5,), std=(0.5,), resize="stretch")
@@ -60,6 +62,7 @@ def write_model(
         metric="l2",
         threshold=Threshold(value=threshold),
         identification=identification,
+        serving=serving or {},
     )
     card.save(models_dir / f"{name}.json")
     return sha

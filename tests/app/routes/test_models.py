@@ -46,3 +46,25 @@ async def test_list_models_needs_the_key_when_keys_are_set(helpers, settings_fac
     async with helpers.serving(settings_factory(api_keys=("k",))) as (_, client):
         assert (await client.get("/models")).status_code == 401
         assert (await client.get("/models", headers={"X-API-Key": "k"})).status_code == 200
+
+
+async def test_list_models_says_each_batch_cap_and_what_set_it(helpers, settings_factory, tmp_path):
+    from tests.support.tiny_encoder import write_model
+
+    models = tmp_path / "capped"
+    models.mkdir()
+    write_model(models, "carded", serving={"cpu_max_batch": 4})
+    write_model(models, "plain", seed=1)
+    write_model(models, "own", seed=2, serving={"cpu_max_batch": 4})
+    settings = settings_factory(models_dir=models, max_batch=16, model_max_batch="own=2")
+    async with helpers.serving(settings) as (app, client):
+        listed = {m["name"]: m for m in (await client.get("/models")).json()["models"]}
+        served = {name: batcher.config.max_batch for name, batcher in app.state.runtime.batchers.items()}
+    assert {n: (m["max_batch"], m["max_batch_source"]) for n, m in listed.items()} == {
+        "carded": (4, "card"),
+        "own": (2, "SG_MODEL_MAX_BATCH"),
+        "plain": (16, "SG_MAX_BATCH"),
+    }
+    assert served == {"carded": 4, "own": 2, "plain": 16}  # what /models says is what the batchers run
+    async with helpers.serving(settings_factory(models_dir=models, card_batch_caps=False)) as (app, _):
+        assert app.state.runtime.batchers["carded"].config.max_batch == 32
