@@ -73,6 +73,7 @@ def gallery_registry(settings: Settings) -> GalleryRegistry:
         config=index_config(settings),
         follow=follow,
         pool_size=settings.database_pool_size,
+        write_deadline_s=settings.database_write_deadline_s or None,
     )
 
 

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     # a store read or write; the change log's listener and a running migration's lease take one more each)
     database_pool_size: int = Field(default=8, ge=1, le=1000)
     change_log_retention_s: float = Field(default=86_400.0, ge=60)
+    # With database_url: the longest one write transaction may wait on the server before its connection is cut
+    # and the write fails (503 storage_error), so that a server which stalls without closing cannot hold a
+    # write, and its gallery, for ever; 0: no limit. It bounds a transaction as a whole: a model migration's
+    # switch of a gallery of millions must fit in it.
+    database_write_deadline_s: float = Field(default=60.0, ge=0)
     models_dir: Path = Path("./models")
     api_keys: Annotated[tuple[str, ...], NoDecode] = ()
     device: Literal["auto", "cpu", "cuda"] = "auto"

@@ -6,8 +6,9 @@ Callers write the same `?`-placeholder SQL they write for SQLite (`gallery.image
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any
 
 import psycopg
@@ -15,6 +16,7 @@ from psycopg import errors as pg
 from psycopg.pq import TransactionStatus
 
 from gallery.errors import GalleryError, GalleryNotFound, StorageError, StorageFull, StoreCorrupt
+from gallery.postgres.deadline import deadline
 
 CONNECT_TIMEOUT_S = 10
 # a checkout waiting longer (every connection busy, or the server unreachable) fails: long enough that a
@@ -23,6 +25,14 @@ POOL_WAIT_S = 10.0
 # TCP keepalives: a connection to a server that vanished (a host down, a partition) is found dead in about
 # 25 s instead of the kernel's two hours; a lease held on it is then known lost on both sides
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
+# A write transaction waits at most this long on the server before its connection is cut (`deadline`): a server
+# that stalls without closing would otherwise hold the write, and its gallery's lock, forever. One transaction
+# is bounded as a whole, so it must fit the largest one (a model migration's switch of a whole gallery).
+WRITE_DEADLINE_S = 60.0
+# a pooled connection's check, setup and reset: each one statement the server answers in milliseconds
+HOUSEKEEPING_DEADLINE_S = 5.0
+# once one went unanswered, the server is taken for stalled this long: calls fail at once meanwhile
+STALL_HOLD_S = POOL_WAIT_S
 
 
 def placeholders(sql: str) -> str:
@@ -90,21 +100,35 @@ ISOLATION_LEVELS = ("READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE")
 class Pool:
     """Connections to one database, shared by every gallery of a service (psycopg_pool): each is lent for
     one block, with its search_path set to the gallery's schema for that block and reset on return; a
-    connection found broken on return is replaced. `max_size` bounds what one service holds open."""
+    connection found broken on return is replaced. `max_size` bounds what one service holds open.
 
-    def __init__(self, url: str, *, max_size: int = 8, timeout_s: float = POOL_WAIT_S) -> None:
+    `write_deadline_s` (None: none) bounds each write transaction on a lent connection (`write_deadline`),
+    and, when set, the pool's own statements (a checkout's check, the schema set and reset) are bounded by
+    HOUSEKEEPING_DEADLINE_S: a stalled server fails them instead of holding the thread."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_size: int = 8,
+        timeout_s: float = POOL_WAIT_S,
+        write_deadline_s: float | None = WRITE_DEADLINE_S,
+    ) -> None:
         from psycopg_pool import ConnectionPool
 
+        self.write_deadline_s = write_deadline_s
+        self._housekeeping_s = None if write_deadline_s is None else HOUSEKEEPING_DEADLINE_S
+        self._stalled_at: float | None = None  # monotonic time a housekeeping statement went unanswered
         self._pool = ConnectionPool(
             url,
             min_size=1,
             max_size=max_size,
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S, **KEEPALIVES},
-            configure=_configure,
-            reset=_reset,
+            configure=self._bounded(_configure, "configuring a connection"),
+            reset=self._bounded(_reset, "resetting a connection"),
             # every checkout first checks the connection: one left broken by a server restart or a failover
             # is replaced there, instead of failing the request that drew it
-            check=ConnectionPool.check_connection,
+            check=self._bounded(ConnectionPool.check_connection, "checking a connection", fail_fast=True),
             timeout=timeout_s,
             open=False,
             name="galleries",
@@ -114,13 +138,59 @@ class Pool:
 
     @contextmanager
     def connection(self, *, search_path: str | None = None) -> Iterator[QmarkConnection]:
-        with self._pool.connection() as raw:
-            if search_path is not None:
-                raw.execute(f'SET search_path TO "{search_path}", public')
-            yield QmarkConnection(raw)
+        """A lent connection. While the server is taken for stalled (`stalled`), none is tried: the block
+        fails at once with a StorageError, instead of each caller waiting out the pool's timeout in turn."""
+        from psycopg_pool import PoolTimeout
+
+        if self.stalled:
+            raise StorageError("PostgreSQL left a statement unanswered a moment ago; not waiting on it again")
+        try:
+            raw = self._pool.getconn()
+        except PoolTimeout:
+            if self._stalled_at is not None and time.monotonic() - self._stalled_at < 2 * STALL_HOLD_S:
+                self._stalled_at = time.monotonic()  # no connection came since: still stalled
+            raise
+        try:
+            with raw:  # what psycopg_pool's own `connection()` does: back to the pool, not closed
+                if search_path is not None:
+                    with deadline(raw, self._housekeeping_s, where="setting a connection's schema"):
+                        raw.execute(f'SET search_path TO "{search_path}", public')
+                yield QmarkConnection(raw)
+        finally:
+            self._pool.putconn(raw)
+
+    @property
+    def stalled(self) -> bool:
+        """A housekeeping statement went unanswered within the last STALL_HOLD_S (or the pool has found no
+        connection since one did)."""
+        return self._stalled_at is not None and time.monotonic() - self._stalled_at < STALL_HOLD_S
+
+    def write_deadline(self, conn: QmarkConnection, *, where: str) -> AbstractContextManager[None]:
+        """The deadline a write transaction on `conn` runs under."""
+        return deadline(conn.raw, self.write_deadline_s, where=where)
 
     def close(self) -> None:
         self._pool.close()
+
+    def _bounded(
+        self, step: Callable[[psycopg.Connection], None], where: str, *, fail_fast: bool = False
+    ) -> Callable[[psycopg.Connection], None]:
+        """`step` under the housekeeping deadline; one that goes unanswered marks the server stalled. With
+        `fail_fast` (a checkout's check), a step while it is marked fails at once (the pool drops that
+        connection) rather than each idle connection waiting out its own deadline in one checkout; a new
+        connection's setup is always tried, which is how a server that answers again is found."""
+
+        def run(conn: psycopg.Connection) -> None:
+            if fail_fast and self.stalled:
+                raise StorageError(f"{where}: PostgreSQL left a statement unanswered a moment ago")
+            try:
+                with deadline(conn, self._housekeeping_s, where=where):
+                    step(conn)
+            except StorageError:
+                self._stalled_at = time.monotonic()
+                raise
+
+        return run
 
 
 def _configure(conn: psycopg.Connection) -> None:

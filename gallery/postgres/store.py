@@ -130,9 +130,11 @@ class PostgresStore(GalleryStore):
             if self._held is not None and self._held.in_transaction:
                 yield self._held
                 return
+            where = f"writing gallery {self._meta.name!r}"
             with (
-                pg_errors(f"writing gallery {self._meta.name!r}"),
+                pg_errors(where),
                 self._borrowed() as conn,
+                self._pool.write_deadline(conn, where=where),
                 transaction(conn),
             ):
                 # every write to the gallery, from any replica, holds its lock to the commit: what a write

@@ -66,7 +66,7 @@ async def until(condition, *, timeout: float = 15.0) -> None:
 
 async def test_ready_answers_within_its_deadlines_while_the_server_hangs(helpers, settings_factory, server):
     url = server.get_uri()
-    settings = settings_factory(database_url=url, storage_probe_s=0.0)
+    settings = settings_factory(database_url=url, storage_probe_s=0.0, database_write_deadline_s=2.0)
     async with helpers.serving(settings) as (app, client):
         registry = app.state.runtime.registry
         assert (await helpers.enroll(client, "alice")).status_code == 201
@@ -94,6 +94,15 @@ async def test_ready_answers_within_its_deadlines_while_the_server_hangs(helpers
                 assert replication["behind_changes"] is None and "did not say" in replication["error"], body
             found = await asyncio.wait_for(helpers.identify(client, helpers.noisy("alice", seed=9)), 5)
             assert found.json()["identity"] == "alice"  # identify answers from memory meanwhile
+            started = time.monotonic()
+            refused = await asyncio.wait_for(helpers.enroll(client, "carol"), timeout=40)
+            took = time.monotonic() - started
+            assert refused.status_code == 503, (
+                refused.text
+            )  # a write fails, in bounded time, instead of hanging
+            assert refused.json()["error"]["code"] == "storage_error" and took < 16.0, (took, refused.text)
+            found = await asyncio.wait_for(helpers.identify(client, helpers.noisy("alice", seed=9)), 5)
+            assert found.json()["identity"] == "alice"
         finally:
             signal_all(pids, signal.SIGCONT)
 
@@ -102,5 +111,8 @@ async def test_ready_answers_within_its_deadlines_while_the_server_hangs(helpers
         async def back() -> bool:
             return (await ready(client))[0]["status"] == "ready"
 
-        await until(back)
+        await until(
+            back, timeout=40.0
+        )  # the pool takes the server for stalled up to 10 s after its last check
         assert (await helpers.enroll(client, "bob")).status_code == 201
+        assert (await helpers.enroll(client, "carol")).status_code == 201
