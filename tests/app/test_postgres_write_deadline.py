@@ -6,6 +6,7 @@ without)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import pytest
@@ -20,17 +21,24 @@ async def timed(call, *, timeout: float = 30.0):
     return response, time.monotonic() - started
 
 
+@contextlib.contextmanager
+def gallery_lock_held(url: str, gallery: str):
+    """Another writer (a replica whose server connection stalled mid-write) holding the gallery's lock, until
+    the block ends."""
+    with psycopg.connect(url, autocommit=True) as holder:
+        holder.execute("BEGIN")
+        holder.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (catalog_schema(url, gallery),))
+        yield
+        holder.execute("ROLLBACK")
+
+
 async def test_a_write_behind_a_lock_no_one_releases_fails_at_its_deadline(
     helpers, settings_factory, postgres_url
 ):
     settings = settings_factory(database_url=postgres_url, database_write_deadline_s=2.0)
     async with helpers.serving(settings) as (_, client):
         assert (await helpers.enroll(client, "alice")).status_code == 201
-        schema = catalog_schema(postgres_url, "faces")
-        # another writer (a replica whose server connection stalled mid-write) holds the gallery's lock
-        with psycopg.connect(postgres_url, autocommit=True) as holder:
-            holder.execute("BEGIN")
-            holder.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (schema,))
+        with gallery_lock_held(postgres_url, "faces"):
             refused, took = await timed(helpers.enroll(client, "bob"))
             assert refused.status_code == 503, refused.text
             error = refused.json()["error"]
@@ -38,7 +46,6 @@ async def test_a_write_behind_a_lock_no_one_releases_fails_at_its_deadline(
             assert 2.0 <= took < 6.0, took
             found = await helpers.identify(client, helpers.noisy("alice", seed=9))
             assert found.json()["identity"] == "alice"  # the gallery answers meanwhile
-            holder.execute("ROLLBACK")
         added, _ = await timed(helpers.enroll(client, "bob"))
         assert added.status_code == 201, added.text
         listed = (await client.get("/galleries/faces/identities")).json()
@@ -51,13 +58,9 @@ async def test_with_no_deadline_the_write_waits_for_the_lock(helpers, settings_f
     settings = settings_factory(database_url=postgres_url, database_write_deadline_s=0)
     async with helpers.serving(settings) as (_, client):
         assert (await helpers.enroll(client, "alice")).status_code == 201
-        schema = catalog_schema(postgres_url, "faces")
-        with psycopg.connect(postgres_url, autocommit=True) as holder:
-            holder.execute("BEGIN")
-            holder.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (schema,))
+        with gallery_lock_held(postgres_url, "faces"):
             pending = asyncio.ensure_future(helpers.enroll(client, "bob"))
             await asyncio.sleep(3.0)
             assert not pending.done()  # past where a 2 s deadline would have cut it
-            holder.execute("ROLLBACK")
         added = await asyncio.wait_for(pending, timeout=10)
         assert added.status_code == 201, added.text
