@@ -126,7 +126,7 @@ class Runtime:
             log.info("model %s: at most %d images per call (%s)", name, cap.value, cap.source)
             batcher = Batcher(
                 encoder.run,
-                self._batch_config(name),
+                self._batch_config(cap.value),
                 name=name,
                 on_batch=self.metrics.batch_observer(name),
                 postprocess=finish_searches,
@@ -170,10 +170,10 @@ class Runtime:
         card_cap = card_batch_cap(encoder.card.serving, provider=encoder.provider)
         return self.settings.batch_cap(model, card_cap=card_cap)
 
-    def _batch_config(self, model: str) -> BatchConfig:
+    def _batch_config(self, max_batch: int) -> BatchConfig:
         s = self.settings
         return BatchConfig(
-            max_batch=self.batch_cap(model).value,
+            max_batch=max_batch,
             max_wait_ms=s.max_wait_ms,
             queue_size=s.queue_size,
             timeout_s=s.inference_timeout_s,

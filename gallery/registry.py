@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -125,25 +126,27 @@ class GalleryRegistry:
     def storage_problems(self, *, probe_interval_s: float) -> dict[str, StorageProblem]:
         """Storage failures that still stand, by gallery name ("" for the galleries folder), after probing
         each (one write that changes nothing, at most once per `probe_interval_s`)."""
-        with self._lock:
-            galleries = list(self._galleries.items())
-        problems = {}
-        folder = self._storage.probe(self._write_probe_file, min_interval_s=probe_interval_s)
-        if folder is not None:
-            problems[""] = folder
-        for name, gallery in galleries:
-            problem = gallery.probe_storage(min_interval_s=probe_interval_s)
-            if problem is not None:
-                problems[name] = problem
-        return problems
+        return self._problems(
+            lambda: self._storage.probe(self._write_probe_file, min_interval_s=probe_interval_s),
+            lambda gallery: gallery.probe_storage(min_interval_s=probe_interval_s),
+        )
 
     def standing_storage_problems(self) -> dict[str, StorageProblem]:
         """The storage failures standing now, as `storage_problems` names them, from memory alone (no probe)."""
+        return self._problems(lambda: self._storage.problem, lambda gallery: gallery.storage_problem)
+
+    def _problems(
+        self,
+        folder: Callable[[], StorageProblem | None],
+        each: Callable[[Gallery], StorageProblem | None],
+    ) -> dict[str, StorageProblem]:
+        """The galleries folder's problem ("") and each gallery's, as `folder` and `each` find them (off the
+        lock: a probe writes to the store)."""
         with self._lock:
             galleries = list(self._galleries.items())
-        problems = {} if self._storage.problem is None else {"": self._storage.problem}
+        problems = {} if (problem := folder()) is None else {"": problem}
         for name, gallery in galleries:
-            if (problem := gallery.storage_problem) is not None:
+            if (problem := each(gallery)) is not None:
                 problems[name] = problem
         return problems
 
