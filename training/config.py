@@ -89,7 +89,7 @@ class ModelConfig:
         0  # resnet-small: 0 = automatic, else 1, 2 or 4 (stride-2 conv + max-pool)
     )
     pool: Pool = (
-        "avg"  # resnet-small: avg (global average) | gem (generalized mean: small details weigh more)
+        "avg"  # resnet-small, mobilenet-v2, efficientnet-lite*: avg (global average) | gem (generalized mean)
     )
     width_mult: PositiveFloat = 0.5  # koch: channel multiplier on Koch et al.'s 64-128-128-256
     # Trunk weights from a package (training/encoders/pretrained.py), e.g. "imagenet" for mobilenet-v2; needs

@@ -22,7 +22,7 @@ from torch import nn
 from modelcard import InputSpec
 from training.data.dataset import ImageDataset
 from training.data.records import Record
-from training.encoders.base import EmbeddingNet
+from training.encoders.base import POOLS, EmbeddingNet, global_pool
 from training.encoders.efficientnet import LiteTrunk
 from training.encoders.mobilenet import LAST_CHANNELS, mobilenet_v2_features
 from training.encoders.pretrained import NORMALIZATION, load_pretrained_trunk
@@ -40,14 +40,14 @@ CHUNK = 256  # images preprocessed and embedded at a time (a 224 px RGB array is
 BACKBONES = ("mobilenet-v2", "efficientnet-lite0", "efficientnet-lite2")
 
 
-def frozen_backbone(encoder: str, *, size: int) -> tuple[EmbeddingNet, dict[str, Any]]:
-    """`encoder`'s ImageNet trunk and global average pool at size x size: 1280-d L2-normalized features; the
-    weights' provenance."""
+def frozen_backbone(encoder: str, *, size: int, pool: str = "avg") -> tuple[EmbeddingNet, dict[str, Any]]:
+    """`encoder`'s ImageNet trunk and global `pool` (average, or generalized mean at p = 3) at size x size:
+    1280-d L2-normalized features; the weights' provenance."""
     trunk = (
         mobilenet_v2_features() if encoder == "mobilenet-v2" else LiteTrunk(encoder, height=size, width=size)
     )
     config = dict(name=f"frozen-{encoder}", in_channels=3, embedding_dim=LAST_CHANNELS)
-    model = EmbeddingNet(trunk, nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()), config=config)
+    model = EmbeddingNet(trunk, nn.Sequential(global_pool(pool), nn.Flatten()), config=config)
     return model.eval(), load_pretrained_trunk(model, encoder=encoder, name="imagenet")
 
 
@@ -99,18 +99,19 @@ def figures(by_class: dict[object, float], micro: float) -> dict[str, Any]:
 def set_figures(
     emb: np.ndarray, labels: np.ndarray, split_of: dict[str, str], sources: list[str], *, k: int, seed: int
 ) -> dict[str, Any]:
-    """One source set: (a) every image, each class enrolled from k of its own; (b) the recipe's test images
-    of its trained classes against k references drawn from its training images."""
+    """One source set: (a) every image, each class enrolled from k of its own; (b) the recipe's validation and
+    (c) test images of its trained classes against k references drawn from its training images."""
     by_class = kshot_top1_by_class(emb, labels, k=k, seed=seed, n_rounds=ROUNDS)
     out = {"all_images": figures(by_class, kshot_top1(emb, labels, k=k, seed=seed, n_rounds=ROUNDS))}
     part = np.asarray([split_of.get(s, "") for s in sources])
-    train, test = part == "train", part == "test"
-    test &= np.isin(labels, labels[train])
-    ref = reference_kshot_by_class(
-        emb[train], labels[train], emb[test], labels[test], k=k, seed=seed, n_rounds=ROUNDS
-    )
-    hits = sum(v * np.sum(labels[test] == c) for c, v in ref.items())
-    out["test_vs_train_refs"] = figures(ref, float(hits / test.sum()))
+    train = part == "train"
+    for name in ("val", "test"):
+        probes = (part == name) & np.isin(labels, labels[train])
+        ref = reference_kshot_by_class(
+            emb[train], labels[train], emb[probes], labels[probes], k=k, seed=seed, n_rounds=ROUNDS
+        )
+        hits = sum(v * np.sum(labels[probes] == c) for c, v in ref.items())
+        out[f"{name}_vs_train_refs"] = figures(ref, float(hits / probes.sum()))
     return out
 
 
@@ -124,6 +125,7 @@ def measure(
     threads: int,
     workdir: str,
     backbone: str = "mobilenet-v2",
+    pool: str = "avg",
 ) -> dict[str, Any]:
     """Macro and micro k-shot top-1 of the frozen features, per source set of `recipe`."""
     cfg = recipe_config(recipe)
@@ -132,11 +134,12 @@ def measure(
     split = make_split(records, data)
     split_of = {r.source: name for name in ("train", "val", "test") for r in getattr(split, name)}
     spec = backbone_spec(backbone, size=size, resize=resize)
-    frozen, provenance = frozen_backbone(backbone, size=size)
+    frozen, provenance = frozen_backbone(backbone, size=size, pool=pool)
     model = as_onnx(frozen, spec, Path(workdir) / "frozen.onnx", threads=threads)
     out: dict[str, Any] = {
         "recipe": recipe,
         "backbone": backbone,
+        "pool": pool,
         "input": spec.__dict__,
         "k": k,
         "rounds": ROUNDS,
@@ -163,6 +166,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--recipe", action="append", choices=("bodyparts", "defects"), required=True)
     p.add_argument("--data-root", default="../shared/data")
     p.add_argument("--backbone", choices=BACKBONES, default="mobilenet-v2")
+    p.add_argument("--pool", choices=POOLS, default="avg")
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--resize", choices=("stretch", "center_crop", "pad"), default="stretch")
     p.add_argument("--k", type=int, default=5)
@@ -180,6 +184,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 threads=args.threads,
                 workdir=workdir,
                 backbone=args.backbone,
+                pool=args.pool,
             )
             print(json.dumps(result, indent=2))
 

@@ -87,6 +87,9 @@ def encoder_options(cfg: TrainConfig) -> dict[str, Any]:
             "pool": cfg.model.pool,
         },
         "koch": {"width_mult": cfg.model.width_mult},
+        "mobilenet-v2": {"pool": cfg.model.pool},
+        "efficientnet-lite0": {"pool": cfg.model.pool},
+        "efficientnet-lite2": {"pool": cfg.model.pool},
     }.get(cfg.model.encoder, {})
 
 
@@ -143,6 +146,21 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     state = torch.load(path, map_location="cpu", weights_only=True)
     state["config"] = from_dict(json.loads(state["config_json"]))
     return state
+
+
+def warm_start(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Load a checkpoint's weights into `model` key for key. The one difference allowed is a pooling exponent
+    the checkpoint lacks (a GeM head started from an average-pooled model), which keeps its initial value."""
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # a tensor of another shape
+        raise ValueError(f"the checkpoint does not fit this encoder: {exc}") from exc
+    new_exponents = [k for k in missing if k.startswith("head.") and k.endswith(".p")]
+    if unexpected or len(new_exponents) != len(missing):
+        raise ValueError(
+            "the checkpoint does not fit this encoder: "
+            f"missing {sorted(set(missing) - set(new_exponents))}, unexpected {sorted(unexpected)}"
+        )
 
 
 def model_from_checkpoint(path: Path) -> tuple[torch.nn.Module, TrainConfig, dict[str, Any]]:
@@ -212,7 +230,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> T
 
     model = build_model(cfg)
     if cfg.init_from:
-        model.load_state_dict(load_checkpoint(Path(cfg.init_from))["model"])
+        warm_start(model, load_checkpoint(Path(cfg.init_from))["model"])
         print(f"{cfg.name}: encoder initialised from {cfg.init_from}")
     model = model.to(device)
     loss_fn = make_loss(

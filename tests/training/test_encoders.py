@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from training.encoders import ENCODERS, build_encoder, count_parameters
 from training.encoders.base import GeM, GridPool
+from training.train import warm_start
 
 SIZES = ((1, 28, 28), (3, 64, 48))
 # dlib's face network has one fixed shape (RGB, 128-d, >= 100 px): tests/training/test_dlib_resnet.py
@@ -102,9 +103,21 @@ def test_resnet_small_gem_pool_exports_to_onnx_with_parity(tmp_path):
     assert diff <= 1e-4
 
 
-def test_resnet_small_unknown_pool_raises_value_error():
+@pytest.mark.parametrize("name", ("resnet-small", "mobilenet-v2", "efficientnet-lite0", "efficientnet-lite2"))
+def test_unknown_pool_raises_value_error(name):
     with pytest.raises(ValueError, match="pool must be one of"):
-        _encoder("resnet-small", pool="max")
+        _encoder(name, 3, 64, 64, pool="max")
+
+
+@pytest.mark.parametrize("name", ("mobilenet-v2", "efficientnet-lite0"))
+def test_pretrained_trunk_encoders_with_gem_pool_rebuild_from_config_and_export_with_parity(name, tmp_path):
+    model = _encoder(name, 3, 64, 56, pool="gem")
+    assert model.config["pool"] == "gem" and isinstance(model.head[0], GeM)
+    rebuilt = build_encoder(**json.loads(json.dumps(model.config)))
+    rebuilt.load_state_dict(model.state_dict())  # the exponent p is part of the weights
+    assert "pool" not in _encoder(name, 3, 64, 56).config  # average-pooled configs stay as they were
+    diff = _export_and_compare(model, (3, 64, 56), tmp_path / "m.onnx", dynamo=False)
+    assert diff <= 1e-4
 
 
 def _export_and_compare(model: torch.nn.Module, size: tuple[int, int, int], path, *, dynamo: bool) -> float:
@@ -156,3 +169,19 @@ def test_resnet_small_stem_stride_4_pools_large_inputs_and_rebuilds():
     torch.testing.assert_close(out.norm(dim=1), torch.ones(2))
     rebuilt = build_encoder(**json.loads(json.dumps(model.config)))
     assert sum(p.numel() for p in rebuilt.parameters()) == sum(p.numel() for p in model.parameters())
+
+
+def test_warm_start_of_gem_head_from_average_pooled_weights_keeps_initial_exponent():
+    avg = _encoder("mobilenet-v2", 3, 64, 64)
+    gem = _encoder("mobilenet-v2", 3, 64, 64, pool="gem")
+    warm_start(gem, avg.state_dict())
+    assert torch.equal(gem.head[2].weight, avg.head[2].weight) and gem.head[0].p.item() == pytest.approx(3.0)
+
+
+def test_warm_start_from_a_checkpoint_of_another_encoder_raises_value_error():
+    other = _encoder("resnet-small", 3, 64, 64)
+    with pytest.raises(ValueError, match="does not fit this encoder"):
+        warm_start(_encoder("mobilenet-v2", 3, 64, 64), other.state_dict())
+    head_only = {k: v for k, v in _encoder("mobilenet-v2", 3, 64, 64).state_dict().items() if "head" in k}
+    with pytest.raises(ValueError, match="missing"):
+        warm_start(_encoder("mobilenet-v2", 3, 64, 64), head_only)

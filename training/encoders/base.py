@@ -63,6 +63,16 @@ class GeM(nn.Module):
         return F.adaptive_avg_pool2d(x.clamp(min=self.eps).pow(p), 1).pow(1.0 / p)
 
 
+POOLS = ("avg", "gem")
+
+
+def global_pool(pool: str) -> nn.Module:
+    """The whole-map pooling named `pool`: "avg" (global average) or "gem" (generalized mean, learned p)."""
+    if pool not in POOLS:
+        raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
+    return GeM() if pool == "gem" else nn.AdaptiveAvgPool2d(1)
+
+
 def _window_matrix(size: int, out: int) -> Tensor:
     """(out, size) averaging matrix; PyTorch's adaptive windows [floor(i*size/out), ceil((i+1)*size/out))."""
     rows = torch.zeros(out, size)

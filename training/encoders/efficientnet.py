@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from training.encoders.base import EmbeddingNet
+from training.encoders.base import EmbeddingNet, global_pool
 
 LITE_VARIANTS = ("efficientnet-lite0", "efficientnet-lite2")
 LAST_CHANNELS = 1280  # the head convolution's width (fixed for every Lite variant)
@@ -51,26 +51,42 @@ def without_classifier(state: dict) -> dict:
 
 
 def efficientnet_lite(
-    variant: str, *, in_channels: int, height: int, width: int, embedding_dim: int
+    variant: str, *, in_channels: int, height: int, width: int, embedding_dim: int, pool: str = "avg"
 ) -> EmbeddingNet:
-    """Embedding encoder: the Lite trunk, global average pool and Linear(1280, embedding_dim). ImageNet weights
-    need in_channels = 3: grey images go in as three equal channels."""
-    head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(LAST_CHANNELS, embedding_dim))
+    """Embedding encoder: the Lite trunk, global `pool` ("avg" or "gem") and Linear(1280, embedding_dim).
+    ImageNet weights need in_channels = 3: grey images go in as three equal channels."""
+    head = nn.Sequential(global_pool(pool), nn.Flatten(), nn.Linear(LAST_CHANNELS, embedding_dim))
     config = dict(
         name=variant, in_channels=in_channels, height=height, width=width, embedding_dim=embedding_dim
     )
+    if pool != "avg":  # configs written before the option rebuild as they were
+        config["pool"] = pool
     return EmbeddingNet(
         LiteTrunk(variant, in_channels=in_channels, height=height, width=width), head, config=config
     )
 
 
-def efficientnet_lite0(*, in_channels: int, height: int, width: int, embedding_dim: int) -> EmbeddingNet:
+def efficientnet_lite0(
+    *, in_channels: int, height: int, width: int, embedding_dim: int, pool: str = "avg"
+) -> EmbeddingNet:
     return efficientnet_lite(
-        "efficientnet-lite0", in_channels=in_channels, height=height, width=width, embedding_dim=embedding_dim
+        "efficientnet-lite0",
+        in_channels=in_channels,
+        height=height,
+        width=width,
+        embedding_dim=embedding_dim,
+        pool=pool,
     )
 
 
-def efficientnet_lite2(*, in_channels: int, height: int, width: int, embedding_dim: int) -> EmbeddingNet:
+def efficientnet_lite2(
+    *, in_channels: int, height: int, width: int, embedding_dim: int, pool: str = "avg"
+) -> EmbeddingNet:
     return efficientnet_lite(
-        "efficientnet-lite2", in_channels=in_channels, height=height, width=width, embedding_dim=embedding_dim
+        "efficientnet-lite2",
+        in_channels=in_channels,
+        height=height,
+        width=width,
+        embedding_dim=embedding_dim,
+        pool=pool,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from training.encoders.base import EmbeddingNet
+from training.encoders.base import EmbeddingNet, global_pool
 
 # (expansion t, output channels c, repeats n, first stride s) of each bottleneck stage, as in the paper.
 STAGES = (
@@ -76,14 +76,19 @@ class MobileNetV2(nn.Module):
         return self.classifier(self.pool(self.features(x)).flatten(1))
 
 
-def mobilenet_v2(*, in_channels: int, height: int, width: int, embedding_dim: int) -> EmbeddingNet:
-    """Embedding encoder: the MobileNetV2 trunk, global average pool and Linear(1280, embedding_dim).
+def mobilenet_v2(
+    *, in_channels: int, height: int, width: int, embedding_dim: int, pool: str = "avg"
+) -> EmbeddingNet:
+    """Embedding encoder: the MobileNetV2 trunk, global `pool` ("avg" or "gem": generalized mean, where a small
+    detail such as a pore or a crack weighs more) and Linear(1280, embedding_dim).
 
     The trunk's map is H/32 x W/32 (rounded up). ImageNet weights (`training.encoders.pretrained`, through
     `ModelConfig.pretrained`) need in_channels = 3: grey images go in as three equal channels.
     """
-    head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(LAST_CHANNELS, embedding_dim))
+    head = nn.Sequential(global_pool(pool), nn.Flatten(), nn.Linear(LAST_CHANNELS, embedding_dim))
     config = dict(
         name="mobilenet-v2", in_channels=in_channels, height=height, width=width, embedding_dim=embedding_dim
     )
+    if pool != "avg":  # configs written before the option rebuild as they were
+        config["pool"] = pool
     return EmbeddingNet(mobilenet_v2_features(in_channels), head, config=config)

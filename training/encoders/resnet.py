@@ -8,9 +8,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from training.encoders.base import EmbeddingNet, GeM, conv_bn_relu
-
-POOLS = ("avg", "gem")
+from training.encoders.base import EmbeddingNet, conv_bn_relu, global_pool
 
 
 class BasicBlock(nn.Module):
@@ -52,8 +50,6 @@ def resnet_small(
     "gem" (generalized mean with a learned exponent: small local details weigh more, e.g. surface defects)."""
     if base_width < 1 or len(blocks) != 4 or any(int(b) < 1 for b in blocks):
         raise ValueError(f"need base_width >= 1 and 4 stages of >= 1 block, got {base_width}, {list(blocks)}")
-    if pool not in POOLS:
-        raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
     if stem_stride is None:
         stem_stride = 2 if min(height, width) >= 64 else 1
     if stem_stride not in (1, 2, 4):
@@ -67,8 +63,7 @@ def resnet_small(
         for b in range(int(n_blocks)):
             layers.append(BasicBlock(c_in, c_out, stride=2 if stage > 0 and b == 0 else 1))
             c_in = c_out
-    pooling: nn.Module = GeM() if pool == "gem" else nn.AdaptiveAvgPool2d(1)
-    head: list[nn.Module] = [pooling, nn.Flatten(), nn.Linear(c_in, embedding_dim)]
+    head: list[nn.Module] = [global_pool(pool), nn.Flatten(), nn.Linear(c_in, embedding_dim)]
     if bn_neck:
         head.append(nn.BatchNorm1d(embedding_dim))
     config = dict(
