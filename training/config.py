@@ -24,7 +24,7 @@ from training.data.augment import AugmentConfig
 Split = Literal["class", "image", "group"]
 Resize = Literal["stretch", "center_crop", "pad"]  # modelcard.card.RESIZE_MODES
 Align = Literal["face5"]  # modelcard.card.ALIGN_KINDS
-Pool = Literal["avg", "gem"]
+Pool = Literal["avg", "gem", "grid2"]
 Loss = Literal["contrastive", "triplet-semihard", "triplet-batchhard", "multi-similarity", "arcface"]
 Sampler = Literal["pk", "pairs"]
 Select = Literal["nway", "kshot_top1", "kshot_macro", "verification_auc"]
@@ -88,9 +88,7 @@ class ModelConfig:
     stem_stride: Literal[0, 1, 2, 4] = (
         0  # resnet-small: 0 = automatic, else 1, 2 or 4 (stride-2 conv + max-pool)
     )
-    pool: Pool = (
-        "avg"  # resnet-small, mobilenet-v2, efficientnet-lite*: avg (global average) | gem (generalized mean)
-    )
+    pool: Pool = "avg"  # resnet-small, mobilenet-v2, efficientnet-lite*: avg | gem (generalized mean) | grid2 (2 x 2 grid)
     width_mult: PositiveFloat = 0.5  # koch: channel multiplier on Koch et al.'s 64-128-128-256
     # Trunk weights from a package (training/encoders/pretrained.py), e.g. "imagenet" for mobilenet-v2; needs
     # the input those weights expect (checked by `check`). None: random init.

@@ -22,7 +22,7 @@ from torch import nn
 from modelcard import InputSpec
 from training.data.dataset import ImageDataset
 from training.data.records import Record
-from training.encoders.base import POOLS, EmbeddingNet, global_pool
+from training.encoders.base import POOLED_CELLS, POOLS, EmbeddingNet, feature_shape, pooling
 from training.encoders.efficientnet import LiteTrunk
 from training.encoders.mobilenet import LAST_CHANNELS, mobilenet_v2_features
 from training.encoders.pretrained import NORMALIZATION, load_pretrained_trunk
@@ -41,13 +41,14 @@ BACKBONES = ("mobilenet-v2", "efficientnet-lite0", "efficientnet-lite2")
 
 
 def frozen_backbone(encoder: str, *, size: int, pool: str = "avg") -> tuple[EmbeddingNet, dict[str, Any]]:
-    """`encoder`'s ImageNet trunk and global `pool` (average, or generalized mean at p = 3) at size x size:
-    1280-d L2-normalized features; the weights' provenance."""
+    """`encoder`'s ImageNet trunk and `pool` (average, generalized mean at p = 3, or a 2 x 2 grid of averages) at
+    size x size: L2-normalized features (1280-d, or 4 x 1280 for the grid); the weights' provenance."""
     trunk = (
         mobilenet_v2_features() if encoder == "mobilenet-v2" else LiteTrunk(encoder, height=size, width=size)
     )
-    config = dict(name=f"frozen-{encoder}", in_channels=3, embedding_dim=LAST_CHANNELS)
-    model = EmbeddingNet(trunk, nn.Sequential(global_pool(pool), nn.Flatten()), config=config)
+    config = dict(name=f"frozen-{encoder}", in_channels=3, embedding_dim=LAST_CHANNELS * POOLED_CELLS[pool])
+    _, h, w = feature_shape(trunk, in_channels=3, height=size, width=size)
+    model = EmbeddingNet(trunk, nn.Sequential(pooling(pool, (h, w)), nn.Flatten()), config=config)
     return model.eval(), load_pretrained_trunk(model, encoder=encoder, name="imagenet")
 
 

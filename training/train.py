@@ -24,6 +24,7 @@ from training.data.records import with_rotated_classes
 from training.data.samplers import BalancedPairSampler, PKSampler
 from training.data.splits import Split
 from training.encoders import build_encoder
+from training.encoders.base import average_projection_on_grid
 from training.encoders.pretrained import DLIB_LANDMARKS, check_pretrained_input, load_pretrained_trunk
 from training.finetune import param_groups, scaled_lrs, set_trunk_trainable, trunk_trainable
 from training.losses import contrastive_pair_loss, make_loss
@@ -149,8 +150,17 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def warm_start(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
-    """Load a checkpoint's weights into `model` key for key. The one difference allowed is a pooling exponent
-    the checkpoint lacks (a GeM head started from an average-pooled model), which keeps its initial value."""
+    """Load a checkpoint's weights into `model` key for key. Two differences are allowed, both from an
+    average-pooled checkpoint: a pooling exponent it lacks (a GeM head), which keeps its initial value, and a
+    grid-pooled head's projection, started as the checkpoint's own spread over the cells (so the warm-started
+    grid model begins as the checkpoint's function)."""
+    state = dict(state)
+    for name, param in model.named_parameters():
+        old = state.get(name)
+        if old is not None and name.startswith("head.") and old.dim() == 2 and param.dim() == 2:
+            cells, rest = divmod(param.shape[1], old.shape[1])
+            if cells > 1 and rest == 0 and param.shape[0] == old.shape[0]:
+                state[name] = average_projection_on_grid(old, cells)
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # a tensor of another shape

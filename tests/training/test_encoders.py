@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from training.encoders import ENCODERS, build_encoder, count_parameters
-from training.encoders.base import GeM, GridPool
+from training.encoders.base import GeM, GridPool, average_projection_on_grid
 from training.train import warm_start
 
 SIZES = ((1, 28, 28), (3, 64, 48))
@@ -109,10 +109,13 @@ def test_unknown_pool_raises_value_error(name):
         _encoder(name, 3, 64, 64, pool="max")
 
 
+@pytest.mark.parametrize(("pool", "kind"), (("gem", GeM), ("grid2", GridPool)))
 @pytest.mark.parametrize("name", ("mobilenet-v2", "efficientnet-lite0"))
-def test_pretrained_trunk_encoders_with_gem_pool_rebuild_from_config_and_export_with_parity(name, tmp_path):
-    model = _encoder(name, 3, 64, 56, pool="gem")
-    assert model.config["pool"] == "gem" and isinstance(model.head[0], GeM)
+def test_pretrained_trunk_encoders_pooled_otherwise_rebuild_from_config_and_export_with_parity(
+    name, pool, kind, tmp_path
+):
+    model = _encoder(name, 3, 64, 56, pool=pool)
+    assert model.config["pool"] == pool and isinstance(model.head[0], kind)
     rebuilt = build_encoder(**json.loads(json.dumps(model.config)))
     rebuilt.load_state_dict(model.state_dict())  # the exponent p is part of the weights
     assert "pool" not in _encoder(name, 3, 64, 56).config  # average-pooled configs stay as they were
@@ -185,3 +188,31 @@ def test_warm_start_from_a_checkpoint_of_another_encoder_raises_value_error():
     head_only = {k: v for k, v in _encoder("mobilenet-v2", 3, 64, 64).state_dict().items() if "head" in k}
     with pytest.raises(ValueError, match="missing"):
         warm_start(_encoder("mobilenet-v2", 3, 64, 64), head_only)
+
+
+def test_warm_start_of_grid_head_from_average_pooled_weights_gives_the_same_embeddings():
+    # 64 px: a 2 x 2 map, so each cell is one position and the grid's cells are equal windows.
+    avg = _encoder("mobilenet-v2", 3, 64, 64).eval()
+    grid = _encoder("mobilenet-v2", 3, 64, 64, pool="grid2").eval()
+    assert grid.head[2].weight.shape == (16, 4 * 1280) and grid.config["pool"] == "grid2"
+    warm_start(grid, avg.state_dict())
+    x = torch.randn(3, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(grid(x), avg(x), atol=1e-5)
+
+
+def test_average_projection_on_grid_splits_each_channel_over_its_cells():
+    weight = torch.tensor([[4.0, 8.0]])
+    assert torch.equal(average_projection_on_grid(weight, 2), torch.tensor([[2.0, 2.0, 4.0, 4.0]]))
+    # Cell features (channel-major) whose per-channel means are the averaged features give the same output.
+    cells = torch.tensor(
+        [[1.0, 3.0, 5.0, 7.0]]
+    )  # channel 0 cells 1, 3 (mean 2); channel 1 cells 5, 7 (mean 6)
+    assert cells @ average_projection_on_grid(weight, 2).T == torch.tensor([[2.0, 6.0]]) @ weight.T
+
+
+@pytest.mark.parametrize("name", ("resnet-small", "mobilenet-v2"))
+def test_grid_pool_exports_to_onnx_with_parity_at_an_odd_map(name, tmp_path):
+    model = _encoder(name, 3, 224, 224, pool="grid2")  # mobilenet: a 7 x 7 map, cells overlap by a row
+    diff = _export_and_compare(model, (3, 224, 224), tmp_path / "m.onnx", dynamo=False)
+    assert diff <= 1e-4

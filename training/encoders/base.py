@@ -63,14 +63,48 @@ class GeM(nn.Module):
         return F.adaptive_avg_pool2d(x.clamp(min=self.eps).pow(p), 1).pow(1.0 / p)
 
 
-POOLS = ("avg", "gem")
+POOLS = ("avg", "gem", "grid2")
+POOLED_CELLS = {"avg": 1, "gem": 1, "grid2": 4}  # vectors of the trunk's width each pooling gives
 
 
-def global_pool(pool: str) -> nn.Module:
-    """The whole-map pooling named `pool`: "avg" (global average) or "gem" (generalized mean, learned p)."""
+def pooling(pool: str, map_hw: tuple[int, int]) -> nn.Module:
+    """The pooling named `pool` over a (h, w) feature map, giving (B, C * POOLED_CELLS[pool]) once flattened:
+    "avg" (global average), "gem" (generalized mean, learned p) or "grid2" (the average of each quarter of the
+    map, 2 x 2: where a thing lies in the image counts, as a body part's place on an X-ray does)."""
     if pool not in POOLS:
         raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
+    if pool == "grid2":
+        return GridPool(map_hw, (2, 2))
     return GeM() if pool == "gem" else nn.AdaptiveAvgPool2d(1)
+
+
+def pooled_head(
+    pool: str,
+    trunk: nn.Module,
+    *,
+    channels: int,
+    in_channels: int,
+    height: int,
+    width: int,
+    embedding_dim: int,
+) -> list[nn.Module]:
+    """`pooling` over `trunk`'s map for this input size, then a Linear projection to embedding_dim."""
+    map_hw = (1, 1)
+    if pool == "grid2":
+        _, h, w = feature_shape(trunk, in_channels=in_channels, height=height, width=width)
+        map_hw = (h, w)
+    return [
+        pooling(pool, map_hw),
+        nn.Flatten(),
+        nn.Linear(channels * POOLED_CELLS.get(pool, 1), embedding_dim),
+    ]
+
+
+def average_projection_on_grid(weight: Tensor, cells: int) -> Tensor:
+    """A Linear weight (D, C) over averaged features, as the weight (D, C * cells) over `GridPool`'s cells
+    (flattened channel-major) that gives the same output: each channel's column split evenly over its cells.
+    Exact when the cells are equal windows (a map of even size under "grid2"), close otherwise."""
+    return weight.repeat_interleave(cells, dim=1) / cells
 
 
 def _window_matrix(size: int, out: int) -> Tensor:

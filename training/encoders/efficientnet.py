@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from training.encoders.base import EmbeddingNet, global_pool
+from training.encoders.base import EmbeddingNet, pooled_head
 
 LITE_VARIANTS = ("efficientnet-lite0", "efficientnet-lite2")
 LAST_CHANNELS = 1280  # the head convolution's width (fixed for every Lite variant)
@@ -53,17 +53,17 @@ def without_classifier(state: dict) -> dict:
 def efficientnet_lite(
     variant: str, *, in_channels: int, height: int, width: int, embedding_dim: int, pool: str = "avg"
 ) -> EmbeddingNet:
-    """Embedding encoder: the Lite trunk, global `pool` ("avg" or "gem") and Linear(1280, embedding_dim).
-    ImageNet weights need in_channels = 3: grey images go in as three equal channels."""
-    head = nn.Sequential(global_pool(pool), nn.Flatten(), nn.Linear(LAST_CHANNELS, embedding_dim))
+    """Embedding encoder: the Lite trunk, `pool` ("avg", "gem" or "grid2": `training.encoders.base.pooling`)
+    and a Linear projection. ImageNet weights need in_channels = 3: grey images go in as three equal channels."""
+    trunk = LiteTrunk(variant, in_channels=in_channels, height=height, width=width)
+    sizes = dict(in_channels=in_channels, height=height, width=width, embedding_dim=embedding_dim)
+    head = nn.Sequential(*pooled_head(pool, trunk, channels=LAST_CHANNELS, **sizes))
     config = dict(
         name=variant, in_channels=in_channels, height=height, width=width, embedding_dim=embedding_dim
     )
     if pool != "avg":  # configs written before the option rebuild as they were
         config["pool"] = pool
-    return EmbeddingNet(
-        LiteTrunk(variant, in_channels=in_channels, height=height, width=width), head, config=config
-    )
+    return EmbeddingNet(trunk, head, config=config)
 
 
 def efficientnet_lite0(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from training.encoders.base import EmbeddingNet, global_pool
+from training.encoders.base import EmbeddingNet, pooled_head
 
 # (expansion t, output channels c, repeats n, first stride s) of each bottleneck stage, as in the paper.
 STAGES = (
@@ -79,16 +79,18 @@ class MobileNetV2(nn.Module):
 def mobilenet_v2(
     *, in_channels: int, height: int, width: int, embedding_dim: int, pool: str = "avg"
 ) -> EmbeddingNet:
-    """Embedding encoder: the MobileNetV2 trunk, global `pool` ("avg" or "gem": generalized mean, where a small
-    detail such as a pore or a crack weighs more) and Linear(1280, embedding_dim).
+    """Embedding encoder: the MobileNetV2 trunk, `pool` ("avg"; "gem", the generalized mean, where a small detail
+    such as a pore or a crack weighs more; "grid2", each quarter of the map averaged) and a Linear projection.
 
     The trunk's map is H/32 x W/32 (rounded up). ImageNet weights (`training.encoders.pretrained`, through
     `ModelConfig.pretrained`) need in_channels = 3: grey images go in as three equal channels.
     """
-    head = nn.Sequential(global_pool(pool), nn.Flatten(), nn.Linear(LAST_CHANNELS, embedding_dim))
+    trunk = mobilenet_v2_features(in_channels)
+    sizes = dict(in_channels=in_channels, height=height, width=width, embedding_dim=embedding_dim)
+    head = nn.Sequential(*pooled_head(pool, trunk, channels=LAST_CHANNELS, **sizes))
     config = dict(
         name="mobilenet-v2", in_channels=in_channels, height=height, width=width, embedding_dim=embedding_dim
     )
     if pool != "avg":  # configs written before the option rebuild as they were
         config["pool"] = pool
-    return EmbeddingNet(mobilenet_v2_features(in_channels), head, config=config)
+    return EmbeddingNet(trunk, head, config=config)

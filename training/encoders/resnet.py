@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from training.encoders.base import EmbeddingNet, conv_bn_relu, global_pool
+from training.encoders.base import EmbeddingNet, conv_bn_relu, pooled_head
 
 
 class BasicBlock(nn.Module):
@@ -46,7 +46,7 @@ def resnet_small(
 ) -> EmbeddingNet:
     """`blocks` per stage; stages 2-4 halve the map. `stem_stride=None` picks 2 for inputs of 64 px and
     up, else 1 (the chosen value is stored in `config`); 4 is a stride-2 conv then a 2x2 max-pool, for
-    large inputs whose small details must survive the downsampling. `pool` is "avg" (global average) or
+    large inputs whose small details must survive the downsampling. `pool` is "avg" (global average), "grid2" (each quarter of the map averaged) or
     "gem" (generalized mean with a learned exponent: small local details weigh more, e.g. surface defects)."""
     if base_width < 1 or len(blocks) != 4 or any(int(b) < 1 for b in blocks):
         raise ValueError(f"need base_width >= 1 and 4 stages of >= 1 block, got {base_width}, {list(blocks)}")
@@ -63,7 +63,9 @@ def resnet_small(
         for b in range(int(n_blocks)):
             layers.append(BasicBlock(c_in, c_out, stride=2 if stage > 0 and b == 0 else 1))
             c_in = c_out
-    head: list[nn.Module] = [global_pool(pool), nn.Flatten(), nn.Linear(c_in, embedding_dim)]
+    trunk = nn.Sequential(*layers)
+    sizes = dict(in_channels=in_channels, height=height, width=width, embedding_dim=embedding_dim)
+    head = pooled_head(pool, trunk, channels=c_in, **sizes)
     if bn_neck:
         head.append(nn.BatchNorm1d(embedding_dim))
     config = dict(
@@ -78,4 +80,4 @@ def resnet_small(
         bn_neck=bool(bn_neck),
         pool=pool,
     )
-    return EmbeddingNet(nn.Sequential(*layers), nn.Sequential(*head), config=config)
+    return EmbeddingNet(trunk, nn.Sequential(*head), config=config)
