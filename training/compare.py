@@ -1,7 +1,8 @@
 """Validation figures of encoders on one recipe's split, to choose between them without touching the test split:
 the macro selection figure (kshot_macro) and macro / micro k-shot top-1 per source set, val images vs training refs;
 every encoder after the first also gets its difference from the first in kshot_macro, with a 95 % paired bootstrap
-interval over the same probes (`vs_first`).
+interval over the same probes (`vs_first`). With `--flip-average`, each encoder is scored again under flip averaging
+(`training.flips`) after its plain entry.
 
 Run: `python -m training.compare --recipe bodyparts --onnx models/bodyparts.onnx --frozen 224 \
 --checkpoint runs/bodyparts/best.pt --threads 1`
@@ -23,6 +24,7 @@ from torch import nn
 
 from modelcard import InputSpec, load_card
 from training.data.splits import Split
+from training.flips import FLIPS, FlipAverage
 from training.frozen import as_onnx, backbone_spec, embed_records, frozen_backbone
 from training.heldout import ROUNDS, per_set_figures
 from training.metrics.macro import macro_micro, pooled_kshot_hits
@@ -88,6 +90,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         choices=("stretch", "center_crop", "pad"),
         help="score every encoder with this resize instead of its own (e.g. pad: keep the aspect ratio)",
     )
+    p.add_argument(
+        "--flip-average",
+        action="append",
+        choices=sorted(FLIPS),
+        default=[],
+        help="also score each encoder averaged over its image's flips (h: left-right; hv: every mirror)",
+    )
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -96,17 +105,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     split = make_split(load_records(data), data)
     first = None
     with tempfile.TemporaryDirectory() as workdir:
-        for name, model, spec in encoders(args, workdir):
+        for name, plain, spec in encoders(args, workdir):
             if args.resize is not None:
                 spec = dataclasses.replace(spec, resize=args.resize)
-            figures = validation_figures(model, spec, split, k=cfg.eval.kshot, seed=cfg.eval.seed)
-            scores = figures.pop("scores")
-            record = {"encoder": name, "resize": spec.resize, "rounds": ROUNDS, **figures}
-            if first is None:
-                first = scores
-            else:
-                record["vs_first"] = macro_difference(scores, first, seed=cfg.eval.seed)
-            print(json.dumps(record), flush=True)
+            for flips in (None, *args.flip_average):
+                model = plain if flips is None else FlipAverage(plain, flips).eval()
+                figures = validation_figures(model, spec, split, k=cfg.eval.kshot, seed=cfg.eval.seed)
+                scores = figures.pop("scores")
+                record = {"encoder": name, "resize": spec.resize, "flip_average": flips, "rounds": ROUNDS}
+                record.update(figures)
+                if first is None:
+                    first = scores
+                else:
+                    record["vs_first"] = macro_difference(scores, first, seed=cfg.eval.seed)
+                print(json.dumps(record), flush=True)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,12 @@ Split = Literal["class", "image", "group"]
 Resize = Literal["stretch", "center_crop", "pad"]  # modelcard.card.RESIZE_MODES
 Align = Literal["face5"]  # modelcard.card.ALIGN_KINDS
 Pool = Literal["avg", "gem", "grid2"]
+POOLED_ENCODERS = (
+    "resnet-small",
+    "mobilenet-v2",
+    "efficientnet-lite0",
+    "efficientnet-lite2",
+)  # take model.pool
 Loss = Literal["contrastive", "triplet-semihard", "triplet-batchhard", "multi-similarity", "arcface"]
 Sampler = Literal["pk", "pairs"]
 Select = Literal["nway", "kshot_top1", "kshot_macro", "verification_auc"]
@@ -292,6 +298,11 @@ def problems(cfg: TrainConfig) -> list[str]:
         found.append(f"input.mean and input.std need one value per channel ({i.channels})")
     if i.align is not None and (i.channels != 3 or i.height != i.width):
         found.append(f"input.align={i.align} cuts a square RGB chip: it needs channels=3 and height == width")
+    if m.pool != "avg" and m.encoder not in POOLED_ENCODERS:
+        found.append(
+            f"model.pool={m.pool} needs an encoder that takes it ({', '.join(POOLED_ENCODERS)}), "
+            f"not model.encoder={m.encoder}"
+        )
     return found + _model_problems(cfg)
 
 

@@ -45,6 +45,9 @@ HEADLINES: dict[str, list[tuple[str, tuple[str, ...], float | None]]] = {
 SET_TARGETS: dict[str, float] = {"unifesp": 0.90, "mednist": 0.99, "neu": 0.99, "magnetic_tile": 0.97}
 
 
+POOL_WORDS = {"gem": ", GeM pooling", "grid2": ", 2×2 grid pooling"}  # average pooling goes unsaid
+
+
 def set_rows(card: dict[str, Any]) -> list[str]:
     """One row per source set and figure of `metrics.by_set`: macro / micro, the target judged on macro."""
     rows = []
@@ -93,7 +96,7 @@ def rows_for(card: dict[str, Any]) -> list[str]:
         f"{card['threshold']['value']:.3f} | | |"
     )
     size = f"{card['input']['height']}×{card['input']['width']}"
-    pool = ", GeM pooling" if t.get("config", {}).get("model", {}).get("pool") == "gem" else ""
+    pool = POOL_WORDS.get(t.get("config", {}).get("model", {}).get("pool"), "")
     warm = "a warm start, then " if t.get("config", {}).get("init_from") else ""
     pretrained = t.get("pretrained", {}).get("name")
     if pretrained and not t["epochs"]:

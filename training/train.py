@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from modelcard import AlignSpec, InputSpec
 from training.card import device_description
-from training.config import TrainConfig, check, from_dict
+from training.config import POOLED_ENCODERS, TrainConfig, check, from_dict
 from training.data.dataset import ImageDataset
 from training.data.records import with_rotated_classes
 from training.data.samplers import BalancedPairSampler, PKSampler
@@ -81,16 +81,11 @@ def input_spec(cfg: TrainConfig) -> InputSpec:
 
 
 def encoder_options(cfg: TrainConfig) -> dict[str, Any]:
-    return {
-        "resnet-small": {
-            "base_width": cfg.model.base_width,
-            "stem_stride": cfg.model.stem_stride or None,
-            "pool": cfg.model.pool,
-        },
+    """The configured encoder's own keyword arguments."""
+    options: dict[str, Any] = {"pool": cfg.model.pool} if cfg.model.encoder in POOLED_ENCODERS else {}
+    return options | {
+        "resnet-small": {"base_width": cfg.model.base_width, "stem_stride": cfg.model.stem_stride or None},
         "koch": {"width_mult": cfg.model.width_mult},
-        "mobilenet-v2": {"pool": cfg.model.pool},
-        "efficientnet-lite0": {"pool": cfg.model.pool},
-        "efficientnet-lite2": {"pool": cfg.model.pool},
     }.get(cfg.model.encoder, {})
 
 

@@ -9,10 +9,12 @@ import pytest
 from modelcard.card import ALIGN_KINDS, RESIZE_MODES
 from training.cli import main
 from training.config import (
+    POOLED_ENCODERS,
     Align,
     ConfigError,
     Loss,
     OptimConfig,
+    Pool,
     Resize,
     TrainConfig,
     apply_overrides,
@@ -20,6 +22,8 @@ from training.config import (
     from_dict,
     problems,
 )
+from training.encoders import ENCODERS
+from training.encoders.base import POOLS
 from training.losses import LOSSES
 from training.recipes import RECIPES, recipe_config
 
@@ -89,6 +93,7 @@ def test_config_classes_refuse_bad_values_when_built_in_code():
         (["optim.k=1"], "K >= 2"),
         (["optim.min_lr=0.1", "optim.lr=0.01"], "min_lr"),
         (["optim.warmup_epochs=5", "optim.epochs=2"], "warmup_epochs"),
+        (["model.encoder=koch", "model.pool=gem"], "needs an encoder that takes it"),
         (["optim.wise_alpha=0.5"], "needs model.pretrained"),
         (["optim.wise_batchnorm=recompute"], "needs optim.wise_alpha"),
         (["eval.select=kshot_macro", "data.split=class"], "needs data.split=image"),
@@ -161,6 +166,7 @@ def test_literals_name_what_their_consumers_accept():
     assert set(typing.get_args(Loss)) == set(LOSSES)
     assert set(typing.get_args(Resize)) == set(RESIZE_MODES)
     assert set(typing.get_args(Align)) == set(ALIGN_KINDS)
+    assert set(typing.get_args(Pool)) == set(POOLS) and set(POOLED_ENCODERS) <= set(ENCODERS)
 
 
 @pytest.mark.parametrize(
