@@ -23,8 +23,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(url: str, *, process: subprocess.Popen, timeout: float = 30.0) -> httpx.Response:
-    """The first answer from `url`; fails the test if the process exits first or nothing answers in time."""
+def wait_for(
+    url: str,
+    *,
+    process: subprocess.Popen,
+    timeout: float = 30.0,
+    accept: Callable[[httpx.Response], bool] = lambda response: True,
+) -> httpx.Response:
+    """The first answer from `url` that `accept` takes (any answer by default); fails the test if the process
+    exits first or no such answer comes in time."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -32,10 +39,13 @@ def wait_for(url: str, *, process: subprocess.Popen, timeout: float = 30.0) -> h
                 f"server exited with {process.returncode}: {process.stdout.read() if process.stdout else ''}"
             )
         try:
-            return httpx.get(url, timeout=2.0)
+            response = httpx.get(url, timeout=2.0)
+            if accept(response):
+                return response
         except httpx.TransportError:
-            time.sleep(0.2)
-    pytest.fail(f"no answer from {url} within {timeout} s")
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"no accepted answer from {url} within {timeout} s")
 
 
 def start_service(

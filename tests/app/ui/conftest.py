@@ -9,14 +9,12 @@ from __future__ import annotations
 import base64
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.support.service import free_port, start_service, stop_service
+from tests.support.service import free_port, start_service, stop_service, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
@@ -66,21 +64,6 @@ def browser(request: pytest.FixtureRequest) -> Iterator[object]:
         driver.quit()
 
 
-def _wait_ready(base: str, process: subprocess.Popen, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            out = process.stdout.read() if process.stdout else ""
-            pytest.fail(f"the service exited with {process.returncode}: {out}")
-        try:
-            if httpx.get(f"{base}/ready", timeout=2.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"the service did not become ready within {timeout} s")
-
-
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Callable[..., str]]:
     """`serve(api_keys="")` starts `python -m app` with the bundled models on a free port; returns its URL."""
@@ -97,7 +80,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., str]]:
         )
         processes.append(process)
         base = f"http://127.0.0.1:{port}"
-        _wait_ready(base, process)
+        wait_for(f"{base}/ready", process=process, timeout=90.0, accept=lambda r: r.status_code == 200)
         return base
 
     yield start
