@@ -23,11 +23,12 @@ from gallery.changelog import FollowerState
 from gallery.errors import GalleryError
 from gallery.postgres import changes
 from gallery.postgres.connection import CONNECT_TIMEOUT_S, KEEPALIVES, QmarkConnection, pg_errors, transaction
+from gallery.postgres.deadline import sever
 from gallery.postgres.schema import CATALOG_PAYLOAD, CHANNEL
 
 log = logging.getLogger(__name__)
 
-WAIT_S = 0.05  # one wait for notifications: how soon `stop` is seen (a service stop waits this long at most)
+WAIT_S = 1.0  # the longest one wait for notifications lasts (`stop` cuts it short by severing the connection)
 RETRY_S = (0.5, 1.0, 2.0, 5.0)  # waits before reconnecting, growing while the server stays unreachable
 
 
@@ -58,6 +59,7 @@ class Follower:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._state = FollowerState(listening=False, error=None, last_sync=None)
+        self._conn: psycopg.Connection | None = None  # the listening connection, while there is one
 
     @property
     def state(self) -> FollowerState:
@@ -73,6 +75,10 @@ class Follower:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        with self._lock:
+            conn = self._conn
+        if conn is not None:
+            sever(conn)  # a wait for notifications wakes now, not at its timeout
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join(timeout)
@@ -84,6 +90,8 @@ class Follower:
                 self._listen()
                 failures = 0
             except Exception as exc:  # the server went away, a gallery failed to open...: retried
+                if self._stop.is_set():
+                    break  # the connection was severed by `stop`
                 self._set(listening=False, error=f"{type(exc).__name__}: {exc}")
                 log.warning(
                     "change log follower: %s; retrying", exc, exc_info=not isinstance(exc, GalleryError)
@@ -96,30 +104,40 @@ class Follower:
         """One connection's life: LISTEN, catch everything up, then follow notifications until stopped."""
         with pg_errors("listening to the change log"):
             conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, **KEEPALIVES)
-        with conn:
+        with self._lock:
+            self._conn = conn
+        try:
+            with conn:
+                self._follow(conn)
+        finally:
+            with self._lock:
+                self._conn = None
+
+    def _follow(self, conn: psycopg.Connection) -> None:
+        with pg_errors("listening to the change log"):
+            conn.execute(f"LISTEN {CHANNEL}")
+        self._full_sync()  # what was committed before LISTEN took effect, or while disconnected
+        self._set(listening=True, error=None)
+        next_poll = time.monotonic() + self.config.poll_s
+        next_prune = time.monotonic()
+        while not self._stop.is_set():
             with pg_errors("listening to the change log"):
-                conn.execute(f"LISTEN {CHANNEL}")
-            self._full_sync()  # what was committed before LISTEN took effect, or while disconnected
-            self._set(listening=True, error=None)
-            next_poll = time.monotonic() + self.config.poll_s
-            next_prune = time.monotonic()
-            while not self._stop.is_set():
-                with pg_errors("listening to the change log"):
-                    woken = list(conn.notifies(timeout=WAIT_S, stop_after=1))
-                    if woken:
-                        woken += conn.notifies(timeout=0)  # the rest already received
-                payloads = {n.payload for n in woken}
-                if CATALOG_PAYLOAD in payloads:
-                    self._sync_catalog()
-                for schema in payloads - {CATALOG_PAYLOAD}:
-                    self._catch_up(schema)
-                now = time.monotonic()
-                if now >= next_poll:
-                    self._full_sync()
-                    next_poll = now + self.config.poll_s
-                if now >= next_prune:
-                    self._prune(conn)
-                    next_prune = now + self.config.prune_every_s
+                wait = min(WAIT_S, max(0.0, next_poll - time.monotonic()))
+                woken = list(conn.notifies(timeout=wait, stop_after=1))
+                if woken:
+                    woken += conn.notifies(timeout=0)  # the rest already received
+            payloads = {n.payload for n in woken}
+            if CATALOG_PAYLOAD in payloads:
+                self._sync_catalog()
+            for schema in payloads - {CATALOG_PAYLOAD}:
+                self._catch_up(schema)
+            now = time.monotonic()
+            if now >= next_poll:
+                self._full_sync()
+                next_poll = now + self.config.poll_s
+            if now >= next_prune:
+                self._prune(conn)
+                next_prune = now + self.config.prune_every_s
 
     def _full_sync(self) -> None:
         self._sync_catalog()

@@ -70,6 +70,9 @@ async def test_ready_reports_how_far_behind_the_change_log_a_replica_is(
             await asyncio.sleep(0.05)
         enrolled = await helpers.enroll(client, "dora")
         assert enrolled.status_code == 201, enrolled.text
+        while (await client.get("/ready")).json()["replication"]["behind_changes"] != 0:
+            assert time.monotonic() < deadline  # the follower applies the enroll's own notification
+            await asyncio.sleep(0.05)
         registry.follower.stop()  # this replica stops following: what another commits now waits
         body = (await client.get("/ready")).json()
         assert body["status"] == "degraded"  # not listening: how far behind is unknown, and not asked

@@ -422,3 +422,16 @@ def test_a_gallery_delete_waits_for_a_write_in_flight_and_neither_fails(
     finally:
         writer.close()
         admin.close()
+
+
+def test_stop_wakes_the_follower_at_once_instead_of_at_the_end_of_its_wait(replicas, model_sha, dim):
+    from gallery.postgres.follower import WAIT_S
+
+    a = replicas("a", poll_s=3600.0)  # no polling: each wait for notifications lasts WAIT_S
+    wait_for(lambda: a.replication().listening)
+    time.sleep(0.05)  # inside a wait
+    started = time.monotonic()
+    a.follower.stop()
+    took = time.monotonic() - started
+    assert took < WAIT_S / 2, f"stop took {took:.2f} s"
+    assert not a.replication().listening and a.replication().error is None  # stopped, not failed
