@@ -25,12 +25,8 @@ Split = Literal["class", "image", "group"]
 Resize = Literal["stretch", "center_crop", "pad"]  # modelcard.card.RESIZE_MODES
 Align = Literal["face5"]  # modelcard.card.ALIGN_KINDS
 Pool = Literal["avg", "gem", "grid2"]
-POOLED_ENCODERS = (
-    "resnet-small",
-    "mobilenet-v2",
-    "efficientnet-lite0",
-    "efficientnet-lite2",
-)  # take model.pool
+# The encoders that take model.pool; the others pool their own way.
+POOLED_ENCODERS = ("resnet-small", "mobilenet-v2", "efficientnet-lite0", "efficientnet-lite2")
 Loss = Literal["contrastive", "triplet-semihard", "triplet-batchhard", "multi-similarity", "arcface"]
 Sampler = Literal["pk", "pairs"]
 Select = Literal["nway", "kshot_top1", "kshot_macro", "verification_auc"]
@@ -94,7 +90,8 @@ class ModelConfig:
     stem_stride: Literal[0, 1, 2, 4] = (
         0  # resnet-small: 0 = automatic, else 1, 2 or 4 (stride-2 conv + max-pool)
     )
-    pool: Pool = "avg"  # resnet-small, mobilenet-v2, efficientnet-lite*: avg | gem (generalized mean) | grid2 (2 x 2 grid)
+    # POOLED_ENCODERS: avg (global average) | gem (generalized mean) | grid2 (each quarter of the map averaged)
+    pool: Pool = "avg"
     width_mult: PositiveFloat = 0.5  # koch: channel multiplier on Koch et al.'s 64-128-128-256
     # Trunk weights from a package (training/encoders/pretrained.py), e.g. "imagenet" for mobilenet-v2; needs
     # the input those weights expect (checked by `check`). None: random init.

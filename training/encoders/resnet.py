@@ -46,8 +46,9 @@ def resnet_small(
 ) -> EmbeddingNet:
     """`blocks` per stage; stages 2-4 halve the map. `stem_stride=None` picks 2 for inputs of 64 px and
     up, else 1 (the chosen value is stored in `config`); 4 is a stride-2 conv then a 2x2 max-pool, for
-    large inputs whose small details must survive the downsampling. `pool` is "avg" (global average), "grid2" (each quarter of the map averaged) or
-    "gem" (generalized mean with a learned exponent: small local details weigh more, e.g. surface defects)."""
+    large inputs whose small details must survive the downsampling. `pool` is "avg" (global average), "gem"
+    (generalized mean with a learned exponent: small local details weigh more, e.g. surface defects) or "grid2"
+    (each quarter of the map averaged)."""
     if base_width < 1 or len(blocks) != 4 or any(int(b) < 1 for b in blocks):
         raise ValueError(f"need base_width >= 1 and 4 stages of >= 1 block, got {base_width}, {list(blocks)}")
     if stem_stride is None:
