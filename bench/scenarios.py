@@ -229,6 +229,7 @@ def _serve_and_drive(
         enroll_identities(client, images, **where)
         service.wait_index_built(BENCH_GALLERY, timeout_s=cfg.start_timeout_s)  # measure the index meant
         extra: dict[str, Any] = {"gallery_size": size, "startup_s": round(startup_s, 3)}
+        extra |= service.batch_cap(cfg.model)  # under the card's cap, --max-batch may not be what ran
         if cfg.scenario == "identify":
             extra["probe_accuracy"] = round(identify_accuracy(client, images, **where), 4)
         requests = scenario_requests(cfg.scenario, images, model=cfg.model, per_call=cfg.enroll_batch)

@@ -137,6 +137,15 @@ class ServiceProcess:
         """The service's /ready body."""
         return httpx.get(f"{self.base_url}/ready", timeout=30.0).json()
 
+    def batch_cap(self, model: str) -> dict[str, Any]:
+        """The batch cap /models says `model` is served under, and what set it (the flag, the card, the
+        default): {"max_batch": n, "max_batch_source": "..."}; empty if the model is not loaded."""
+        listed = httpx.get(f"{self.base_url}/models", headers=self.headers, timeout=30.0).json()["models"]
+        for entry in listed:
+            if entry["name"] == model:
+                return {"max_batch": entry["max_batch"], "max_batch_source": entry["max_batch_source"]}
+        return {}
+
     def index_state(self, gallery: str) -> dict[str, Any]:
         """The index /ready reports for `gallery`: kind, references, building."""
         return dict(self.ready()["galleries"][gallery]["index"])

@@ -49,6 +49,9 @@ def measure(cfg: BenchConfig, caps: Sequence[int]) -> dict[str, Any]:
             dataclasses.replace(cfg, scenario="identify", max_batch=cap, card_batch_caps=False)
         )
         devices.add(outcome["device"])
+        served = {run.get("max_batch", cap) for run in outcome["runs"]}
+        if served != {cap}:  # SG_MODEL_MAX_BATCH in the environment, say
+            raise RuntimeError(f"asked for batch cap {cap}, the service ran {sorted(served)}")
         identify += [{"max_batch": cap} | run for run in outcome["runs"]]
     if len(devices) != 1:
         raise RuntimeError(f"the runs were served on different providers: {sorted(map(str, devices))}")

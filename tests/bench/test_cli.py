@@ -94,6 +94,7 @@ def test_run_identify_tiny_writes_json_and_report(tmp_path, models_dir, capsys):
     assert (run["clients"], run["gallery_size"], run["errors"]) == (2, 100, 0)
     assert run["requests"] > 0 and run["images_per_s"] > 0 and run["mean_batch_size"] >= 1
     assert run["probe_accuracy"] == 1.0  # each probe's nearest identity is its own
+    assert (run["max_batch"], run["max_batch_source"]) == (doc["config"]["max_batch"], "SG_MAX_BATCH")
     assert run["server_cpu_ms_per_request"] > 0 and run["load_cpu_ms_per_request"] > 0
     assert "### identify" in capsys.readouterr().out
     results_md = tmp_path / "RESULTS.md"
