@@ -22,7 +22,7 @@ from torch import nn
 from modelcard import InputSpec
 from training.data.dataset import ImageDataset
 from training.data.records import Record
-from training.encoders.base import POOLED_CELLS, POOLS, EmbeddingNet, feature_shape, pooling
+from training.encoders.base import POOLED_CELLS, POOLS, EmbeddingNet, trunk_pooling
 from training.encoders.efficientnet import LiteTrunk
 from training.encoders.mobilenet import LAST_CHANNELS, mobilenet_v2_features
 from training.encoders.pretrained import NORMALIZATION, load_pretrained_trunk
@@ -47,8 +47,8 @@ def frozen_backbone(encoder: str, *, size: int, pool: str = "avg") -> tuple[Embe
         mobilenet_v2_features() if encoder == "mobilenet-v2" else LiteTrunk(encoder, height=size, width=size)
     )
     config = dict(name=f"frozen-{encoder}", in_channels=3, embedding_dim=LAST_CHANNELS * POOLED_CELLS[pool])
-    _, h, w = feature_shape(trunk, in_channels=3, height=size, width=size)
-    model = EmbeddingNet(trunk, nn.Sequential(pooling(pool, (h, w)), nn.Flatten()), config=config)
+    pooled = trunk_pooling(pool, trunk, in_channels=3, height=size, width=size)
+    model = EmbeddingNet(trunk, nn.Sequential(pooled, nn.Flatten()), config=config)
     return model.eval(), load_pretrained_trunk(model, encoder=encoder, name="imagenet")
 
 

@@ -78,6 +78,15 @@ def pooling(pool: str, map_hw: tuple[int, int]) -> nn.Module:
     return GeM() if pool == "gem" else nn.AdaptiveAvgPool2d(1)
 
 
+def trunk_pooling(pool: str, trunk: nn.Module, *, in_channels: int, height: int, width: int) -> nn.Module:
+    """`pooling` over `trunk`'s map at this input size (measured only where the pooling needs it: the grid)."""
+    map_hw = (1, 1)
+    if pool == "grid2":
+        _, h, w = feature_shape(trunk, in_channels=in_channels, height=height, width=width)
+        map_hw = (h, w)
+    return pooling(pool, map_hw)
+
+
 def pooled_head(
     pool: str,
     trunk: nn.Module,
@@ -88,15 +97,11 @@ def pooled_head(
     width: int,
     embedding_dim: int,
 ) -> list[nn.Module]:
-    """`pooling` over `trunk`'s map for this input size, then a Linear projection to embedding_dim."""
-    map_hw = (1, 1)
-    if pool == "grid2":
-        _, h, w = feature_shape(trunk, in_channels=in_channels, height=height, width=width)
-        map_hw = (h, w)
+    """`trunk_pooling`, then a Linear projection to embedding_dim."""
     return [
-        pooling(pool, map_hw),
+        trunk_pooling(pool, trunk, in_channels=in_channels, height=height, width=width),
         nn.Flatten(),
-        nn.Linear(channels * POOLED_CELLS.get(pool, 1), embedding_dim),
+        nn.Linear(channels * POOLED_CELLS[pool], embedding_dim),
     ]
 
 
