@@ -74,6 +74,7 @@ def gallery_registry(settings: Settings) -> GalleryRegistry:
         follow=follow,
         pool_size=settings.database_pool_size,
         write_deadline_s=settings.database_write_deadline_s or None,
+        read_deadline_s=settings.database_read_deadline_s or None,
     )
 
 

@@ -29,6 +29,9 @@ KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, 
 # that stalls without closing would otherwise hold the write, and its gallery's lock, forever. One transaction
 # is bounded as a whole, so it must fit the largest one (a model migration's switch of a whole gallery).
 WRITE_DEADLINE_S = 60.0
+# Each statement of a read (and each statement outside a write transaction) waits at most this long: a read holds
+# its gallery's lock too. One statement reads at most a page of references (65,536 embeddings), so this is ample.
+READ_DEADLINE_S = 30.0
 # a pooled connection's check, setup and reset: each one statement the server answers in milliseconds
 HOUSEKEEPING_DEADLINE_S = 5.0
 # once one went unanswered, the server is taken for stalled this long: calls fail at once meanwhile
@@ -53,19 +56,41 @@ def placeholders(sql: str) -> str:
 
 
 class QmarkConnection:
-    """One psycopg connection in autocommit mode (transactions are explicit), taking SQLite-style SQL."""
+    """One psycopg connection in autocommit mode (transactions are explicit), taking SQLite-style SQL.
 
-    def __init__(self, conn: psycopg.Connection) -> None:
+    `statement_deadline_s` (None: none) bounds each statement on it (`deadline`); a block bounded as a whole
+    (a write transaction) lifts it for its length with `unbounded`."""
+
+    def __init__(self, conn: psycopg.Connection, *, statement_deadline_s: float | None = None) -> None:
         self.raw = conn
+        self.statement_deadline_s = statement_deadline_s
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor:
-        return self.raw.execute(placeholders(sql), tuple(params), prepare=False)
+        with self._bounded():
+            return self.raw.execute(placeholders(sql), tuple(params), prepare=False)
 
     def executemany(self, sql: str, rows: Any) -> None:
         rows = [tuple(row) for row in rows]
         if rows:
-            with self.raw.cursor() as cursor:
+            with self._bounded(), self.raw.cursor() as cursor:
                 cursor.executemany(placeholders(sql), rows)
+
+    def command(self, sql: str) -> None:
+        """A statement with no parameters and no rows (BEGIN, COMMIT, ...), as it is written."""
+        with self._bounded():
+            self.raw.execute(sql)
+
+    @contextmanager
+    def unbounded(self) -> Iterator[None]:
+        """No statement deadline within the block (one bounded as a whole by its own)."""
+        saved, self.statement_deadline_s = self.statement_deadline_s, None
+        try:
+            yield
+        finally:
+            self.statement_deadline_s = saved
+
+    def _bounded(self) -> AbstractContextManager[None]:
+        return deadline(self.raw, self.statement_deadline_s, where="a statement")
 
     @property
     def in_transaction(self) -> bool:
@@ -104,7 +129,8 @@ class Pool:
 
     `write_deadline_s` (None: none) bounds each write transaction on a lent connection (`write_deadline`),
     and, when set, the pool's own statements (a checkout's check, the schema set and reset) are bounded by
-    HOUSEKEEPING_DEADLINE_S: a stalled server fails them instead of holding the thread."""
+    HOUSEKEEPING_DEADLINE_S: a stalled server fails them instead of holding the thread. `read_deadline_s`
+    (None: none) bounds every other statement on a lent connection, each on its own."""
 
     def __init__(
         self,
@@ -113,10 +139,12 @@ class Pool:
         max_size: int = 8,
         timeout_s: float = POOL_WAIT_S,
         write_deadline_s: float | None = WRITE_DEADLINE_S,
+        read_deadline_s: float | None = READ_DEADLINE_S,
     ) -> None:
         from psycopg_pool import ConnectionPool
 
         self.write_deadline_s = write_deadline_s
+        self.read_deadline_s = read_deadline_s
         self._housekeeping_s = None if write_deadline_s is None else HOUSEKEEPING_DEADLINE_S
         self._stalled_at: float | None = None  # monotonic time a housekeeping statement went unanswered
         self._pool = ConnectionPool(
@@ -155,7 +183,7 @@ class Pool:
                 if search_path is not None:
                     with deadline(raw, self._housekeeping_s, where="setting a connection's schema"):
                         raw.execute(f'SET search_path TO "{search_path}", public')
-                yield QmarkConnection(raw)
+                yield QmarkConnection(raw, statement_deadline_s=self.read_deadline_s)
         finally:
             self._pool.putconn(raw)
 
@@ -165,9 +193,12 @@ class Pool:
         connection since one did)."""
         return self._stalled_at is not None and time.monotonic() - self._stalled_at < STALL_HOLD_S
 
-    def write_deadline(self, conn: QmarkConnection, *, where: str) -> AbstractContextManager[None]:
-        """The deadline a write transaction on `conn` runs under."""
-        return deadline(conn.raw, self.write_deadline_s, where=where)
+    @contextmanager
+    def write_deadline(self, conn: QmarkConnection, *, where: str) -> Iterator[None]:
+        """The deadline a write transaction on `conn` runs under, as a whole (its statements are not bounded
+        one by one: the largest must fit in the whole)."""
+        with deadline(conn.raw, self.write_deadline_s, where=where), conn.unbounded():
+            yield
 
     def close(self) -> None:
         self._pool.close()
@@ -221,13 +252,13 @@ def transaction(conn: QmarkConnection, *, isolation: str | None = None) -> Itera
     ISOLATION_LEVELS (None: the server's default, READ COMMITTED)."""
     if isolation is not None and isolation not in ISOLATION_LEVELS:
         raise ValueError(f"isolation must be one of {ISOLATION_LEVELS}, got {isolation!r}")
-    conn.raw.execute("BEGIN" if isolation is None else f"BEGIN ISOLATION LEVEL {isolation}")
+    conn.command("BEGIN" if isolation is None else f"BEGIN ISOLATION LEVEL {isolation}")
     try:
         yield
-        conn.raw.execute("COMMIT")
+        conn.command("COMMIT")
     except BaseException:
-        with suppress(psycopg.Error):
-            conn.raw.execute("ROLLBACK")
+        with suppress(psycopg.Error, StorageError):  # a ROLLBACK cut off: the server drops the transaction
+            conn.command("ROLLBACK")
         raise
 
 

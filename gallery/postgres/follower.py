@@ -22,7 +22,14 @@ import psycopg
 from gallery.changelog import FollowerState
 from gallery.errors import GalleryError
 from gallery.postgres import changes
-from gallery.postgres.connection import CONNECT_TIMEOUT_S, KEEPALIVES, QmarkConnection, pg_errors, transaction
+from gallery.postgres.connection import (
+    CONNECT_TIMEOUT_S,
+    KEEPALIVES,
+    READ_DEADLINE_S,
+    QmarkConnection,
+    pg_errors,
+    transaction,
+)
 from gallery.postgres.deadline import sever
 from gallery.postgres.schema import CATALOG_PAYLOAD, CHANNEL
 
@@ -115,7 +122,7 @@ class Follower:
 
     def _follow(self, conn: psycopg.Connection) -> None:
         with pg_errors("listening to the change log"):
-            conn.execute(f"LISTEN {CHANNEL}")
+            QmarkConnection(conn, statement_deadline_s=READ_DEADLINE_S).command(f"LISTEN {CHANNEL}")
         self._full_sync()  # what was committed before LISTEN took effect, or while disconnected
         self._set(listening=True, error=None)
         next_poll = time.monotonic() + self.config.poll_s
@@ -145,7 +152,7 @@ class Follower:
         self._set(last_sync=time.time(), error=None)
 
     def _prune(self, conn: psycopg.Connection) -> None:
-        qmark = QmarkConnection(conn)
+        qmark = QmarkConnection(conn, statement_deadline_s=READ_DEADLINE_S)  # a stalled server: retried
         with pg_errors("pruning the change log"), transaction(qmark):
             gone = changes.prune(qmark, older_than_s=self.config.retention_s)
         if gone:

@@ -13,7 +13,14 @@ from gallery.config import IndexConfig
 from gallery.errors import GalleryNotFound, InvalidGalleryName, StoreCorrupt
 from gallery.gallery import Gallery
 from gallery.postgres import changes
-from gallery.postgres.connection import WRITE_DEADLINE_S, Pool, pg_errors, session, transaction
+from gallery.postgres.connection import (
+    READ_DEADLINE_S,
+    WRITE_DEADLINE_S,
+    Pool,
+    pg_errors,
+    session,
+    transaction,
+)
 from gallery.postgres.follower import FollowConfig, Follower
 from gallery.postgres.store import PostgresStore, catalog, ensure_catalog, lock_gallery
 from gallery.registry import GalleryRegistry
@@ -36,16 +43,19 @@ class PostgresRegistry(GalleryRegistry):
         follow: FollowConfig | None = None,
         pool_size: int = 8,
         write_deadline_s: float | None = WRITE_DEADLINE_S,
+        read_deadline_s: float | None = READ_DEADLINE_S,
         **index_options: Any,
     ) -> None:
         """`follow`: how the galleries keep in step with the other replicas' writes (`Follower`);
         `pool_size`: the most connections the galleries hold open at once (the change log's listener and a
         running model migration's lease hold one more each); `write_deadline_s`: how long one write
-        transaction may wait on the server before its connection is cut (None: for ever)."""
+        transaction may wait on the server before its connection is cut (None: for ever); `read_deadline_s`:
+        the same for each statement of a read."""
         super().__init__(data_dir, config=config, **index_options)
         self.url = url
         self.pool_size = pool_size
         self.write_deadline_s = write_deadline_s
+        self.read_deadline_s = read_deadline_s
         self._pool: Pool | None = None  # from `open` to `close`
         self._follow_errors: dict[str, str] = {}  # gallery name -> why its last catch-up failed
         self.follower = Follower(url, sync_catalog=self.sync_catalog, catch_up=self.catch_up, config=follow)
@@ -55,7 +65,12 @@ class PostgresRegistry(GalleryRegistry):
         is set aside as unavailable, the others open."""
         self.directory.mkdir(parents=True, exist_ok=True)
         if self._pool is None:
-            self._pool = Pool(self.url, max_size=self.pool_size, write_deadline_s=self.write_deadline_s)
+            self._pool = Pool(
+                self.url,
+                max_size=self.pool_size,
+                write_deadline_s=self.write_deadline_s,
+                read_deadline_s=self.read_deadline_s,
+            )
         with pg_errors("creating the gallery catalog"), session(self._source) as conn, transaction(conn):
             ensure_catalog(conn)
         with self._writing:
