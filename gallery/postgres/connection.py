@@ -105,18 +105,19 @@ class QmarkConnection:
 
 
 def connect(url: str, *, search_path: str | None = None) -> QmarkConnection:
-    """A new autocommit connection; `search_path`: the schema its unqualified table names mean."""
+    """A new autocommit connection, each statement on it under READ_DEADLINE_S; `search_path`: the schema its
+    unqualified table names mean."""
     with pg_errors("connecting to PostgreSQL"):
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, **KEEPALIVES)
+        raw = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, **KEEPALIVES)
     try:
-        with pg_errors("connecting to PostgreSQL"):
+        with pg_errors("connecting to PostgreSQL"), deadline(raw, READ_DEADLINE_S, where="connecting"):
             if search_path is not None:
-                conn.execute(f'SET search_path TO "{search_path}", public')
-            _configure(conn)
+                raw.execute(f'SET search_path TO "{search_path}", public')
+            _configure(raw)
     except BaseException:
-        conn.close()
+        raw.close()
         raise
-    return QmarkConnection(conn)
+    return QmarkConnection(raw, statement_deadline_s=READ_DEADLINE_S)
 
 
 ISOLATION_LEVELS = ("READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE")
