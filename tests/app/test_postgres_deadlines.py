@@ -107,3 +107,17 @@ async def test_with_no_read_deadline_the_read_waits_for_the_lock(helpers, settin
             assert not pending.done()  # past where a 2 s deadline would have cut it
         listed = await asyncio.wait_for(pending, timeout=10)
         assert [i["identity"] for i in listed.json()["identities"]] == ["alice"], listed.text
+
+
+async def test_a_write_waits_past_the_read_deadline_within_its_own(helpers, settings_factory, postgres_url):
+    settings = settings_factory(
+        database_url=postgres_url, database_read_deadline_s=1.0, database_write_deadline_s=10.0
+    )
+    async with helpers.serving(settings) as (_, client):
+        assert (await helpers.enroll(client, "alice")).status_code == 201
+        with gallery_lock_held(postgres_url, "faces"):
+            pending = asyncio.ensure_future(helpers.enroll(client, "bob"))
+            await asyncio.sleep(2.5)  # the write's wait for the lock outlasts the read deadline
+            assert not pending.done()
+        added = await asyncio.wait_for(pending, timeout=10)
+        assert added.status_code == 201, added.text  # bounded as a whole by the write deadline alone
