@@ -66,7 +66,12 @@ def gallery_registry(settings: Settings) -> GalleryRegistry:
     from gallery.postgres.follower import FollowConfig
 
     url = settings.database_url.get_secret_value()
-    follow = FollowConfig(poll_s=settings.replica_poll_s, retention_s=settings.change_log_retention_s)
+    follow = FollowConfig(
+        poll_s=settings.replica_poll_s,
+        retention_s=settings.change_log_retention_s,
+        read_deadline_s=settings.database_read_deadline_s or None,
+        write_deadline_s=settings.database_write_deadline_s or None,
+    )
     return PostgresRegistry(
         settings.data_dir,
         url,

@@ -48,8 +48,8 @@ class Settings(BaseSettings):
     # write, and its gallery, for ever; 0: no limit. It bounds a transaction as a whole: a model migration's
     # switch of a gallery of millions must fit in it.
     database_write_deadline_s: float = Field(default=60.0, ge=0)
-    # With database_url: the same for each statement of a read (a read holds its gallery's lock as a write does);
-    # one statement reads at most a page of 65,536 references. 0: no limit.
+    # With database_url: the same for each statement outside a write transaction (a read holds its gallery's lock
+    # as a write does); one statement reads at most a page of 65,536 references. 0: no limit.
     database_read_deadline_s: float = Field(default=30.0, ge=0)
     models_dir: Path = Path("./models")
     api_keys: Annotated[tuple[str, ...], NoDecode] = ()

@@ -327,8 +327,9 @@ class Gallery:
         named, as the index leaves them out."""
         with self._lock:
             self._ensure_open()
-            ids, matrix = self._store.load_embeddings()
-            pairs = self._store.reference_identities()
+            with self._store.consistent():  # both reads, page by page, as of one instant of the store
+                ids, matrix = self._store.load_embeddings()
+                pairs = self._store.reference_identities()
         identities = identities_of_rows(ids, pairs)
         bad = bad_rows(matrix)
         damaged = {int(i): why_bad(row) for i, row in zip(ids[bad], matrix[bad], strict=True)}

@@ -13,6 +13,7 @@ from gallery.postgres.connection import QmarkConnection
 from gallery.postgres.schema import LOG_LOCK
 
 PAGE = 10_000  # changes read per catch-up step
+PRUNE_BATCH = 50_000  # changes deleted per pruning transaction: each short, however far behind the pruning is
 
 
 def head(conn: QmarkConnection, schema: str) -> int:
@@ -57,18 +58,20 @@ def lag(conn: QmarkConnection, schema: str, after: int) -> Lag:
     return Lag(int(count), oldest)
 
 
-def prune(conn: QmarkConnection, *, older_than_s: float) -> int:
-    """(inside the caller's transaction) Delete changes older than `older_than_s` seconds, recording per
-    gallery the last seq pruned; returns how many rows went. Holds the log's lock alone until the commit."""
+def prune(conn: QmarkConnection, *, older_than_s: float, limit: int = PRUNE_BATCH) -> int:
+    """(inside the caller's transaction) Delete the oldest `limit` changes (by seq) of those older than
+    `older_than_s` seconds, recording per gallery the last seq pruned; returns how many rows went (fewer than
+    `limit`: none older is left). Holds the log's lock alone until the commit."""
     conn.execute("SELECT pg_advisory_xact_lock(?)", (LOG_LOCK,))
     rows = conn.execute(
-        "WITH gone AS (DELETE FROM public.sg_changes WHERE at < clock_timestamp() - make_interval(secs => ?) "
+        "WITH gone AS (DELETE FROM public.sg_changes WHERE seq IN (SELECT seq FROM public.sg_changes "
+        "WHERE at < clock_timestamp() - make_interval(secs => ?) ORDER BY seq LIMIT ?) "
         "RETURNING schema_name, seq), "
         "marks AS (INSERT INTO public.sg_changes_pruned (schema_name, through) "
         "SELECT schema_name, MAX(seq) FROM gone GROUP BY schema_name "
         "ON CONFLICT (schema_name) DO UPDATE SET through = GREATEST(sg_changes_pruned.through, excluded.through)) "
         "SELECT COUNT(*) FROM gone",
-        (float(older_than_s),),
+        (float(older_than_s), int(limit)),
     ).fetchone()
     return int(rows[0])
 

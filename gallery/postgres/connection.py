@@ -104,20 +104,22 @@ class QmarkConnection:
         self.raw.close()
 
 
-def connect(url: str, *, search_path: str | None = None) -> QmarkConnection:
-    """A new autocommit connection, each statement on it under READ_DEADLINE_S; `search_path`: the schema its
-    unqualified table names mean."""
+def connect(
+    url: str, *, search_path: str | None = None, statement_deadline_s: float | None = READ_DEADLINE_S
+) -> QmarkConnection:
+    """A new autocommit connection, its setup and each statement on it under `statement_deadline_s` (None:
+    none); `search_path`: the schema its unqualified table names mean."""
     with pg_errors("connecting to PostgreSQL"):
         raw = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, **KEEPALIVES)
     try:
-        with pg_errors("connecting to PostgreSQL"), deadline(raw, READ_DEADLINE_S, where="connecting"):
+        with pg_errors("connecting to PostgreSQL"), deadline(raw, statement_deadline_s, where="connecting"):
             if search_path is not None:
                 raw.execute(f'SET search_path TO "{search_path}", public')
             _configure(raw)
     except BaseException:
         raw.close()
         raise
-    return QmarkConnection(raw, statement_deadline_s=READ_DEADLINE_S)
+    return QmarkConnection(raw, statement_deadline_s=statement_deadline_s)
 
 
 ISOLATION_LEVELS = ("READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE")
@@ -128,10 +130,10 @@ class Pool:
     one block, with its search_path set to the gallery's schema for that block and reset on return; a
     connection found broken on return is replaced. `max_size` bounds what one service holds open.
 
-    `write_deadline_s` (None: none) bounds each write transaction on a lent connection (`write_deadline`),
-    and, when set, the pool's own statements (a checkout's check, the schema set and reset) are bounded by
-    HOUSEKEEPING_DEADLINE_S: a stalled server fails them instead of holding the thread. `read_deadline_s`
-    (None: none) bounds every other statement on a lent connection, each on its own."""
+    `write_deadline_s` (None: none) bounds each write transaction on a lent connection as a whole
+    (`write_deadline`); `read_deadline_s` (None: none) every other statement on it, each on its own. When either
+    is set, the pool's own statements (a checkout's check, the schema set and reset) are bounded by
+    HOUSEKEEPING_DEADLINE_S: a stalled server fails them instead of holding the thread."""
 
     def __init__(
         self,
@@ -146,7 +148,8 @@ class Pool:
 
         self.write_deadline_s = write_deadline_s
         self.read_deadline_s = read_deadline_s
-        self._housekeeping_s = None if write_deadline_s is None else HOUSEKEEPING_DEADLINE_S
+        bounded = write_deadline_s is not None or read_deadline_s is not None
+        self._housekeeping_s = HOUSEKEEPING_DEADLINE_S if bounded else None
         self._stalled_at: float | None = None  # monotonic time a housekeeping statement went unanswered
         self._pool = ConnectionPool(
             url,
@@ -194,12 +197,9 @@ class Pool:
         connection since one did)."""
         return self._stalled_at is not None and time.monotonic() - self._stalled_at < STALL_HOLD_S
 
-    @contextmanager
-    def write_deadline(self, conn: QmarkConnection, *, where: str) -> Iterator[None]:
-        """The deadline a write transaction on `conn` runs under, as a whole (its statements are not bounded
-        one by one: the largest must fit in the whole)."""
-        with deadline(conn.raw, self.write_deadline_s, where=where), conn.unbounded():
-            yield
+    def write_deadline(self, conn: QmarkConnection, *, where: str) -> AbstractContextManager[None]:
+        """The deadline a write transaction on `conn` runs under (`bounded_as_a_whole`)."""
+        return bounded_as_a_whole(conn, self.write_deadline_s, where=where)
 
     def close(self) -> None:
         self._pool.close()
@@ -245,6 +245,28 @@ def session(source: str | Pool, *, search_path: str | None = None) -> Iterator[Q
         yield conn
     finally:
         conn.close()
+
+
+@contextmanager
+def bounded_as_a_whole(conn: QmarkConnection, seconds: float | None, *, where: str) -> Iterator[None]:
+    """The block on `conn` within `seconds` (None: none) as a whole, its statements not bounded one by one:
+    a write transaction, whose largest statement must fit in the whole."""
+    with deadline(conn.raw, seconds, where=where), conn.unbounded():
+        yield
+
+
+@contextmanager
+def writing(source: str | Pool, *, where: str) -> Iterator[QmarkConnection]:
+    """A connection (`session`) in one write transaction, bounded as a whole by the pool's write deadline
+    (WRITE_DEADLINE_S given a URL); storage failures named after `where`."""
+    seconds = source.write_deadline_s if isinstance(source, Pool) else WRITE_DEADLINE_S
+    with (
+        pg_errors(where),
+        session(source) as conn,
+        bounded_as_a_whole(conn, seconds, where=where),
+        transaction(conn),
+    ):
+        yield conn
 
 
 @contextmanager

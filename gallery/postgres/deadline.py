@@ -40,10 +40,15 @@ def deadline(conn: psycopg.Connection, seconds: float | None, *, where: str) -> 
         yield
         return
     fired = threading.Event()
+    settled = threading.Lock()  # the block's end and the expiry exclude each other
+    ended = False
 
     def expire() -> None:
-        fired.set()
-        sever(conn)
+        with settled:
+            if ended:  # the block ended as the timer fired: the connection may be lent to another by now
+                return
+            fired.set()
+            sever(conn)
 
     timer = threading.Timer(seconds, expire)
     timer.daemon = True
@@ -55,4 +60,6 @@ def deadline(conn: psycopg.Connection, seconds: float | None, *, where: str) -> 
             raise StorageError(f"{where}: PostgreSQL gave no answer within {seconds:g} s") from exc
         raise
     finally:
+        with settled:
+            ended = True
         timer.cancel()

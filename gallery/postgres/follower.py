@@ -26,7 +26,9 @@ from gallery.postgres.connection import (
     CONNECT_TIMEOUT_S,
     KEEPALIVES,
     READ_DEADLINE_S,
+    WRITE_DEADLINE_S,
     QmarkConnection,
+    bounded_as_a_whole,
     pg_errors,
     transaction,
 )
@@ -44,6 +46,10 @@ class FollowConfig:
     poll_s: float = 5.0  # a full catch-up of every gallery at least this often, notified or not
     retention_s: float = 86_400.0  # changes older than this are pruned from the log
     prune_every_s: float = 600.0
+    # a statement of the follower's own (LISTEN) waits at most this long, and a pruning transaction this long
+    # as a whole (None: for ever); past it the connection is cut and the follower connects again
+    read_deadline_s: float | None = READ_DEADLINE_S
+    write_deadline_s: float | None = WRITE_DEADLINE_S
 
 
 class Follower:
@@ -122,7 +128,9 @@ class Follower:
 
     def _follow(self, conn: psycopg.Connection) -> None:
         with pg_errors("listening to the change log"):
-            QmarkConnection(conn, statement_deadline_s=READ_DEADLINE_S).command(f"LISTEN {CHANNEL}")
+            QmarkConnection(conn, statement_deadline_s=self.config.read_deadline_s).command(
+                f"LISTEN {CHANNEL}"
+            )
         self._full_sync()  # what was committed before LISTEN took effect, or while disconnected
         self._set(listening=True, error=None)
         next_poll = time.monotonic() + self.config.poll_s
@@ -152,9 +160,18 @@ class Follower:
         self._set(last_sync=time.time(), error=None)
 
     def _prune(self, conn: psycopg.Connection) -> None:
-        qmark = QmarkConnection(conn, statement_deadline_s=READ_DEADLINE_S)  # a stalled server: retried
-        with pg_errors("pruning the change log"), transaction(qmark):
-            gone = changes.prune(qmark, older_than_s=self.config.retention_s)
+        """Prune the log a batch a transaction, each under the write deadline, until nothing older is left."""
+        qmark, where, gone = QmarkConnection(conn), "pruning the change log", 0
+        while not self._stop.is_set():
+            with (
+                pg_errors(where),
+                bounded_as_a_whole(qmark, self.config.write_deadline_s, where=where),
+                transaction(qmark),
+            ):
+                step = changes.prune(qmark, older_than_s=self.config.retention_s)
+            gone += step
+            if step < changes.PRUNE_BATCH:
+                break
         if gone:
             log.info("change log: pruned %d changes older than %g s", gone, self.config.retention_s)
 

@@ -17,9 +17,7 @@ from gallery.postgres.connection import (
     READ_DEADLINE_S,
     WRITE_DEADLINE_S,
     Pool,
-    pg_errors,
-    session,
-    transaction,
+    writing,
 )
 from gallery.postgres.follower import FollowConfig, Follower
 from gallery.postgres.store import PostgresStore, catalog, ensure_catalog, lock_gallery
@@ -71,7 +69,7 @@ class PostgresRegistry(GalleryRegistry):
                 write_deadline_s=self.write_deadline_s,
                 read_deadline_s=self.read_deadline_s,
             )
-        with pg_errors("creating the gallery catalog"), session(self._source) as conn, transaction(conn):
+        with writing(self._source, where="creating the gallery catalog") as conn:
             ensure_catalog(conn)
         with self._writing:
             for name, schema in catalog(self._source):
@@ -175,7 +173,7 @@ class PostgresRegistry(GalleryRegistry):
 
     def _remove_store(self, name: str) -> None:
         """Drop the gallery's schema and catalog row in one transaction, then its local index snapshot."""
-        with pg_errors(f"deleting gallery {name!r}"), session(self._source) as conn, transaction(conn):
+        with writing(self._source, where=f"deleting gallery {name!r}") as conn:
             ensure_catalog(conn)
             row = conn.execute("DELETE FROM sg_galleries WHERE name = ? RETURNING schema_name", (name,))
             found = row.fetchone()  # None: another replica deleted it first, which is what was asked
@@ -194,7 +192,7 @@ class PostgresRegistry(GalleryRegistry):
 
     def _write_probe_file(self) -> None:
         """One committed write that changes nothing anyone reads: the catalog's probe row rewritten."""
-        with pg_errors("writing the gallery catalog"), session(self._source) as conn, transaction(conn):
+        with writing(self._source, where="writing the gallery catalog") as conn:
             conn.execute(
                 "INSERT INTO sg_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
                 (utc_now(),),

@@ -19,7 +19,15 @@ import numpy as np
 from gallery.changelog import Changes, Lag
 from gallery.errors import GalleryExists, GalleryNotFound, StoreCorrupt
 from gallery.postgres import changes
-from gallery.postgres.connection import Pool, QmarkConnection, connect, pg_errors, session, transaction
+from gallery.postgres.connection import (
+    Pool,
+    QmarkConnection,
+    connect,
+    pg_errors,
+    session,
+    transaction,
+    writing,
+)
 from gallery.postgres.schema import (
     CATALOG,
     CATALOG_LOCK,
@@ -68,7 +76,7 @@ class PostgresStore(GalleryStore):
         """Create a gallery: its catalog row, its schema, every migration and its meta row in one transaction
         (a failure leaves nothing); GalleryExists if the catalog holds the name."""
         meta = _new_meta(name, model, model_sha256, dim, metric, threshold, keep_images)
-        with pg_errors(f"creating gallery {name!r}"), session(pool or url) as conn, transaction(conn):
+        with writing(pool or url, where=f"creating gallery {name!r}") as conn:
             ensure_catalog(conn)
             if conn.execute("SELECT 1 FROM sg_galleries WHERE name = ?", (name,)).fetchone():
                 raise GalleryExists(f"gallery {name!r} already exists")
@@ -98,10 +106,13 @@ class PostgresStore(GalleryStore):
         pool = Pool(url, max_size=1) if pool is None else pool
         try:
             with pg_errors(f"opening gallery {name!r}"), pool.connection(search_path=schema) as conn:
-                if _newest_version(conn) < LATEST_VERSION:  # what a migration may need: the catalog's own
-                    with transaction(conn):
-                        ensure_catalog(conn)
-                migrate(conn, schema)
+                newest = _newest_version(conn)
+                if newest != LATEST_VERSION:  # migrations pending (or a schema newer than this code: refused)
+                    with pool.write_deadline(conn, where=f"migrating gallery {name!r}"):
+                        if newest < LATEST_VERSION:  # what a migration may need: the catalog's own
+                            with transaction(conn):
+                                ensure_catalog(conn)
+                        migrate(conn, schema)
                 meta = _read_meta(conn, schema)
             return cls(url, schema, pool, meta, owns_pool=own)
         except BaseException:
@@ -126,11 +137,14 @@ class PostgresStore(GalleryStore):
     @contextmanager
     def atomic(self) -> Iterator[QmarkConnection]:  # type: ignore[override]
         """One write transaction, committed on the server before it returns; joins the enclosing one."""
+        where = f"writing gallery {self._meta.name!r}"
         with self._lock:
             if self._held is not None and self._held.in_transaction:
-                yield self._held
+                # joined: inside a write, or inside a read (`consistent`) whose statements are bounded one by
+                # one; either way what it writes is bounded as a write, as a whole
+                with self._pool.write_deadline(self._held, where=where):
+                    yield self._held
                 return
-            where = f"writing gallery {self._meta.name!r}"
             with (
                 pg_errors(where),
                 self._borrowed() as conn,
@@ -160,7 +174,7 @@ class PostgresStore(GalleryStore):
     def try_lease(self, purpose: str) -> Lease:
         """A session-level advisory lock on (gallery, purpose), on a connection of its own: held until
         `release` closes it, or until the holder's connection dies with its process."""
-        conn = connect(self.url)
+        conn = connect(self.url, statement_deadline_s=self._pool.read_deadline_s)
         try:
             with pg_errors(f"leasing {purpose} of gallery {self._meta.name!r}"):
                 key = f"{self.schema}:{purpose}"
@@ -190,18 +204,33 @@ class PostgresStore(GalleryStore):
             return changes.lag(conn, self.schema, after)
 
     def reference_identities(self, *, batch: int = 65536) -> list[tuple[np.ndarray, list[str]]]:
+        """(the base class's contract) One statement a page of `batch`, in id order: each page within the read
+        deadline, however large the gallery."""
         chunks = []
-        with self.reading() as conn:
-            cursor = conn.execute('SELECT id, identity FROM "references"')
-            while rows := cursor.fetchmany(batch):
-                ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-                chunks.append((ids, [row[1] for row in rows]))
+        for rows in self._pages('SELECT id, identity FROM "references"', batch):
+            ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+            chunks.append((ids, [row[1] for row in rows]))
         return chunks
 
-    def reference_ids(self) -> np.ndarray:
-        with self.reading() as conn:
-            rows = conn.execute('SELECT id FROM "references" ORDER BY id').fetchall()
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    def reference_ids(self, *, batch: int = 65536) -> np.ndarray:
+        pages = [
+            np.fromiter((r[0] for r in rows), np.int64, len(rows))
+            for rows in self._pages('SELECT id FROM "references"', batch)
+        ]
+        return np.concatenate(pages) if pages else np.empty(0, dtype=np.int64)
+
+    def _pages(self, select: str, batch: int) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of `select` (whose first column is the reference id) in id order, `batch` a statement."""
+        if batch < 1:
+            raise ValueError("batch must be >= 1")
+        last = 0
+        while True:
+            with self.reading() as conn:
+                rows = conn.execute(f"{select} WHERE id > ? ORDER BY id LIMIT ?", (last, batch)).fetchall()
+            if not rows:
+                return
+            yield rows
+            last = int(rows[-1][0])
 
     def last_reference_id(self) -> int:
         """The highest reference id ever handed out (deleted ones included)."""

@@ -147,6 +147,31 @@ def test_a_replica_behind_the_pruned_log_reloads_the_gallery(
     assert consistent(b) == (2, 2, 2) and gallery.size == (1, 2)
 
 
+def test_pruning_goes_a_batch_at_a_time_oldest_first(
+    replicas, postgres_url, unit_vectors, shas, model_sha, dim
+):
+    from gallery.postgres import changes
+    from gallery.postgres.connection import connect, transaction
+
+    a = replicas("a")
+    a.create("faces", model="faces", model_sha256=model_sha, dim=dim)
+    a.get("faces").add("ada", unit_vectors(6, seed=5), image_sha256s=shas(6))
+    schema = a.get("faces").store.schema
+    conn = connect(postgres_url)
+    try:
+        seqs = [r[0] for r in conn.execute("SELECT seq FROM public.sg_changes ORDER BY seq").fetchall()]
+        assert len(seqs) == 6
+        steps = []
+        for _ in range(3):
+            with transaction(conn):
+                steps.append(changes.prune(conn, older_than_s=0.0, limit=4))
+            steps.append(changes.pruned_through(conn, schema))
+        # the four oldest, then the other two (fewer than a batch: done), then nothing
+        assert steps == [4, seqs[3], 2, seqs[5], 0, seqs[5]], (steps, seqs)
+    finally:
+        conn.close()
+
+
 def test_many_changes_cross_to_hnsw_on_both_and_stay_in_step(replicas, unit_vectors, shas, model_sha, dim):
     a = replicas("a")
     a.create("faces", model="faces", model_sha256=model_sha, dim=dim)
