@@ -21,6 +21,7 @@ from gallery.errors import (
     GalleryNotFound,
     GalleryUnavailable,
     InvalidGalleryName,
+    StorageError,
     StoreCorrupt,
 )
 from gallery.gallery import Gallery
@@ -227,8 +228,11 @@ class GalleryRegistry:
                     reason,
                     exc_info=not isinstance(exc, GalleryError),
                 )
+                transient = isinstance(exc, StorageError)
                 with self._lock:
-                    self._unavailable[name] = UnavailableGallery(name=name, file=path.name, reason=reason)
+                    self._unavailable[name] = UnavailableGallery(
+                        name=name, file=path.name, reason=reason, transient=transient
+                    )
             else:
                 with self._lock:
                     self._galleries[name] = gallery

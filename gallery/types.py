@@ -98,3 +98,5 @@ class UnavailableGallery:
     name: str
     file: str
     reason: str
+    # the storage failed, not the gallery (an unreachable or stalled database): opening it is tried again
+    transient: bool = False

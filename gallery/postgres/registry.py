@@ -109,8 +109,13 @@ class PostgresRegistry(GalleryRegistry):
                 for name, entry in list(self._unavailable.items()):
                     if rows.get(name) != entry.file:
                         del self._unavailable[name]
+                # and those set aside for a failure of the database's own (it stalled, it was unreachable):
+                # tried again, answering 503 gallery_unavailable meanwhile
                 wanted = {
-                    n: s for n, s in rows.items() if n not in self._galleries and n not in self._unavailable
+                    n: s
+                    for n, s in rows.items()
+                    if n not in self._galleries
+                    and (n not in self._unavailable or self._unavailable[n].transient)
                 }
             for name, gallery in gone:
                 gallery.close(snapshot=False)

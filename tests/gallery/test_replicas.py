@@ -29,15 +29,19 @@ def wait_for(condition: Callable[[], bool], *, timeout: float = 5.0) -> float:
 
 @pytest.fixture
 def replicas(postgres_url: str, tmp_path: Path) -> Iterator[Callable[..., object]]:
-    """replicas(name, **follow) -> an open PostgresRegistry with its own data dir (closed after the test)."""
+    """replicas(name, read_deadline_s=30, **follow) -> an open PostgresRegistry with its own data dir (closed after the test)."""
     from gallery.postgres import PostgresRegistry
     from gallery.postgres.follower import FollowConfig
 
     opened = []
 
-    def make(name: str, **follow: float):
+    def make(name: str, read_deadline_s: float = 30.0, **follow: float):
         registry = PostgresRegistry(
-            tmp_path / name, postgres_url, follow=FollowConfig(**(FAST | follow)), ann_min_size=10_000
+            tmp_path / name,
+            postgres_url,
+            follow=FollowConfig(**(FAST | follow)),
+            read_deadline_s=read_deadline_s,
+            ann_min_size=10_000,
         )
         registry.open()
         opened.append(registry)
@@ -170,6 +174,41 @@ def test_pruning_goes_a_batch_at_a_time_oldest_first(
         assert steps == [4, seqs[3], 2, seqs[5], 0, seqs[5]], (steps, seqs)
     finally:
         conn.close()
+
+
+def test_a_gallery_set_aside_for_a_read_the_server_left_unanswered_opens_once_it_answers(
+    replicas, postgres_url, unit_vectors, shas, model_sha, dim
+):
+    import psycopg
+
+    from gallery.errors import GalleryUnavailable
+    from gallery.postgres.store import catalog_schema
+
+    a = replicas("a")
+    a.create("faces", model="faces", model_sha256=model_sha, dim=dim)
+    vectors = unit_vectors(2, seed=6)
+    a.get("faces").add("ada", vectors, image_sha256s=shas(2))
+    with psycopg.connect(postgres_url, autocommit=True) as holder:
+        holder.execute("BEGIN")  # as a schema change holds it: every read of the table waits
+        holder.execute(f'LOCK TABLE "{catalog_schema(postgres_url, "faces")}".meta IN ACCESS EXCLUSIVE MODE')
+        b = replicas("b", read_deadline_s=0.5)  # its opening of the gallery is cut at the read deadline
+        (entry,) = b.unavailable()
+        assert entry.name == "faces" and entry.transient and "no answer within 0.5 s" in entry.reason, entry
+        with pytest.raises(GalleryUnavailable):  # not gallery_not_found: the gallery is there
+            b.get("faces")
+        time.sleep(1.5)  # the follower's syncs try again meanwhile, and fail the same way
+        with pytest.raises(GalleryUnavailable):
+            b.get("faces")
+        holder.execute("ROLLBACK")
+
+    def opened() -> bool:
+        try:
+            return found(b, vectors[0]) == "ada"
+        except GalleryUnavailable:
+            return False
+
+    wait_for(opened, timeout=10.0)  # the next sync opens it: no restart
+    assert b.unavailable() == []
 
 
 def test_many_changes_cross_to_hnsw_on_both_and_stay_in_step(replicas, unit_vectors, shas, model_sha, dim):
