@@ -2,7 +2,8 @@
 the macro selection figure (kshot_macro) and macro / micro k-shot top-1 per source set, val images vs training refs;
 every encoder after the first also gets its difference from the first in kshot_macro, with a 95 % paired bootstrap
 interval over the same probes (`vs_first`). With `--flip-average`, each encoder is scored again under flip averaging
-(`training.flips`) after its plain entry.
+(`training.flips`) after its plain entry; with `--with-frozen W`, again beside the frozen ImageNet trunk at its own
+input size, that trunk's embedding weighted W (`training.concat`).
 
 Run: `python -m training.compare --recipe bodyparts --onnx models/bodyparts.onnx --frozen 224 \
 --checkpoint runs/bodyparts/best.pt --threads 1`
@@ -23,6 +24,7 @@ import torch
 from torch import nn
 
 from modelcard import InputSpec, load_card
+from training.concat import Concatenated
 from training.data.splits import Split
 from training.flips import FLIPS, FlipAverage
 from training.frozen import as_onnx, backbone_spec, embed_records, frozen_backbone
@@ -67,13 +69,32 @@ def encoders(args: argparse.Namespace, workdir: str) -> list[tuple[str, nn.Modul
         )
     for size in args.frozen:
         spec = backbone_spec("mobilenet-v2", size=size)
-        frozen = frozen_backbone("mobilenet-v2", size=size)[0]
-        model = as_onnx(frozen, spec, Path(workdir) / f"frozen{size}.onnx", threads=args.threads)
-        out.append((f"frozen MobileNetV2 {size} px", model, spec))
+        out.append(
+            (f"frozen MobileNetV2 {size} px", frozen_onnx(spec, Path(workdir), threads=args.threads), spec)
+        )
     for path in args.checkpoint:
         model, cfg, _ = model_from_checkpoint(Path(path))
         out.append((path, model, input_spec(cfg)))
     return out
+
+
+def frozen_beside(spec: InputSpec, workdir: Path, *, threads: int) -> nn.Module:
+    """The frozen MobileNetV2 trunk for an encoder of input `spec`, which must be what the trunk's weights
+    expect at that size (three channels, ImageNet's mean and std), or ValueError."""
+    want = backbone_spec("mobilenet-v2", size=spec.height, resize=spec.resize)
+    same = (spec.channels, tuple(spec.mean), tuple(spec.std)) == (want.channels, want.mean, want.std)
+    if spec.width != spec.height or not same:
+        raise ValueError(f"the frozen trunk takes {want}; this encoder takes {spec}")
+    return frozen_onnx(want, workdir, threads=threads)
+
+
+def frozen_onnx(spec: InputSpec, workdir: Path, *, threads: int) -> nn.Module:
+    """The frozen MobileNetV2 trunk at `spec`'s size, under ONNX Runtime (exported once per size into `workdir`)."""
+    path = workdir / f"frozen{spec.height}.onnx"
+    if not path.exists():
+        export = frozen_backbone("mobilenet-v2", size=spec.height)[0]
+        return as_onnx(export, spec, path, threads=threads)
+    return OnnxModule(path, threads=threads)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -97,6 +118,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=[],
         help="also score each encoder averaged over its image's flips (h: left-right; hv: every mirror)",
     )
+    p.add_argument(
+        "--with-frozen",
+        action="append",
+        type=float,
+        default=[],
+        metavar="W",
+        help="also score each encoder beside the frozen MobileNetV2 trunk at its input size, that one weighted W",
+    )
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -108,11 +137,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         for name, plain, spec in encoders(args, workdir):
             if args.resize is not None:
                 spec = dataclasses.replace(spec, resize=args.resize)
-            for flips in (None, *args.flip_average):
-                model = plain if flips is None else FlipAverage(plain, flips).eval()
+            variants = [(plain, {"flip_average": None})]
+            variants += [(FlipAverage(plain, f).eval(), {"flip_average": f}) for f in args.flip_average]
+            if args.with_frozen:
+                frozen = frozen_beside(spec, Path(workdir), threads=args.threads)
+                variants += [(Concatenated(plain, frozen, w), {"with_frozen": w}) for w in args.with_frozen]
+            for model, variant in variants:
                 figures = validation_figures(model, spec, split, k=cfg.eval.kshot, seed=cfg.eval.seed)
                 scores = figures.pop("scores")
-                record = {"encoder": name, "resize": spec.resize, "flip_average": flips, "rounds": ROUNDS}
+                record = {"encoder": name, "resize": spec.resize, **variant, "rounds": ROUNDS}
                 record.update(figures)
                 if first is None:
                     first = scores
