@@ -46,3 +46,12 @@ def test_validation_figures_of_a_separating_encoder_are_perfect_in_every_set(tmp
     # 6 probes per trained class; the novel class's 8 images, 2 enrolled in each round, leave 6 probe positions
     assert [len(scores[c]) for c in sorted(scores)] == [6, 6, 6, 6]
     assert all(np.all(s == 1.0) for s in scores.values())
+
+
+def test_the_frozen_trunk_is_set_beside_only_an_encoder_of_its_own_input(tmp_path):
+    from training.compare import frozen_beside
+
+    grey = InputSpec(height=64, width=64, channels=1, mean=(0.5,), std=(0.5,))
+    with pytest.raises(ValueError, match="the frozen trunk takes"):
+        frozen_beside(grey, tmp_path, threads=1)
+    assert list(tmp_path.iterdir()) == []  # refused before anything was built
