@@ -204,8 +204,8 @@ class PostgresStore(GalleryStore):
             return changes.lag(conn, self.schema, after)
 
     def reference_identities(self, *, batch: int = 65536) -> list[tuple[np.ndarray, list[str]]]:
-        """(the base class's contract) One statement a page of `batch`, in id order: each page within the read
-        deadline, however large the gallery."""
+        """Read a page of `batch` references a statement, in id order, so that each statement fits the read
+        deadline however large the gallery (the pages show one instant of the store inside `consistent`)."""
         chunks = []
         for rows in self._pages('SELECT id, identity FROM "references"', batch):
             ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
