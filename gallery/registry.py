@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,16 @@ from gallery.types import GalleryInfo, UnavailableGallery
 log = logging.getLogger(__name__)
 STORE_SUFFIX = ".sqlite"
 SNAPSHOT_SUFFIX = ".faiss"
+
+
+# a gallery set aside for a storage failure is tried again after 5 s, then twice as long after each failure in a
+# row, up to 5 minutes: a database that stays stalled is not asked again and again
+RETRY_FIRST_S, RETRY_MAX_S = 5.0, 300.0
+
+
+def retry_delay_s(failures: int) -> float:
+    """How long after its `failures`-th failure in a row a gallery's opening is tried again."""
+    return min(RETRY_FIRST_S * 2 ** (failures - 1), RETRY_MAX_S)
 
 
 class GalleryRegistry:
@@ -222,22 +233,35 @@ class GalleryRegistry:
                 if attempt < attempts:
                     continue
                 reason = str(exc) or type(exc).__name__
-                log.error(
-                    "gallery file %s is unavailable: %s",
+                with self._lock:
+                    before = self._unavailable.get(name)
+                    failures = 1 if before is None or before.retry_at is None else before.failures + 1
+                    retry_at = (
+                        time.monotonic() + retry_delay_s(failures) if isinstance(exc, StorageError) else None
+                    )
+                    self._unavailable[name] = UnavailableGallery(
+                        name=name, file=path.name, reason=reason, retry_at=retry_at, failures=failures
+                    )
+                log.log(
+                    logging.ERROR if failures == 1 else logging.WARNING,
+                    "gallery file %s is unavailable (%d failure(s) in a row%s): %s",
                     path.name,
+                    failures,
+                    "" if retry_at is None else f"; tried again in {retry_delay_s(failures):g} s",
                     reason,
                     exc_info=not isinstance(exc, GalleryError),
                 )
-                transient = isinstance(exc, StorageError)
-                with self._lock:
-                    self._unavailable[name] = UnavailableGallery(
-                        name=name, file=path.name, reason=reason, transient=transient
-                    )
             else:
                 with self._lock:
                     self._galleries[name] = gallery
                     self._unavailable.pop(name, None)
                 return
+
+    def _due_again(self, name: str) -> bool:
+        """(under `_lock`) The gallery was set aside for a failure of the storage's own, and its next try is
+        due."""
+        entry = self._unavailable.get(name)
+        return entry is not None and entry.retry_at is not None and time.monotonic() >= entry.retry_at
 
     def _unavailable_message(self, name: str) -> str:
         entry = self._unavailable[name]

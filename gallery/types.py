@@ -98,5 +98,7 @@ class UnavailableGallery:
     name: str
     file: str
     reason: str
-    # the storage failed, not the gallery (an unreachable or stalled database): opening it is tried again
-    transient: bool = False
+    # the storage failed, not the gallery (an unreachable or stalled database): opening it is tried again from
+    # this monotonic time (None: never), later after each failure in a row (`failures`)
+    retry_at: float | None = None
+    failures: int = 1

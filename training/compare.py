@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for name, plain, spec in encoders(args, workdir):
             if args.resize is not None:
                 spec = dataclasses.replace(spec, resize=args.resize)
-            variants = [(plain, {"flip_average": None})]
+            variants = [(plain, {})]
             variants += [(FlipAverage(plain, f).eval(), {"flip_average": f}) for f in args.flip_average]
             if args.with_frozen:
                 frozen = frozen_beside(spec, Path(workdir), threads=args.threads)
@@ -145,7 +145,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             for model, variant in variants:
                 figures = validation_figures(model, spec, split, k=cfg.eval.kshot, seed=cfg.eval.seed)
                 scores = figures.pop("scores")
-                record = {"encoder": name, "resize": spec.resize, **variant, "rounds": ROUNDS}
+                record = {"encoder": name, "resize": spec.resize, "flip_average": None, "with_frozen": None}
+                record |= variant | {"rounds": ROUNDS}
                 record.update(figures)
                 if first is None:
                     first = scores

@@ -79,6 +79,11 @@ class Follower:
         with self._lock:
             return self._state
 
+    @property
+    def stopping(self) -> bool:
+        """`stop` was called: long work on the thread (opening galleries) ends early."""
+        return self._stop.is_set()
+
     def start(self) -> None:
         if self._thread is not None:
             return

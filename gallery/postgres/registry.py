@@ -109,20 +109,21 @@ class PostgresRegistry(GalleryRegistry):
                 for name, entry in list(self._unavailable.items()):
                     if rows.get(name) != entry.file:
                         del self._unavailable[name]
-                # and those set aside for a failure of the database's own (it stalled, it was unreachable):
-                # tried again, answering 503 gallery_unavailable meanwhile
+                # and those set aside for a failure of the database's own (it stalled, it was unreachable), once
+                # their next try is due (`retry_delay_s`): they answer 503 gallery_unavailable meanwhile
                 wanted = {
                     n: s
                     for n, s in rows.items()
-                    if n not in self._galleries
-                    and (n not in self._unavailable or self._unavailable[n].transient)
+                    if n not in self._galleries and (n not in self._unavailable or self._due_again(n))
                 }
             for name, gallery in gone:
                 gallery.close(snapshot=False)
                 self._forget_snapshot(name)
                 log.info("gallery %s: deleted by another replica", name)
             for name, schema in wanted.items():
-                self._open_or_set_aside(name, Path(schema), attempts=2)
+                if self.follower.stopping:
+                    break
+                self._open_or_set_aside(name, Path(schema), attempts=1 if name in self._unavailable else 2)
                 if name in self._galleries:
                     log.info("gallery %s: created by another replica", name)
 

@@ -113,6 +113,8 @@ class PostgresStore(GalleryStore):
                             with transaction(conn):
                                 ensure_catalog(conn)
                         migrate(conn, schema)
+                if conn.execute("SELECT to_regclass('meta')").fetchone()[0] is None:
+                    raise StoreCorrupt(f"PostgreSQL schema {schema} has no gallery meta table")
                 meta = _read_meta(conn, schema)
             return cls(url, schema, pool, meta, owns_pool=own)
         except BaseException:

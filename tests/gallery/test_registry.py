@@ -202,3 +202,9 @@ def test_deleted_gallery_name_can_be_created_again_empty(
     registry.delete("faces")
     again = registry.create("faces", model="faces", model_sha256=model_sha, dim=dim)
     assert again.info.references == 0 and again.search(unit_vectors(1), top_k=1) == [[]]
+
+
+def test_a_gallery_set_aside_for_a_storage_failure_is_tried_again_ever_later_up_to_five_minutes():
+    from gallery.registry import retry_delay_s
+
+    assert [retry_delay_s(n) for n in range(1, 9)] == [5, 10, 20, 40, 80, 160, 300, 300]

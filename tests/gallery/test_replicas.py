@@ -193,12 +193,14 @@ def test_a_gallery_set_aside_for_a_read_the_server_left_unanswered_opens_once_it
         holder.execute(f'LOCK TABLE "{catalog_schema(postgres_url, "faces")}".meta IN ACCESS EXCLUSIVE MODE')
         b = replicas("b", read_deadline_s=0.5)  # its opening of the gallery is cut at the read deadline
         (entry,) = b.unavailable()
-        assert entry.name == "faces" and entry.transient and "no answer within 0.5 s" in entry.reason, entry
+        assert entry.name == "faces" and "no answer within 0.5 s" in entry.reason, entry
+        assert entry.retry_at is not None and entry.failures == 1, entry
         with pytest.raises(GalleryUnavailable):  # not gallery_not_found: the gallery is there
             b.get("faces")
-        time.sleep(1.5)  # the follower's syncs try again meanwhile, and fail the same way
+        time.sleep(1.5)  # three of the follower's syncs: none tries again before the first retry is due (5 s)
         with pytest.raises(GalleryUnavailable):
             b.get("faces")
+        assert b.unavailable() == [entry]
         holder.execute("ROLLBACK")
 
     def opened() -> bool:
@@ -209,6 +211,22 @@ def test_a_gallery_set_aside_for_a_read_the_server_left_unanswered_opens_once_it
 
     wait_for(opened, timeout=10.0)  # the next sync opens it: no restart
     assert b.unavailable() == []
+
+
+def test_a_gallery_whose_schema_lost_its_meta_table_is_set_aside_as_corrupt_for_good(
+    replicas, postgres_url, model_sha, dim
+):
+    import psycopg
+
+    from gallery.postgres.store import catalog_schema
+
+    a = replicas("a")
+    a.create("faces", model="faces", model_sha256=model_sha, dim=dim)
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f'DROP TABLE "{catalog_schema(postgres_url, "faces")}".meta CASCADE')
+    (entry,) = replicas("b").unavailable()
+    # the gallery is damaged, not the database: never tried again, and not taken for deleted elsewhere
+    assert "no gallery meta table" in entry.reason and entry.retry_at is None, entry
 
 
 def test_many_changes_cross_to_hnsw_on_both_and_stay_in_step(replicas, unit_vectors, shas, model_sha, dim):
