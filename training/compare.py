@@ -83,7 +83,8 @@ def frozen_beside(spec: InputSpec, workdir: Path, *, threads: int) -> nn.Module:
     expect at that size (three channels, ImageNet's mean and std), or ValueError."""
     want = backbone_spec("mobilenet-v2", size=spec.height, resize=spec.resize)
     same = (spec.channels, tuple(spec.mean), tuple(spec.std)) == (want.channels, want.mean, want.std)
-    if spec.width != spec.height or not same:
+    plain = not (spec.invert or spec.align or spec.brighten)  # the trunk sees the image as it is
+    if spec.width != spec.height or not same or not plain:
         raise ValueError(f"the frozen trunk takes {want}; this encoder takes {spec}")
     return frozen_onnx(want, workdir, threads=threads)
 

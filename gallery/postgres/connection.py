@@ -256,10 +256,9 @@ def bounded_as_a_whole(conn: QmarkConnection, seconds: float | None, *, where: s
 
 
 @contextmanager
-def writing(source: str | Pool, *, where: str) -> Iterator[QmarkConnection]:
-    """A connection (`session`) in one write transaction, bounded as a whole by the pool's write deadline
-    (WRITE_DEADLINE_S given a URL); storage failures named after `where`."""
-    seconds = source.write_deadline_s if isinstance(source, Pool) else WRITE_DEADLINE_S
+def writing(source: str | Pool, *, where: str, seconds: float | None) -> Iterator[QmarkConnection]:
+    """A connection (`session`) in one write transaction, bounded as a whole by `seconds` (None: none);
+    storage failures named after `where`."""
     with (
         pg_errors(where),
         session(source) as conn,

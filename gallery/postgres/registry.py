@@ -69,7 +69,9 @@ class PostgresRegistry(GalleryRegistry):
                 write_deadline_s=self.write_deadline_s,
                 read_deadline_s=self.read_deadline_s,
             )
-        with writing(self._source, where="creating the gallery catalog") as conn:
+        with writing(
+            self._source, where="creating the gallery catalog", seconds=self.write_deadline_s
+        ) as conn:
             ensure_catalog(conn)
         with self._writing:
             for name, schema in catalog(self._source):
@@ -179,7 +181,7 @@ class PostgresRegistry(GalleryRegistry):
 
     def _remove_store(self, name: str) -> None:
         """Drop the gallery's schema and catalog row in one transaction, then its local index snapshot."""
-        with writing(self._source, where=f"deleting gallery {name!r}") as conn:
+        with writing(self._source, where=f"deleting gallery {name!r}", seconds=self.write_deadline_s) as conn:
             ensure_catalog(conn)
             row = conn.execute("DELETE FROM sg_galleries WHERE name = ? RETURNING schema_name", (name,))
             found = row.fetchone()  # None: another replica deleted it first, which is what was asked
@@ -198,7 +200,9 @@ class PostgresRegistry(GalleryRegistry):
 
     def _write_probe_file(self) -> None:
         """One committed write that changes nothing anyone reads: the catalog's probe row rewritten."""
-        with writing(self._source, where="writing the gallery catalog") as conn:
+        with writing(
+            self._source, where="writing the gallery catalog", seconds=self.write_deadline_s
+        ) as conn:
             conn.execute(
                 "INSERT INTO sg_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
                 (utc_now(),),

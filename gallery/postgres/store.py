@@ -20,6 +20,7 @@ from gallery.changelog import Changes, Lag
 from gallery.errors import GalleryExists, GalleryNotFound, StoreCorrupt
 from gallery.postgres import changes
 from gallery.postgres.connection import (
+    WRITE_DEADLINE_S,
     Pool,
     QmarkConnection,
     connect,
@@ -76,7 +77,8 @@ class PostgresStore(GalleryStore):
         """Create a gallery: its catalog row, its schema, every migration and its meta row in one transaction
         (a failure leaves nothing); GalleryExists if the catalog holds the name."""
         meta = _new_meta(name, model, model_sha256, dim, metric, threshold, keep_images)
-        with writing(pool or url, where=f"creating gallery {name!r}") as conn:
+        seconds = WRITE_DEADLINE_S if pool is None else pool.write_deadline_s
+        with writing(pool or url, where=f"creating gallery {name!r}", seconds=seconds) as conn:
             ensure_catalog(conn)
             if conn.execute("SELECT 1 FROM sg_galleries WHERE name = ?", (name,)).fetchone():
                 raise GalleryExists(f"gallery {name!r} already exists")

@@ -1,5 +1,6 @@
 """Validation figures for choosing between encoders: images that differ only in brightness per class."""
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -50,8 +51,11 @@ def test_validation_figures_of_a_separating_encoder_are_perfect_in_every_set(tmp
 
 def test_the_frozen_trunk_is_set_beside_only_an_encoder_of_its_own_input(tmp_path):
     from training.compare import frozen_beside
+    from training.frozen import backbone_spec
 
     grey = InputSpec(height=64, width=64, channels=1, mean=(0.5,), std=(0.5,))
-    with pytest.raises(ValueError, match="the frozen trunk takes"):
-        frozen_beside(grey, tmp_path, threads=1)
+    brightened = dataclasses.replace(backbone_spec("mobilenet-v2", size=64), brighten=0.45)
+    for spec in (grey, brightened):
+        with pytest.raises(ValueError, match="the frozen trunk takes"):
+            frozen_beside(spec, tmp_path, threads=1)
     assert list(tmp_path.iterdir()) == []  # refused before anything was built
