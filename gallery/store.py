@@ -287,19 +287,22 @@ class GalleryStore:
         self, *, batch: int = 65536, after_id: int = 0
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield (ids int64 (n,), matrix float32 (n, dim)) chunks in id order, for ids above `after_id`."""
+        for rows in self._pages('SELECT id, embedding FROM "references"', batch, after_id=after_id):
+            yield self._decode(rows)
+
+    def _pages(self, select: str, batch: int, *, after_id: int = 0) -> Iterator[list[Any]]:
+        """The rows of `select` (on the references, its first column their id) for ids above `after_id`, in id
+        order, `batch` rows a statement (each statement short, however large the gallery)."""
         if batch < 1:
             raise ValueError("batch must be >= 1")
         last = int(after_id)
         while True:
             with self.reading() as conn:
-                rows = conn.execute(
-                    'SELECT id, embedding FROM "references" WHERE id > ? ORDER BY id LIMIT ?', (last, batch)
-                ).fetchall()
+                rows = conn.execute(f"{select} WHERE id > ? ORDER BY id LIMIT ?", (last, batch)).fetchall()
             if not rows:
                 return
-            ids, matrix = self._decode(rows)
-            yield ids, matrix
-            last = int(ids[-1])
+            yield rows
+            last = int(rows[-1][0])
 
     def identity_embeddings(self, identity: str) -> tuple[np.ndarray, np.ndarray]:
         """(ids, matrix) of one identity's references; IdentityNotFound when it has none."""

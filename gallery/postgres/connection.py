@@ -256,15 +256,17 @@ def bounded_as_a_whole(conn: QmarkConnection, seconds: float | None, *, where: s
 
 
 @contextmanager
+def write_transaction(conn: QmarkConnection, seconds: float | None, *, where: str) -> Iterator[None]:
+    """One write transaction on `conn`, bounded as a whole by `seconds` (None: none); storage failures named
+    after `where`."""
+    with pg_errors(where), bounded_as_a_whole(conn, seconds, where=where), transaction(conn):
+        yield
+
+
+@contextmanager
 def writing(source: str | Pool, *, where: str, seconds: float | None) -> Iterator[QmarkConnection]:
-    """A connection (`session`) in one write transaction, bounded as a whole by `seconds` (None: none);
-    storage failures named after `where`."""
-    with (
-        pg_errors(where),
-        session(source) as conn,
-        bounded_as_a_whole(conn, seconds, where=where),
-        transaction(conn),
-    ):
+    """A connection (`session`) in one `write_transaction`."""
+    with pg_errors(where), session(source) as conn, write_transaction(conn, seconds, where=where):
         yield conn
 
 

@@ -28,9 +28,8 @@ from gallery.postgres.connection import (
     READ_DEADLINE_S,
     WRITE_DEADLINE_S,
     QmarkConnection,
-    bounded_as_a_whole,
     pg_errors,
-    transaction,
+    write_transaction,
 )
 from gallery.postgres.deadline import sever
 from gallery.postgres.schema import CATALOG_PAYLOAD, CHANNEL
@@ -168,11 +167,7 @@ class Follower:
         """Prune the log a batch a transaction, each under the write deadline, until nothing older is left."""
         qmark, where, gone = QmarkConnection(conn), "pruning the change log", 0
         while not self._stop.is_set():
-            with (
-                pg_errors(where),
-                bounded_as_a_whole(qmark, self.config.write_deadline_s, where=where),
-                transaction(qmark),
-            ):
+            with write_transaction(qmark, self.config.write_deadline_s, where=where):
                 step = changes.prune(qmark, older_than_s=self.config.retention_s)
             gone += step
             if step < changes.PRUNE_BATCH:

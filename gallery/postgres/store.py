@@ -223,19 +223,6 @@ class PostgresStore(GalleryStore):
         ]
         return np.concatenate(pages) if pages else np.empty(0, dtype=np.int64)
 
-    def _pages(self, select: str, batch: int) -> Iterator[list[tuple[Any, ...]]]:
-        """The rows of `select` (whose first column is the reference id) in id order, `batch` a statement."""
-        if batch < 1:
-            raise ValueError("batch must be >= 1")
-        last = 0
-        while True:
-            with self.reading() as conn:
-                rows = conn.execute(f"{select} WHERE id > ? ORDER BY id LIMIT ?", (last, batch)).fetchall()
-            if not rows:
-                return
-            yield rows
-            last = int(rows[-1][0])
-
     def last_reference_id(self) -> int:
         """The highest reference id ever handed out (deleted ones included)."""
         with self.reading() as conn:
