@@ -20,6 +20,7 @@ from contextlib import contextmanager, suppress
 import psycopg
 
 from gallery.errors import StorageError
+from gallery.postgres.watchdog import WATCHDOG
 
 
 def sever(conn: psycopg.Connection) -> None:
@@ -50,9 +51,7 @@ def deadline(conn: psycopg.Connection, seconds: float | None, *, where: str) -> 
             fired.set()
             sever(conn)
 
-    timer = threading.Timer(seconds, expire)
-    timer.daemon = True
-    timer.start()
+    alarm = WATCHDOG.arm(seconds, expire)
     try:
         yield
     except Exception as exc:  # psycopg's own, or the StorageError a block named it as
@@ -62,4 +61,4 @@ def deadline(conn: psycopg.Connection, seconds: float | None, *, where: str) -> 
     finally:
         with settled:
             ended = True
-        timer.cancel()
+        alarm.cancel()
