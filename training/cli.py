@@ -147,6 +147,18 @@ def write_identification(card_path: Path, identification) -> None:  # noqa: ANN0
     print(f"{card_path}: identification table written ({len(identification.rows)} rows)", file=sys.stderr)
 
 
+def write_by_set(card_path: Path, metrics: dict) -> None:
+    """Replace the card's per-source-set figures (`metrics.by_set`) with those measured here (none measured:
+    SystemExit, the card unchanged); every other field stays."""
+    from modelcard import load_card
+
+    if not metrics.get("by_set"):
+        raise SystemExit("no per-set figures: this dataset's test split has a single source set or none")
+    card = load_card(card_path)
+    dataclasses.replace(card, metrics={**card.metrics, "by_set": metrics["by_set"]}).save(card_path)
+    print(f"{card_path}: per-set figures written ({', '.join(metrics['by_set'])})", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m training",
@@ -181,6 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write the identification table measured here (validation galleries, eval.gallery_* and "
         "eval.identify_statistic) into the model's card; the ONNX and every other card field stay",
+    )
+    e.add_argument(
+        "--write-by-set",
+        action="store_true",
+        help="write the per-source-set figures measured here (metrics.by_set: macro with its 95 %% interval, "
+        "micro) into the model's card; the ONNX and every other card field stay",
     )
     x = sub.add_parser("export", help="evaluate + export a training checkpoint (e.g. runs/<name>/best.pt)")
     x.add_argument("--checkpoint", required=True, help="checkpoint written by `train`")
@@ -249,6 +267,8 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
         ev = evaluate_onnx(Path(args.onnx), cfg)
         if args.write_identification:
             write_identification(Path(args.onnx).with_suffix(".json"), ev.identification)
+        if args.write_by_set:
+            write_by_set(Path(args.onnx).with_suffix(".json"), ev.metrics)
         print(
             json.dumps(
                 {"threshold": ev.threshold, "metrics": ev.metrics, "pixel_nn_baseline": ev.baseline},

@@ -286,9 +286,9 @@ def per_set_results(
         every = {c: np.asarray(p) == c for c, p in answers.items()}
         novel = {c: h for c, h in every.items() if c not in set(ref_labels[r].tolist())}
         figures[group] = {
-            f"top1_{k}shot_train_refs": macro_micro(known),
-            f"top1_{k}shot_with_novel": macro_micro(every),
-            **({f"novel_classes_top1_{k}shot": macro_micro(novel)} if novel else {}),
+            f"top1_{k}shot_train_refs": macro_micro(known, rounds=ROUNDS),
+            f"top1_{k}shot_with_novel": macro_micro(every, rounds=ROUNDS),
+            **({f"novel_classes_top1_{k}shot": macro_micro(novel, rounds=ROUNDS)} if novel else {}),
         }
         confusions[group] = confusion_counts(answers)
     return figures, confusions

@@ -134,10 +134,17 @@ def _table(metrics: dict[str, Any], baseline: dict[str, Any]) -> str:
 
 def per_set_table(by_set: dict[str, dict[str, Any]]) -> str:
     """Markdown: macro (per-class mean) and micro k-shot top-1 of each source set and figure."""
-    rows = ["| source set | figure | macro | micro | classes |", "|---|---|---|---|---|"]
+    rows = [
+        "| source set | figure | macro | macro, 95 % interval | micro | classes |",
+        "|---|---|---|---|---|---|",
+    ]
     for group, figures in by_set.items():
         for key, f in figures.items():
-            rows.append(f"| {group} | {key} | {f['macro']:.4f} | {f['micro']:.4f} | {f['classes']} |")
+            ci = f.get("macro_ci95")
+            interval = "–" if ci is None else f"{ci[0]:.4f}–{ci[1]:.4f}"
+            rows.append(
+                f"| {group} | {key} | {f['macro']:.4f} | {interval} | {f['micro']:.4f} | {f['classes']} |"
+            )
     return "\n".join(rows)
 
 

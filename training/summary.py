@@ -60,9 +60,11 @@ def set_rows(card: dict[str, Any]) -> list[str]:
                 continue
             f, target = figures[key], SET_TARGETS.get(group) if key == "top1_5shot_train_refs" else None
             met = "" if target is None else (" ✓" if f["macro"] >= target else " ✗")
+            ci = f.get("macro_ci95")
+            interval = "" if ci is None else f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
             rows.append(
-                f"| `{card['name']}` | {group}: 5-shot top-1, {label}, macro / micro | "
-                f"{_fmt(f['macro'])}{met} / {_fmt(f['micro'])} | {_fmt(target)} | |"
+                f"| `{card['name']}` | {group}: 5-shot top-1, {label}, macro{' [95 % interval]' if ci else ''} / "
+                f"micro | {_fmt(f['macro'])}{met}{interval} / {_fmt(f['micro'])} | {_fmt(target)} | |"
             )
     return rows
 

@@ -74,3 +74,20 @@ def test_per_set_rows_show_macro_beside_micro_and_judge_the_target_on_macro():
         "| `defects` | magnetic_tile: 5-shot top-1, novel classes, macro / micro | 50.0 % / 50.0 % | – | |"
         in rows
     )
+
+
+def test_per_set_rows_give_the_macro_interval_where_the_card_has_one():
+    by_set = {
+        "unifesp": {
+            "top1_5shot_train_refs": {
+                "macro": 0.789,
+                "micro": 0.898,
+                "classes": 21,
+                "macro_ci95": [0.74, 0.831],
+            }
+        }
+    }
+    assert (
+        "| `defects` | unifesp: 5-shot top-1, held-out images vs 5 training references, macro [95 % interval] / "
+        "micro | 78.9 % ✗ [74.0, 83.1] / 89.8 % | 90.0 % | |" in rows_for(_card({"by_set": by_set}))
+    )

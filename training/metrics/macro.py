@@ -6,9 +6,12 @@ its own probes instead, so classes never trained on are measured among the known
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from training.metrics.distances import nearest
+from training.metrics.paired import macro_interval, per_probe
 
 
 def macro(by_class: dict[object, float]) -> float:
@@ -16,15 +19,22 @@ def macro(by_class: dict[object, float]) -> float:
     return float(np.mean(list(by_class.values()))) if by_class else float("nan")
 
 
-def macro_micro(hits: dict[object, np.ndarray]) -> dict[str, float | int]:
-    """{"macro": the mean of each class's hit rate, "micro": the hit rate over every probe, "classes": how many}."""
+def macro_micro(hits: dict[object, np.ndarray], *, rounds: int | None = None) -> dict[str, Any]:
+    """{"macro": the mean of each class's hit rate, "micro": the hit rate over every probe, "classes": how many};
+    with `rounds` (the hits are that many enrolments of the same probes, round-major, as `pooled_kshot_hits`
+    gives them), also "macro_ci95": [low, high], the macro figure's 95 % bootstrap interval over the probes
+    (`paired.macro_interval`)."""
     if not hits:
         return {"macro": float("nan"), "micro": float("nan"), "classes": 0}
-    return {
+    out: dict[str, Any] = {
         "macro": macro({c: float(np.mean(h)) for c, h in hits.items()}),
         "micro": float(np.mean(np.concatenate(list(hits.values())))),
         "classes": len(hits),
     }
+    if rounds is not None:
+        interval = macro_interval(per_probe(hits, rounds=rounds))
+        out["macro_ci95"] = [interval["low"], interval["high"]]
+    return out
 
 
 def pooled_kshot_by_class(

@@ -27,3 +27,23 @@ def test_pixel_embeddings_ignore_brightness_and_contrast():
 def test_pixel_embeddings_wrong_rank_raises_value_error():
     with pytest.raises(ValueError, match="channels"):
         pixel_embeddings(np.zeros((2, 4, 4)))
+
+
+def test_pixel_embeddings_chunk_by_chunk_are_those_of_all_at_once():
+    images = np.random.default_rng(1).random((7, 3, 4, 4)).astype(np.float32)
+    images[3] = 0.5  # a constant image among them
+    whole = pixel_embeddings(images, chunk=100)
+    np.testing.assert_array_equal(pixel_embeddings(images, chunk=2), whole)
+    assert not whole[3].any() and np.allclose(np.linalg.norm(np.delete(whole, 3, axis=0), axis=1), 1.0)
+
+
+def test_pair_norms_chunk_by_chunk_are_the_pairs_distances():
+    from training.selection import pair_norms
+
+    rng = np.random.default_rng(2)
+    emb = rng.random((9, 5)).astype(np.float32)
+    i, j = rng.integers(0, 9, 11), rng.integers(0, 9, 11)
+    np.testing.assert_allclose(
+        pair_norms(emb, i, j, chunk=3), np.linalg.norm(emb[i] - emb[j], axis=1), rtol=1e-6
+    )
+    assert pair_norms(emb, i[:0], j[:0]).shape == (0,)

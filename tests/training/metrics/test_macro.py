@@ -42,6 +42,14 @@ def test_macro_micro_of_hits_by_hand():
     assert macro_micro(hits) == {"macro": pytest.approx(5 / 6), "micro": pytest.approx(0.8), "classes": 3}
 
 
+def test_macro_micro_with_rounds_adds_the_macro_interval():
+    hits = pooled_kshot_hits(REF, REF_LABELS, PROBES, PROBE_LABELS, k=1, seed=0, n_rounds=2)
+    figures = macro_micro(hits, rounds=2)
+    low, high = figures["macro_ci95"]
+    assert 0.0 <= low <= figures["macro"] <= high <= 1.0
+    assert {k: figures[k] for k in ("macro", "micro", "classes")} == macro_micro(hits)
+
+
 def test_pooled_kshot_by_class_skips_a_novel_class_with_no_probe_left():
     # N has one image: enrolled at k = 1 it leaves no probe, so it is not measured (and steals nothing).
     by_class = pooled_kshot_by_class(REF, REF_LABELS, PROBES[:4], PROBE_LABELS[:4], k=1, seed=0)
