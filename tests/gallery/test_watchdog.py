@@ -9,8 +9,22 @@ from gallery.postgres import watchdog as watchdog_module
 from gallery.postgres.watchdog import Watchdog
 
 
-def _recorder() -> tuple[list[str], threading.Condition]:
+def _recorder() -> tuple[list, threading.Condition]:
     return [], threading.Condition()
+
+
+def _noter(ran: list, cond: threading.Condition, *, timed: bool = False):
+    """note(tag) -> a callback that records tag (with the time, if `timed`) and wakes the waiters."""
+
+    def note(tag):
+        def callback():
+            with cond:
+                ran.append((tag, time.monotonic()) if timed else tag)
+                cond.notify_all()
+
+        return callback
+
+    return note
 
 
 def _wait_for(cond: threading.Condition, done, timeout: float = 5.0) -> bool:
@@ -21,15 +35,7 @@ def _wait_for(cond: threading.Condition, done, timeout: float = 5.0) -> bool:
 def test_an_alarm_runs_at_its_due_time_and_a_cancelled_one_never():
     dog = Watchdog(name="test-watchdog")
     ran, cond = _recorder()
-
-    def note(tag):
-        def callback():
-            with cond:
-                ran.append((tag, time.monotonic()))
-                cond.notify_all()
-
-        return callback
-
+    note = _noter(ran, cond, timed=True)
     start = time.monotonic()
     dog.arm(0.2, note("kept"))
     dog.arm(0.1, note("cancelled")).cancel()
@@ -43,15 +49,7 @@ def test_an_alarm_runs_at_its_due_time_and_a_cancelled_one_never():
 def test_an_earlier_alarm_armed_later_wakes_the_sleeping_thread():
     dog = Watchdog(name="test-watchdog")
     ran, cond = _recorder()
-
-    def note(tag):
-        def callback():
-            with cond:
-                ran.append(tag)
-                cond.notify_all()
-
-        return callback
-
+    note = _noter(ran, cond)
     late = dog.arm(30.0, note("late"))
     time.sleep(0.05)  # the thread now sleeps towards the 30 s alarm
     start = time.monotonic()
