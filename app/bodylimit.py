@@ -1,6 +1,8 @@
 """The request body cap (SG_MAX_UPLOAD_MB): a too-large upload gets 413 `payload_too_large`, unbuffered.
 
-A declared Content-Length over the cap is answered at once; a streamed body stops where it passes the cap.
+A declared Content-Length over the cap is answered at once; a streamed body stops where it passes the cap. A
+body sent with a Content-Encoding (gzip, br, ...) gets 415 `unsupported_content_encoding`: the service reads
+bodies as sent, and would otherwise take a compressed form for a broken one, or a mislabelled plain one as fine.
 """
 
 from __future__ import annotations
@@ -27,7 +29,13 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length", "")
+        headers = Headers(scope=scope)
+        encoding = headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            message = f"Content-Encoding {encoding!r} is not accepted: send the body uncompressed"
+            await error_response(415, "unsupported_content_encoding", message)(scope, receive, send)
+            return
+        declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             response = error_response(413, "payload_too_large", _too_large(self.max_bytes))
             await response(scope, receive, send)

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from app.headmethod import allowed_methods
 from gallery.errors import (
     DimensionMismatch,
     GalleryBusy,
@@ -201,7 +202,13 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
         return error_response(422, "validation_error", _validation_message(exc))
     if isinstance(exc, HTTPException):
         code = HTTP_CODES.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail), exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:  # the router names the first route's methods only: name every route's
+            headers = {
+                **(headers or {}),
+                "Allow": ", ".join(allowed_methods(request.app.routes, request.scope)),
+            }
+        return error_response(exc.status_code, code, str(exc.detail), headers)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "internal server error")
 

@@ -104,8 +104,11 @@ def decode_image(
             filename=upload.filename,
         )
         img.info["full_scale"] = load_pixels(img, at_least=at_least)  # > 1 after a reduced-scale decode
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLarge(f"{upload.filename}: {exc}") from exc
+    except Image.DecompressionBombError as exc:  # the header's size is past what the decoder opens at all
+        raise ImageTooLarge(
+            f"{upload.filename}: the header declares over {2 * Image.MAX_IMAGE_PIXELS} pixels; the cap is "
+            f"{max_pixels} (SG_MAX_IMAGE_PIXELS)"
+        ) from exc
     except UnidentifiedImageError as exc:
         raise BadImage(f"{upload.filename}: not a supported image ({', '.join(FORMATS)})") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:

@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 from app.auth import ApiKeyMiddleware
 from app.bodylimit import BodyLimitMiddleware
 from app.errors import install_error_handlers
+from app.headmethod import HeadAsGet
 from app.hotpath import IdentifyHotPath
 from app.metrics import Metrics, RequestMetricsMiddleware
 from app.routes import (
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         telemetry=None if settings.opentelemetry else TELEMETRY_OFF,
         dependencies=[Depends(strict_form)],
+        redirect_slashes=False,  # a 307 for `/x/` sends a DELETE of `/identities/..` (`/`) on to the gallery
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -77,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(IdentifyHotPath, route=identify.route(), metrics=metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
     app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys)  # before any body is read
+    app.add_middleware(HeadAsGet)  # HEAD runs as GET, body dropped; outside the key check, which it passes on
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)  # outermost: counts every answer
     for router in ROUTERS:
         app.include_router(router, responses=ERROR_RESPONSES)

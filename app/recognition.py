@@ -73,9 +73,10 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
-def check_identity(identity: str) -> str:
+def check_identity(identity: str, *, new: bool = False) -> str:
+    """`identity` as a name to look up, or (`new`) as one a new reference may take (`inputs.new_identity`)."""
     try:
-        return inputs.identity(identity)
+        return inputs.new_identity(identity) if new else inputs.identity(identity)
     except ValueError as exc:
         raise BadIdentity(str(exc)) from exc
 
@@ -210,7 +211,7 @@ async def enroll(
     rt: Runtime, *, gallery_name: str, identity: str, uploads: Sequence[Upload], metadata_raw: str | None
 ) -> EnrollOut:
     """Store every image as a reference of `identity`, or nothing at all."""
-    identity = check_identity(identity)
+    identity = check_identity(identity, new=True)
     metadata = parse_metadata(metadata_raw)
     single = rt.settings.enroll_multiple_faces == "refuse"
     gallery, encoder, prepared = await on_decode_pool(

@@ -23,7 +23,12 @@ class GalleryCreate(BaseModel):
     name: str = Field(description="Matches ^[a-z0-9][a-z0-9_-]{0,63}$.", examples=["staff"])
     model: str = Field(description="A model name served from the models directory.", examples=["faces"])
     threshold: float | None = Field(
-        default=None, ge=0.0, le=2.0, strict=True, description="Overrides the card's threshold (a number)."
+        default=None,
+        ge=0.0,
+        le=2.0,
+        strict=True,
+        allow_inf_nan=False,
+        description="Overrides the card's threshold (a number).",
     )
     keep_images: bool | None = Field(
         default=None,
@@ -135,6 +140,8 @@ class CalibrateIn(BaseModel):
         default=None,
         gt=0.0,
         lt=1.0,
+        strict=True,
+        allow_inf_nan=False,
         description="The largest share of strangers identify may accept; default SG_IDENTIFY_FPIR, else the "
         "card's identification target, else 0.05.",
     )

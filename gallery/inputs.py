@@ -33,6 +33,20 @@ def identity(value: object) -> str:
     return value
 
 
+RESERVED_IDENTITIES = (".", "..")  # a URL path segment of either is removed by clients before it is sent
+
+
+def new_identity(value: object) -> str:
+    """An identity a new reference may take: `identity`'s rule, and no name a URL cannot carry (`.`, `..`),
+    none that is only white space, none that starts or ends with it (" Ada" and "Ada" would be two people)."""
+    value = identity(value)
+    if value in RESERVED_IDENTITIES:
+        raise ValueError(f"identity {value!r} cannot be named in a URL (clients drop it as a path segment)")
+    if value.strip() != value:
+        raise ValueError(f"identity must not start or end with white space, got {value!r}")
+    return value
+
+
 def sha256s(values: Sequence[str], *, count: int) -> list[str]:
     if isinstance(values, str) or len(values) != count:
         raise ValueError(f"need exactly one image sha256 per embedding ({count})")

@@ -32,13 +32,19 @@ def _read(registry: GalleryRegistry, name: str, reference_id: int, *, thumbnail:
     return found
 
 
+def _matches(etag: str, if_none_match: str) -> bool:
+    """RFC 9110 §13.1.2: `*`, or any listed tag equal to `etag` under the weak comparison (W/ ignored)."""
+    tags = [tag.strip() for tag in if_none_match.split(",")]
+    return "*" in tags or etag in {tag.removeprefix("W/") for tag in tags}
+
+
 async def _answer(
     registry: GalleryRegistry, name: str, reference_id: int, if_none_match: str | None, *, thumbnail: bool
 ) -> Response:
     data, content_type = await blocking(_read, registry, name, reference_id, thumbnail=thumbnail)
     etag = f'"{hashlib.sha256(data).hexdigest()}"'
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
-    if if_none_match is not None and etag in {tag.strip() for tag in if_none_match.split(",")}:
+    if if_none_match is not None and _matches(etag, if_none_match):
         return Response(status_code=304, headers=headers)
     return Response(content=data, media_type=content_type, headers=headers)
 

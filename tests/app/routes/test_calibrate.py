@@ -99,3 +99,28 @@ async def test_delete_threshold_returns_the_gallery_to_the_card(helpers, client)
 async def test_delete_threshold_of_unknown_gallery_is_404(client):
     response = await client.delete("/galleries/nobody/threshold")
     assert response.status_code == 404 and response.json()["error"]["code"] == "gallery_not_found"
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [("0.05", "valid number"), (True, "valid number"), ("NaN", "valid number")],
+)
+async def test_calibrate_takes_only_a_json_number_as_target_and_changes_nothing(
+    helpers, client, target, message
+):
+    await loose_gallery(helpers, client, identities=6, count=5)
+    response = await client.post("/galleries/loose/calibrate", json={"target_fpir": target})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation_error" and message in error["message"]
+    assert (await client.get("/galleries/loose")).json()["threshold_override"] == 1.9
+
+
+async def test_calibrate_names_a_non_finite_target_as_such(helpers, client):
+    await loose_gallery(helpers, client, identities=6, count=5)
+    response = await client.post(
+        "/galleries/loose/calibrate",
+        content=b'{"target_fpir": NaN}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422 and "finite" in response.json()["error"]["message"]

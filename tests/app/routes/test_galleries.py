@@ -54,6 +54,14 @@ async def test_create_gallery_bad_request_returns_stable_code_and_changes_nothin
     assert names == ["faces"]
 
 
+@pytest.mark.parametrize("value", [b"NaN", b"Infinity", b"1e999"])
+async def test_create_gallery_names_a_non_finite_threshold_as_such(client, value):
+    body = b'{"name": "ok", "model": "toy", "threshold": ' + value + b"}"
+    response = await client.post("/galleries", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422 and "finite" in response.json()["error"]["message"]
+    assert [g["name"] for g in (await client.get("/galleries")).json()["galleries"]] == ["faces"]
+
+
 async def test_read_gallery_unknown_returns_404(client):
     response = await client.get("/galleries/missing")
     assert response.status_code == 404

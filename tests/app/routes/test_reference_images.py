@@ -57,6 +57,12 @@ async def test_read_reference_image_etag_answers_304(client):
     assert again.status_code == 304 and again.content == b""
     other = await client.get(f"/galleries/faces/references/{ref}/thumbnail", headers={"If-None-Match": '"x"'})
     assert other.status_code == 200 and other.content == first.content
+    etag = first.headers["etag"]
+    for header in (f"W/{etag}", "*", f'"x", W/{etag}'):  # weak comparison, any tag, lists (RFC 9110)
+        answer = await client.get(
+            f"/galleries/faces/references/{ref}/thumbnail", headers={"If-None-Match": header}
+        )
+        assert answer.status_code == 304, header
 
 
 async def test_image_over_the_cap_is_kept_reencoded_under_it(settings_factory, helpers):
