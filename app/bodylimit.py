@@ -31,7 +31,8 @@ class BodyLimitMiddleware:
             return
         headers = Headers(scope=scope)
         encoding = headers.get("content-encoding", "identity").strip().lower()
-        if encoding not in ("", "identity"):
+        has_body = headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in headers
+        if has_body and encoding not in ("", "identity"):
             message = f"Content-Encoding {encoding!r} is not accepted: send the body uncompressed"
             await error_response(415, "unsupported_content_encoding", message)(scope, receive, send)
             return

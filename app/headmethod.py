@@ -29,7 +29,12 @@ class HeadAsGet:
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, headers_only)
+        inner = {**scope, "method": "GET"}  # a copy: the server still answers the HEAD it was sent
+        try:
+            await self.app(inner, receive, headers_only)
+        finally:
+            if "route" in inner:  # the route the router found, for the metrics outside
+                scope["route"] = inner["route"]
 
 
 METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")

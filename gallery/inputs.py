@@ -33,15 +33,20 @@ def identity(value: object) -> str:
     return value
 
 
-RESERVED_IDENTITIES = (".", "..")  # a URL path segment of either is removed by clients before it is sent
+# Path segments that URL clients resolve away before sending (WHATWG URL: `%2e` counts as a dot, and `\` as
+# `/` in http URLs): an identity holding one as a segment, sent unencoded, would name another path.
+DOT_SEGMENTS = frozenset({".", "..", "%2e", "%2e%2e", ".%2e", "%2e."})
 
 
 def new_identity(value: object) -> str:
-    """An identity a new reference may take: `identity`'s rule, and no name a URL cannot carry (`.`, `..`),
-    none that is only white space, none that starts or ends with it (" Ada" and "Ada" would be two people)."""
+    """An identity a new reference may take: `identity`'s rule, no `.` or `..` segment between slashes (a
+    client resolves `a/../../other` to another gallery's path), none that is only white space, none that
+    starts or ends with it (" Ada" and "Ada" would be two people)."""
     value = identity(value)
-    if value in RESERVED_IDENTITIES:
-        raise ValueError(f"identity {value!r} cannot be named in a URL (clients drop it as a path segment)")
+    if any(segment.lower() in DOT_SEGMENTS for segment in re.split(r"[/\\]", value)):
+        raise ValueError(
+            f"identity {value!r} holds a '.' or '..' path segment, which URL clients resolve away"
+        )
     if value.strip() != value:
         raise ValueError(f"identity must not start or end with white space, got {value!r}")
     return value

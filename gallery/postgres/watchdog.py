@@ -20,10 +20,12 @@ log = logging.getLogger(__name__)
 # Cancelled alarms leave the heap when they reach its top; every this many arms, those stuck behind a live
 # alarm that is due later are dropped too, so the heap stays near the number of live alarms.
 COMPACT_EVERY = 4096
+MAX_WAIT_S = 3600.0  # the longest single sleep (Condition.wait refuses more than threading.TIMEOUT_MAX)
 
 
 class Alarm:
-    """One armed callback; `cancel()` disarms it (a no-op once it has run)."""
+    """One armed callback; `cancel()` disarms it (a no-op once it has run). A cancel that races its due time
+    may still see it run: a callback that must not run late guards itself (as `deadline` does)."""
 
     __slots__ = ("callback", "cancelled")
 
@@ -73,7 +75,14 @@ class Watchdog:
 
     def _run(self) -> None:
         while True:
-            for alarm in self._next_due():
+            try:
+                due = self._next_due()
+            except Exception:  # noqa: BLE001 (the thread serves every later deadline: it must not end)
+                log.exception("the deadlines' watchdog failed; it goes on")
+                continue
+            for alarm in due:
+                if alarm.cancelled:  # cancelled while an earlier one of the same batch ran
+                    continue
                 try:
                     alarm.callback()
                 except Exception:  # noqa: BLE001 (one failing callback must not stop every later deadline)
@@ -89,15 +98,14 @@ class Watchdog:
                     self._cond.wait()
                     continue
                 wait = self._due[0][0] - self._clock()
-                if wait > 0:
-                    self._cond.wait(wait)
+                if wait > 0:  # an infinite or huge deadline waits in steps the lock's wait can take
+                    self._cond.wait(min(wait, MAX_WAIT_S))
                     continue
                 ready = []
                 now = self._clock()
                 while self._due and self._due[0][0] <= now:
-                    _, _, alarm = heapq.heappop(self._due)
+                    _, _, alarm = heapq.heappop(self._due)  # popped: it runs at most once
                     if not alarm.cancelled:
-                        alarm.cancelled = True  # run once
                         ready.append(alarm)
                 return ready
 

@@ -72,3 +72,20 @@ async def test_identities_no_url_can_name_or_padded_with_white_space_are_refused
 async def test_an_identity_with_dots_inside_is_still_fine(client, helpers):
     for identity in ("...", ".a", "a..b"):
         assert (await helpers.enroll(client, identity)).status_code == 201
+
+
+@pytest.mark.parametrize("identity", ["../../faces", "a/..", "x/./y", "a\\..\\b", "%2e%2E/x", "a/.%2E"])
+async def test_identities_with_a_dot_segment_are_refused(client, helpers, identity):
+    response = await helpers.enroll(client, identity)
+    assert response.status_code == 422 and response.json()["error"]["code"] == "bad_identity"
+    assert (await client.get("/galleries/faces")).json()["identities"] == 0
+
+
+async def test_a_content_encoding_on_a_request_without_a_body_is_no_matter(client):
+    assert (await client.get("/galleries", headers={"Content-Encoding": "gzip"})).status_code == 200
+
+
+async def test_head_requests_are_counted_under_their_route(client):
+    await client.head("/galleries")
+    metrics = (await client.get("/metrics")).text
+    assert 'method="HEAD",route="/galleries",status="200"' in metrics

@@ -104,3 +104,30 @@ def test_arming_and_cancelling_is_cheaper_than_a_timer_thread():
         timer.cancel()
     timers = time.perf_counter() - start
     assert ours < timers / 3, (ours, timers)
+
+
+def test_an_infinite_deadline_leaves_the_others_working():
+    dog = Watchdog(name="test-watchdog-inf")
+    ran, cond = _recorder()
+    dog.arm(float("inf"), _noter(ran, cond)("never"))
+    dog.arm(1e12, _noter(ran, cond)("never either"))
+    time.sleep(0.05)
+    dog.arm(0.05, _noter(ran, cond)("soon"))
+    assert _wait_for(cond, lambda: ran, timeout=2.0)
+    assert ran == ["soon"]
+
+
+def test_an_alarm_cancelled_while_an_earlier_one_of_its_batch_runs_does_not_run():
+    dog = Watchdog(name="test-watchdog-batch")
+    ran, cond = _recorder()
+    second = None
+
+    def first():
+        second.cancel()  # both were due together; this one runs first and cancels the other
+        _noter(ran, cond)("first")()
+
+    dog.arm(0.2, first)  # due together, as far as the clock can tell at the wake-up
+    second = dog.arm(0.2, _noter(ran, cond)("second"))
+    assert _wait_for(cond, lambda: ran)
+    time.sleep(0.1)
+    assert ran == ["first"]

@@ -40,12 +40,10 @@ def test_validation_figures_of_a_separating_encoder_are_perfect_in_every_set(tmp
     spec = InputSpec(height=8, width=8, channels=1, mean=(0.0,), std=(1.0,))
     figures = validation_figures(model, spec, split, k=2, seed=0)
     assert figures["kshot_macro"] == pytest.approx(1.0)
-    assert figures["by_set"]["a"]["top1_2shot_train_refs"] == {
-        "macro": 1.0,
-        "micro": 1.0,
-        "classes": 2,
-        "macro_ci95": [1.0, 1.0],
-    }
+    a = figures["by_set"]["a"]["top1_2shot_train_refs"]
+    assert (a["macro"], a["micro"], a["classes"]) == (1.0, 1.0, 2)
+    low, high = a["macro_ci95"]  # perfect on a few probes: certain of nothing but a high rate
+    assert 0.5 < low < high <= 1.0
     assert figures["by_set"]["b"]["novel_classes_top1_2shot"]["classes"] == 1
     scores = figures["scores"]  # per probe, its hit rate over the enrolments: what vs_first compares
     assert sorted(scores) == ["a/x", "a/y", "b/x", "b/z"]

@@ -7,6 +7,7 @@ from training.metrics.macro import (
     confusion_counts,
     macro,
     macro_micro,
+    macro_posterior_interval,
     pooled_kshot_by_class,
     pooled_kshot_hits,
     pooled_kshot_predictions,
@@ -78,3 +79,23 @@ def test_pooled_kshot_predictions_agree_with_hits():
     assert predictions.keys() == hits.keys()
     for label, guesses in predictions.items():
         assert np.array_equal(guesses == label, hits[label])
+
+
+def test_macro_posterior_interval_leaves_room_below_a_perfect_small_class():
+    low, high = macro_posterior_interval({"a": (1.0, 3)})
+    assert 0.3 < low < 0.6 and 0.99 < high <= 1.0  # Beta(3.5, 0.5): 3 of 3 right proves little
+    wide = macro_posterior_interval({"a": (0.5, 10)})
+    narrow = macro_posterior_interval({"a": (0.5, 1000)})
+    assert narrow[1] - narrow[0] < (wide[1] - wide[0]) / 5
+    assert narrow[0] < 0.5 < narrow[1]
+
+
+def test_macro_posterior_interval_averages_the_classes():
+    # two classes of many probes at 0.9 and 0.5: the macro 0.7 sits in a narrow interval
+    low, high = macro_posterior_interval({"a": (0.9, 5000), "b": (0.5, 5000)})
+    assert low < 0.7 < high and high - low < 0.02
+
+
+def test_macro_posterior_interval_refuses_a_class_with_no_probe():
+    with pytest.raises(ValueError, match="probe"):
+        macro_posterior_interval({"a": (1.0, 0)})
