@@ -30,13 +30,13 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        declared = headers.get("content-length", "")
         encoding = headers.get("content-encoding", "identity").strip().lower()
-        has_body = headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in headers
+        has_body = declared not in ("", "0") or "transfer-encoding" in headers
         if has_body and encoding not in ("", "identity"):
             message = f"Content-Encoding {encoding!r} is not accepted: send the body uncompressed"
             await error_response(415, "unsupported_content_encoding", message)(scope, receive, send)
             return
-        declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             response = error_response(413, "payload_too_large", _too_large(self.max_bytes))
             await response(scope, receive, send)

@@ -136,27 +136,35 @@ def resolve_config(args: argparse.Namespace, environ: dict[str, str]) -> TrainCo
     return check(cfg)
 
 
-def write_identification(card_path: Path, identification) -> None:  # noqa: ANN001 (modelcard's Identification)
-    """Replace the card's identification table (none measured: SystemExit, the card unchanged)."""
+def _rewrite_card(card_path: Path, change, said: str) -> None:  # noqa: ANN001 (Card -> Card)
+    """Save the card at `card_path` as `change` makes it, and say `said` on stderr."""
     from modelcard import load_card
 
+    change(load_card(card_path)).save(card_path)
+    print(f"{card_path}: {said}", file=sys.stderr)
+
+
+def write_identification(card_path: Path, identification) -> None:  # noqa: ANN001 (modelcard's Identification)
+    """Replace the card's identification table (none measured: SystemExit, the card unchanged)."""
     if identification is None:
         raise SystemExit("no identification table: the validation classes are too few for eval.gallery_sizes")
-    card = load_card(card_path)
-    dataclasses.replace(card, identification=identification).save(card_path)
-    print(f"{card_path}: identification table written ({len(identification.rows)} rows)", file=sys.stderr)
+    _rewrite_card(
+        card_path,
+        lambda card: dataclasses.replace(card, identification=identification),
+        f"identification table written ({len(identification.rows)} rows)",
+    )
 
 
 def write_by_set(card_path: Path, metrics: dict) -> None:
     """Replace the card's per-source-set figures (`metrics.by_set`) with those measured here (none measured:
     SystemExit, the card unchanged); every other field stays."""
-    from modelcard import load_card
-
     if not metrics.get("by_set"):
         raise SystemExit("no per-set figures: this dataset's test split has a single source set or none")
-    card = load_card(card_path)
-    dataclasses.replace(card, metrics={**card.metrics, "by_set": metrics["by_set"]}).save(card_path)
-    print(f"{card_path}: per-set figures written ({', '.join(metrics['by_set'])})", file=sys.stderr)
+    _rewrite_card(
+        card_path,
+        lambda card: dataclasses.replace(card, metrics={**card.metrics, "by_set": metrics["by_set"]}),
+        f"per-set figures written ({', '.join(metrics['by_set'])})",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,23 +26,13 @@ def macro_difference(
     class's probes resampled with replacement, the same draw for both, every class weighing the same)."""
     if a.keys() != b.keys():
         raise ValueError("the two sets of scores hold different classes")
-    diffs = {c: np.asarray(a[c], dtype=float) - np.asarray(b[c], dtype=float) for c in a}
-    return macro_interval(diffs, n_boot=n_boot, seed=seed, name="difference")
-
-
-def macro_interval(
-    scores: dict[object, np.ndarray], *, n_boot: int = 2000, seed: int = 0, name: str = "macro"
-) -> dict[str, float]:
-    """{name: the mean over classes of each class's mean per-probe score, "low", "high": its 95 % bootstrap
-    interval}, each class's probes resampled with replacement, every class weighing the same. It says how much
-    the figure owes to which probes were drawn; the classes themselves are taken as given."""
-    per_class = [np.asarray(scores[c], dtype=float) for c in sorted(scores, key=str)]
-    if not per_class or any(d.size == 0 for d in per_class):
+    diffs = [np.asarray(a[c], dtype=float) - np.asarray(b[c], dtype=float) for c in sorted(a, key=str)]
+    if any(d.size == 0 for d in diffs):
         raise ValueError("every class needs at least one probe")
     rng = np.random.default_rng(seed)
     boot = np.zeros(n_boot)
-    for d in per_class:
+    for d in diffs:
         boot += d[rng.integers(0, d.size, size=(n_boot, d.size))].mean(axis=1)
-    boot /= len(per_class)
+    boot /= len(diffs)
     lo, hi = np.percentile(boot, [2.5, 97.5])
-    return {name: float(np.mean([d.mean() for d in per_class])), "low": float(lo), "high": float(hi)}
+    return {"difference": float(np.mean([d.mean() for d in diffs])), "low": float(lo), "high": float(hi)}
