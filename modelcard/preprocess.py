@@ -44,10 +44,16 @@ def brighten(arr: np.ndarray, target: float) -> np.ndarray:
     return np.power(arr, np.float32(gamma), dtype=np.float32)
 
 
-def preprocess(img: Image.Image, spec: InputSpec) -> np.ndarray:
-    """Return a float32 CHW array for one image."""
-    img = _resize(to_mode(img, spec), spec)
-    arr = np.asarray(img, dtype=np.float32) / 255.0
+def resized(img: Image.Image, spec: InputSpec) -> np.ndarray:
+    """The card's colour mode and geometry: uint8 pixels, (H, W) grey or (H, W, 3) RGB, that `normalized`
+    turns into the encoder's input (a quarter of its size, so a training cache holds these instead)."""
+    return np.asarray(_resize(to_mode(img, spec), spec), dtype=np.uint8)
+
+
+def normalized(pixels: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """uint8 pixels from `resized` -> the float32 CHW array the encoder takes (brightening, inversion, the
+    card's mean and std)."""
+    arr = pixels.astype(np.float32) / 255.0
     if spec.brighten is not None:
         arr = brighten(arr, spec.brighten)
     arr = arr[None, :, :] if arr.ndim == 2 else arr.transpose(2, 0, 1)
@@ -56,3 +62,8 @@ def preprocess(img: Image.Image, spec: InputSpec) -> np.ndarray:
     mean = np.asarray(spec.mean, dtype=np.float32)[:, None, None]
     std = np.asarray(spec.std, dtype=np.float32)[:, None, None]
     return np.ascontiguousarray((arr - mean) / std, dtype=np.float32)
+
+
+def preprocess(img: Image.Image, spec: InputSpec) -> np.ndarray:
+    """Return a float32 CHW array for one image."""
+    return normalized(resized(img, spec), spec)

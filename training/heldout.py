@@ -157,7 +157,7 @@ def evaluate(
         )
         metrics.update(figures)
 
-    pixels = pixel_embeddings(np.stack([test_ds[i][0].numpy() for i in range(len(test_ds))]))
+    pixels = dataset_pixel_embeddings(test_ds)
     pd_, psame = pair_distances(pixels, labels, n_pairs=e.n_pairs, seed=e.seed + 1, groups=pair_groups)
     baseline = {
         "verification": verification_figures(pd_, psame, threshold=float(np.median(pd_))),
@@ -176,6 +176,16 @@ def evaluate(
         identification=identification,
         confusions=confusions if cfg.data.split == "image" else {},
     )
+
+
+def dataset_pixel_embeddings(ds: ImageDataset, *, chunk: int = 256) -> np.ndarray:
+    """`pixel_embeddings` of every item of `ds`, `chunk` items at a time: the float32 inputs of the whole
+    split are never held beside their embeddings."""
+    parts = [
+        pixel_embeddings(ds.stack(range(s, min(s + chunk, len(ds)))).numpy())
+        for s in range(0, len(ds), chunk)
+    ]
+    return np.concatenate(parts)
 
 
 IMAGE_SPLIT_NOTE = (

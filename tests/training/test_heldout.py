@@ -31,3 +31,25 @@ def test_known_classes_figure_needs_two_known_classes_with_a_probe():
     labels = np.array(["a", "a", "a", "b", "b", "n", "n", "n"])
     emb = np.eye(8)
     assert known_classes_figures(emb, labels, labels != "n", _cfg(kshot=2)) == {}
+
+
+def test_dataset_pixel_embeddings_chunk_by_chunk_are_those_of_the_whole_split(tmp_path):
+    from PIL import Image
+
+    from modelcard import InputSpec
+    from training.data.dataset import ImageDataset
+    from training.data.records import Record
+    from training.heldout import dataset_pixel_embeddings
+    from training.metrics.baseline import pixel_embeddings
+
+    rng = np.random.default_rng(0)
+    records = []
+    for i in range(5):
+        path = tmp_path / f"{i}.png"
+        Image.fromarray(rng.integers(0, 256, (9, 7), dtype=np.uint8)).save(path)
+        records.append(Record(source=str(path), label="ab"[i % 2]))
+    ds = ImageDataset(records, InputSpec(height=6, width=4, channels=3, mean=(0.5,) * 3, std=(0.5,) * 3))
+
+    whole = pixel_embeddings(np.stack([ds[i][0].numpy() for i in range(len(ds))]))
+    np.testing.assert_array_equal(dataset_pixel_embeddings(ds, chunk=2), whole)
+    assert whole.shape == (5, 3 * 6 * 4)

@@ -1,7 +1,9 @@
 """Torch dataset over records: every image is decoded once, then served as a preprocessed CHW tensor.
 
-Without augmentation the cached array is exactly `modelcard.preprocess(open_image(r), spec)`, the serving
-path; with augmentation each item is distorted afresh (seeded by seed, epoch and index) and then preprocessed.
+Without augmentation the cache holds each image's uint8 pixels after the card's geometry (`modelcard.resized`),
+a quarter of the float32 input's size, and an item is `modelcard.normalized` of them: exactly
+`modelcard.preprocess(open_image(r), spec)`, the serving path. With augmentation each item is distorted afresh
+(seeded by seed, epoch and index) and then preprocessed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import torch
 from PIL import Image
 
 from modelcard import InputSpec, preprocess
-from modelcard.preprocess import to_mode
+from modelcard.preprocess import normalized, resized, to_mode
 from training.data.aligned import aligned_image
 from training.data.augment import AugmentConfig, augment_image
 from training.data.records import Record, open_image
@@ -80,9 +82,9 @@ class ImageDataset(torch.utils.data.Dataset):
         self.labels = self._label_indices()
         threads = min(4, os.cpu_count() or 1) if threads is None else threads
         if augment is None:
-            arrays = _map_threads(lambda r: preprocess(source_image(r, spec), spec), self.records, threads)
-            shape = (0, spec.channels, spec.height, spec.width)
-            self._arrays = np.stack(arrays) if arrays else np.zeros(shape, dtype=np.float32)
+            pixels = _map_threads(lambda r: resized(source_image(r, spec), spec), self.records, threads)
+            shape = (0, spec.height, spec.width) + ((spec.channels,) if spec.channels > 1 else ())
+            self._pixels = np.stack(pixels) if pixels else np.zeros(shape, dtype=np.uint8)
         else:
             self._images = _map_threads(lambda r: _working_image(r, spec), self.records, threads)
 
@@ -101,19 +103,26 @@ class ImageDataset(torch.utils.data.Dataset):
             raise ValueError(f"epoch must be an integer >= 0, got {epoch!r}")
         self.epoch = epoch
 
+    @property
+    def cache_bytes(self) -> int:
+        """Bytes the decoded images hold: one byte per pixel and channel without augmentation."""
+        if self.augment is None:
+            return int(self._pixels.nbytes)
+        return sum(len(img.mode) * img.width * img.height for img in self._images)
+
     def __len__(self) -> int:
         return len(self.records)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         i = range(len(self.records))[i]
         if self.augment is None:
-            return torch.from_numpy(self._arrays[i].copy()), self.labels[i]
+            return torch.from_numpy(normalized(self._pixels[i], self.spec)), self.labels[i]
         rng = random.Random(f"{self.seed}:{self.epoch}:{i}")
         img = augment_image(self._images[i], self.augment, rng)
         return torch.from_numpy(preprocess(img, self.spec)), self.labels[i]
 
     def stack(self, indices: Sequence[int]) -> torch.Tensor:
-        """The items' tensors as one NCHW batch (a single copy from the cache when not augmenting)."""
-        if self.augment is None:
-            return torch.from_numpy(self._arrays[np.asarray(indices, dtype=np.int64)])
+        """The items' tensors as one NCHW batch."""
+        if len(indices) == 0:
+            return torch.zeros((0, self.spec.channels, self.spec.height, self.spec.width))
         return torch.stack([self[i][0] for i in indices])

@@ -143,3 +143,9 @@ def test_image_dataset_stack_equals_stacked_items(image_tree: Path, augment: Aug
 
 def test_image_dataset_stack_of_no_indices_is_an_empty_batch(image_tree: Path):
     assert ImageDataset(load_folder(image_tree), GREY).stack([]).shape == (0, 1, 8, 6)
+
+
+def test_image_dataset_plain_cache_holds_one_byte_per_pixel_and_channel(image_tree: Path):
+    grey, rgb = ImageDataset(load_folder(image_tree), GREY), ImageDataset(load_folder(image_tree), RGB)
+    assert grey.cache_bytes == len(grey) * 8 * 6
+    assert rgb.cache_bytes == len(rgb) * 3 * 8 * 8
