@@ -165,7 +165,10 @@ class CalibrationOut(BaseModel):
         description="The probes are a random sample of the references (a big gallery); every reference is "
         "still compared."
     )
-    fpir: float = Field(description="Non-mated probes accepted at the threshold.")
+    fpir: float = Field(
+        description="The share of non-mated probes accepted at the threshold, every identity's probes together "
+        "weighing the same however many references it has."
+    )
     fnir: float | None = Field(
         description="Mated probes not answered as their own identity at the threshold; null with no mated probes."
     )

@@ -1,7 +1,8 @@
 """A gallery's own threshold from its references (pure numpy, no I/O): leave one identity out.
 
 Non-mated: each reference is a probe against every other identity's references (the probe's identity left
-out of the gallery), scored as identify scores, by its nearest reference. Mated: for an identity with two or
+out of the gallery), scored as identify scores, by its nearest reference; every identity's probes together
+weigh the same in the FPIR, however many references it has. Mated: for an identity with two or
 more references, each reference against the identity's other references and everyone else's; it is found
 when its own identity is strictly nearest and within the threshold. The threshold is the largest whose
 false-positive identification rate (FPIR) on the non-mated distances is at most the target.
@@ -48,14 +49,32 @@ class ProbeDistances:
     other: np.ndarray
 
 
-def threshold_at_fpir(non_mated: ArrayLike, *, fpir: float) -> float:
+def threshold_at_fpir(non_mated: ArrayLike, *, fpir: float, weights: ArrayLike | None = None) -> float:
     """The largest threshold (accept at or under it) whose FPIR is at most `fpir`: just under the
-    floor(fpir * n) + 1-th smallest distance; 0 when that distance is 0 (no threshold does better)."""
-    d = np.sort(np.asarray(non_mated, dtype=np.float64))
+    floor(fpir * n) + 1-th smallest distance; 0 when that distance is 0 (no threshold does better).
+
+    With `weights` (one per distance, e.g. 1 / its class's probe count, so that every class of strangers
+    weighs the same however many images it has) the FPIR is the accepted share of the total weight."""
+    d = np.asarray(non_mated, dtype=np.float64)
     if d.size == 0 or not 0 <= fpir < 1:
         raise ValueError("need non-mated distances and 0 <= fpir < 1")
-    allowed = int(np.floor(fpir * d.size))
+    if weights is None:
+        d = np.sort(d)
+        allowed = int(np.floor(fpir * d.size))
+    else:
+        order = np.argsort(d, kind="stable")
+        d, share = d[order], np.cumsum(check_weights(weights, d.size)[order])
+        share /= share[-1]
+        allowed = min(int(np.searchsorted(share, fpir + 1e-12, side="right")), d.size - 1)
     return max(0.0, float(np.nextafter(d[allowed], -np.inf)))
+
+
+def check_weights(weights: ArrayLike, n: int) -> np.ndarray:
+    """`weights` as n finite, non-negative float64 values with a positive sum; ValueError otherwise."""
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise ValueError(f"need {n} finite, non-negative weights with a positive sum")
+    return w
 
 
 def probe_distances(
@@ -141,7 +160,8 @@ def calibrate(
         raise ValueError(f"statistic must be one of {STATISTICS}, got {statistic!r}")
     score = probe_distances if statistic == "nearest" else centroid_probe_distances
     found = score(x, labels, probes)
-    threshold = threshold_at_fpir(found.other, fpir=target_fpir)
+    weights = identity_weights(labels[probes])
+    threshold = threshold_at_fpir(found.other, fpir=target_fpir, weights=weights)
     mated = np.isfinite(found.own)
     accepted = (found.own < found.other) & (found.own <= threshold)
     return Calibration(
@@ -151,10 +171,17 @@ def calibrate(
         references=len(x),
         non_mated_probes=len(probes),
         mated_probes=int(mated.sum()),
-        fpir=float(np.mean(found.other <= threshold)),
+        fpir=float(weights[found.other <= threshold].sum()),
         fnir=float(1.0 - accepted[mated].mean()) if mated.any() else None,
         sampled=len(probes) < len(x),
     )
+
+
+def identity_weights(probe_labels: np.ndarray) -> np.ndarray:
+    """One weight per probe, summing to 1, every identity's probes together weighing the same: an identity of
+    500 references says no more about strangers than one of 5."""
+    counts = np.bincount(probe_labels)
+    return 1.0 / (counts[probe_labels] * np.count_nonzero(counts))
 
 
 def sample_probes(references: int, *, max_probes: int, seed: int) -> np.ndarray:

@@ -223,8 +223,8 @@ def identification_table(
     chosen = "set" if e.target_fpir is not None else "the best balanced open-set accuracy on validation"
     method = (
         f"{STATISTIC_TEXT[e.identify_statistic]}; validation galleries of G identities x k references ({e.gallery_rounds} per G, k), "
-        "every image of as many other identities a non-mated probe; per FPIR, the largest threshold whose FPIR "
-        f"is at most it (default {target:g}: {chosen}); interpolated in log G, beyond the largest G the "
+        "every image of every other class a non-mated probe, each class weighing the same in the FPIR; per FPIR, "
+        f"the largest threshold whose FPIR is at most it (default {target:g}: {chosen}); interpolated in log G, beyond the largest G the "
         "least-squares line in log G, never looser than the largest G's"
     )
     return Identification(

@@ -65,7 +65,16 @@ def _omniglot() -> TrainConfig:
         model=ModelConfig(encoder="resnet-small", embedding_dim=128),
         optim=OptimConfig(loss="multi-similarity", p=32, k=4, epochs=40, batches_per_epoch=100, patience=8),
         augment=AugmentConfig(rotation=10.0, shear=0.3, scale=(0.85, 1.15), translate=0.1),
-        eval=EvalConfig(select="nway", n_way=20, k_shot=1, within_group=True, n_tasks=400, kshot=1),
+        # identify scores a character by its centroid: FNIR at FPIR 1 %, 10 x 5 on validation, 69.4 -> 50.6 %
+        eval=EvalConfig(
+            select="nway",
+            n_way=20,
+            k_shot=1,
+            within_group=True,
+            n_tasks=400,
+            kshot=1,
+            identify_statistic="centroid",
+        ),
     )
 
 

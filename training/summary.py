@@ -123,10 +123,11 @@ def identification_rows(card: dict[str, Any]) -> list[str]:
         if row["k"] != 5 or row["target_fpir"] not in shown:
             continue
         default = " (the default)" if row["target_fpir"] == table["target_fpir"] else ""
+        micro = f" per class, {_fmt(row['fpir_micro'])} of probes" if "fpir_micro" in row else ""
         rows.append(
             f"| `{card['name']}` | identify, {row['identities']} identities × 5 references: genuine probes missed "
             f"(FNIR) at the FPIR {_fmt(row['target_fpir'])} threshold{default}; strangers accepted "
-            f"{_fmt(row['fpir'])} | {_fmt(row['fnir'])} | | |"
+            f"{_fmt(row['fpir'])}{micro} | {_fmt(row['fnir'])} | | |"
         )
     return rows
 

@@ -43,6 +43,28 @@ def test_threshold_at_fpir_literals_sit_just_under_the_next_distance():
     assert threshold_at_fpir(distances, fpir=0.5) == np.nextafter(0.7, 0.0)
 
 
+def test_threshold_at_fpir_weighted_counts_the_accepted_share_of_the_weight():
+    distances = [0.9, 0.2, 0.5, 0.7]
+    # 0.2 weighs half: accepting it alone is an FPIR of 0.5, so 0.25 accepts nothing
+    assert threshold_at_fpir(distances, fpir=0.25, weights=[1, 3, 1, 1]) == np.nextafter(0.2, 0.0)
+    assert threshold_at_fpir(distances, fpir=0.5, weights=[1, 3, 1, 1]) == np.nextafter(0.5, 0.0)
+    # sorted 0.2, 0.5, 0.7, 0.9 weigh 1, 8, 1, 1 of 11: accepting 0.2 and 0.5 is 9/11, adding 0.7 10/11
+    assert threshold_at_fpir(distances, fpir=0.85, weights=[1, 1, 8, 1]) == np.nextafter(0.7, 0.0)
+    assert threshold_at_fpir(distances, fpir=0.8, weights=[1, 1, 8, 1]) == np.nextafter(0.5, 0.0)
+
+
+def test_threshold_at_fpir_equal_weights_give_the_unweighted_threshold():
+    d = np.random.default_rng(0).random(997)
+    for fpir in (0.0, 0.001, 0.01, 0.05, 0.1, 0.5, 0.99):
+        assert threshold_at_fpir(d, fpir=fpir, weights=np.full(997, 0.25)) == threshold_at_fpir(d, fpir=fpir)
+
+
+@pytest.mark.parametrize("weights", [[1.0], [1.0, -1.0], [0.0, 0.0], [1.0, np.nan]])
+def test_threshold_at_fpir_refuses_weights_that_are_not_one_per_distance_and_positive(weights):
+    with pytest.raises(ValueError, match="weights"):
+        threshold_at_fpir([0.3, 0.4], fpir=0.1, weights=weights)
+
+
 def test_threshold_at_fpir_zero_distance_clamps_to_zero():
     assert threshold_at_fpir([0.0, 0.4], fpir=0.1) == 0.0
 
@@ -73,22 +95,34 @@ def test_probe_distances_of_a_subset_compare_with_every_reference():
 
 
 def test_calibrate_spread_gallery_picks_the_third_smallest_stranger_distance():
-    # non-mated: chords of 45, 45, 50, 50, 65, 70. At FPIR 0.4, floor(0.4 * 6) = 2 may be accepted: the
-    # threshold sits just under chord(50), accepting the two chord(45)s: FPIR 2/6.
+    # non-mated: chords of 45 (C), 45 (D), 50 (A0), 50 (E), 65 (B), 70 (A20); each identity weighs 1/5, so
+    # A's two probes 1/10 each. At FPIR 0.4 the two chord(45)s may be accepted (0.4), not A0 too (0.5): the
+    # threshold sits just under chord(50).
     # mated: A0 and A20 are 20 apart (chord 0.347), nearer than anyone else and under the threshold.
     result = calibrate(*SPREAD, target_fpir=0.4)
     assert result.threshold == pytest.approx(chord(50), abs=1e-6) and result.threshold < chord(50)
-    assert result.fpir == pytest.approx(2 / 6) and result.fnir == 0.0
+    assert result.fpir == pytest.approx(0.4) and result.fnir == 0.0
     assert (result.identities, result.references) == (5, 6)
     assert (result.non_mated_probes, result.mated_probes, result.sampled) == (6, 2, False)
 
 
 def test_calibrate_split_identity_nearest_to_someone_else_is_a_miss():
-    # non-mated: chords of 50, 50, 50, 60, 60, 60; at FPIR 0.5, 3 may be accepted: just under chord(60) = 1.
+    # non-mated: chords of 50 (A0, B, A100: weights 0.1, 0.2, 0.1), then 60 (C, D, E: 0.2 each); at FPIR 0.5
+    # the three 50s may be accepted (0.4), not a 60 too (0.6): just under chord(60) = 1.
     # mated: A0's own other reference is 100 away, B only 50: nearest is someone else, so both miss.
     result = calibrate(*SPLIT, target_fpir=0.5)
     assert result.threshold == pytest.approx(1.0, abs=1e-6) and result.threshold < 1.0
-    assert result.fpir == 0.5 and result.fnir == 1.0 and result.mated_probes == 2
+    assert result.fpir == pytest.approx(0.4) and result.fnir == 1.0 and result.mated_probes == 2
+
+
+def test_calibrate_weighs_each_identity_the_same_however_many_references_it_has():
+    # identity "big" holds 20 references 5 degrees from e's one; a to d lie 60 or more from anyone.
+    angles = [0, 60, 120, 180] + [245 + 0.1 * i for i in range(20)] + [240]
+    labels = list("abcd") + ["big"] * 20 + ["e"]
+    result = calibrate(circle(*angles), labels, target_fpir=0.4)
+    # big's 20 probes (5 to 7 degrees from e) are 20 of the 25 probes but one identity in 6: accepting them
+    # and e's is an FPIR of 2/6, not the 21/25 it would be with every probe weighing the same
+    assert chord(7) < result.threshold <= chord(60) and result.fpir == pytest.approx(2 / 6)
 
 
 def test_calibrate_single_references_have_no_fnir():

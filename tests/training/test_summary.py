@@ -91,3 +91,22 @@ def test_per_set_rows_give_the_macro_interval_where_the_card_has_one():
         "| `defects` | unifesp: 5-shot top-1, held-out images vs 5 training references, macro [95 % interval] / "
         "micro | 78.9 % ✗ [74.0, 83.1] / 89.8 % | 90.0 % | |" in rows_for(_card({"by_set": by_set}))
     )
+
+
+def test_identify_rows_give_strangers_accepted_per_class_beside_per_probe():
+    card = _card({})
+    row = {"identities": 3, "k": 5, "threshold": 0.7, "fnir": 0.02}
+    card["identification"] = {
+        "target_fpir": 0.01,
+        "test": [
+            {**row, "target_fpir": 0.01, "fpir": 0.031, "fpir_micro": 0.024},
+            {**row, "identities": 6, "target_fpir": 0.01, "fpir": 0.05},  # a card from before fpir_micro
+            {**row, "k": 1, "target_fpir": 0.01, "fpir": 0.2},  # k = 1: not shown
+        ],
+    }
+    shown = [r for r in rows_for(card) if "identify" in r]
+    assert len(shown) == 2
+    assert (
+        "threshold (the default); strangers accepted 3.1 % per class, 2.4 % of probes | 2.0 % |" in shown[0]
+    )
+    assert "strangers accepted 5.0 % | 2.0 % |" in shown[1]

@@ -18,10 +18,12 @@ def pairwise_l2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def nearest(queries: np.ndarray, refs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index of and distance to each query's nearest reference (first one on ties), in bounded memory."""
+    """Index of and distance to each query's nearest reference (first one on ties), in bounded memory: a block
+    of queries holds at most about `_CHUNK_ELEMENTS` distances and as many float64 values of its own."""
     idx = np.empty(len(queries), dtype=np.int64)
     dist = np.empty(len(queries), dtype=np.float64)
-    step = max(1, _CHUNK_ELEMENTS // max(1, len(refs)))
+    width = queries.shape[1] if np.ndim(queries) == 2 else 1
+    step = max(1, _CHUNK_ELEMENTS // max(1, len(refs), width))
     for s in range(0, len(queries), step):
         block = pairwise_l2(queries[s : s + step], refs)
         idx[s : s + step] = block.argmin(axis=1)
@@ -30,8 +32,11 @@ def nearest(queries: np.ndarray, refs: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def as_embeddings_and_labels(emb: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    """(n, d) float64 embeddings and (n,) labels, or ValueError."""
-    emb, labels = np.asarray(emb, dtype=np.float64), np.asarray(labels)
+    """(n, d) floating-point embeddings (float32 ones kept as they are, without a float64 copy: every distance
+    here is worked out in float64 block by block) and (n,) labels, or ValueError."""
+    emb, labels = np.asarray(emb), np.asarray(labels)
+    if not np.issubdtype(emb.dtype, np.floating):
+        emb = emb.astype(np.float64)
     if emb.ndim != 2 or labels.ndim != 1 or len(labels) != len(emb):
         raise ValueError(f"need embeddings (n, d) and labels (n,), got {emb.shape} and {labels.shape}")
     return emb, labels

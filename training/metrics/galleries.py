@@ -1,7 +1,9 @@
 """Open-set identification as the service does it, simulated: galleries of G identities x k references,
 probes of enrolled identities (mated) and of identities never enrolled (non-mated).
 
-FPIR (false-positive identification rate): the share of non-mated probes answered as someone. FNIR (false
+FPIR (false-positive identification rate): the share of non-mated probes answered as someone, each class of
+strangers weighing the same (a class of 800 images counts no more than one of 3; `fpir_micro`: every probe
+the same). FNIR (false
 negative identification rate): the share of mated probes not answered as their own identity. A threshold at a
 target FPIR grows stricter as G grows (more references for a stranger to fall near): the table of
 `identification_thresholds` gives it per (G, k), measured on identities the model never trained on.
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gallery.calibration import threshold_at_fpir  # one rule for training and the service
+from gallery.calibration import check_weights, threshold_at_fpir  # one rule for training and the service
 from gallery.centroids import centroid
 from modelcard.identification import STATISTICS
 from training.metrics.distances import as_embeddings_and_labels, class_members, pairwise_l2
@@ -23,11 +25,13 @@ from training.metrics.distances import as_embeddings_and_labels, class_members, 
 @dataclass(frozen=True)
 class GalleryTrials:
     """Nearest-reference distances of mated probes (and whether that reference was their identity) and of
-    non-mated probes, pooled over every simulated gallery."""
+    non-mated probes, pooled over every simulated gallery; `non_mated_weights` sum to 1, each gallery's share
+    split evenly between its classes of strangers and within a class between its probes (None: all equal)."""
 
     mated: np.ndarray
     mated_correct: np.ndarray
     non_mated: np.ndarray
+    non_mated_weights: np.ndarray | None = None
 
 
 SCORINGS = (*STATISTICS, "mean")  # the service's statistics, and the mean distance, measured for comparison
@@ -66,7 +70,8 @@ def simulate_galleries(
 ) -> GalleryTrials:
     """`rounds` galleries: each enrolls `identities` random classes with more than k images (k random
     references each; their other images are mated probes), and every image of the other classes is a
-    non-mated probe; a probe's score is its nearest identity's by `statistic` (see `identity_scores`).
+    non-mated probe, weighted so that each of those classes weighs the same; a probe's score is its nearest
+    identity's by `statistic` (see `identity_scores`).
     ValueError when fewer than identities + 1 classes have more than k images."""
     emb, labels = as_embeddings_and_labels(emb, labels)
     members = class_members(labels, min_count=1)
@@ -76,24 +81,35 @@ def simulate_galleries(
             f"need at least {identities + 1} classes with more than {k} images, have {len(eligible)}"
         )
     rng = np.random.default_rng(seed)
-    mated, correct, non_mated = [], [], []
+    mated, correct, non_mated, weights = [], [], [], []
     for _ in range(rounds):
         enrolled = set(rng.choice(len(eligible), identities, replace=False).tolist())
         chosen = [eligible[i] for i in sorted(enrolled)]
         picked = [rng.permutation(members[c]) for c in chosen]
         refs = np.concatenate([p[:k] for p in picked])
         probes = np.concatenate([p[k:] for p in picked])
-        strangers = np.concatenate([m for c, m in members.items() if c not in set(chosen)])
+        others = [m for c, m in members.items() if c not in set(chosen)]
+        strangers = np.concatenate(others)
+        weights.append(
+            np.concatenate([np.full(len(m), 1.0 / (len(m) * len(others) * rounds)) for m in others])
+        )
         ref_ids = np.repeat(np.arange(len(chosen)), k)
         scores = identity_scores(emb[probes], emb[refs], ref_ids, statistic=statistic)
         mated.append(scores.min(axis=1))
         correct.append(np.asarray(chosen)[scores.argmin(axis=1)] == labels[probes])
         non_mated.append(identity_scores(emb[strangers], emb[refs], ref_ids, statistic=statistic).min(axis=1))
-    return GalleryTrials(np.concatenate(mated), np.concatenate(correct), np.concatenate(non_mated))
+    return GalleryTrials(
+        np.concatenate(mated), np.concatenate(correct), np.concatenate(non_mated), np.concatenate(weights)
+    )
 
 
-def fpir_at(non_mated: ArrayLike, *, threshold: float) -> float:
-    return float(np.mean(np.asarray(non_mated) <= threshold))
+def fpir_at(non_mated: ArrayLike, *, threshold: float, weights: ArrayLike | None = None) -> float:
+    """The share of non-mated probes at or under `threshold`: of their total weight when `weights` is given."""
+    accepted = np.asarray(non_mated) <= threshold
+    if weights is None:
+        return float(np.mean(accepted))
+    w = check_weights(weights, accepted.size)
+    return float(w[accepted].sum() / w.sum())
 
 
 def fnir_at(trials: GalleryTrials, *, threshold: float) -> float:
@@ -124,7 +140,7 @@ def identification_thresholds(
             except ValueError:
                 continue
             for fpir in fpirs:
-                t = threshold_at_fpir(trials.non_mated, fpir=fpir)
+                t = threshold_at_fpir(trials.non_mated, fpir=fpir, weights=trials.non_mated_weights)
                 rows.append(
                     {
                         "identities": g,
@@ -161,7 +177,8 @@ def figures_at(
     statistic: str = "nearest",
 ) -> list[dict]:
     """Each row's threshold applied to galleries of the same (G, k) drawn from other data (the test split):
-    the FPIR and FNIR a user would see, beside the FPIR the row was tuned for."""
+    the FPIR (each class of strangers weighing the same, and `fpir_micro`, each probe) and FNIR a user would
+    see, beside the FPIR the row was tuned for."""
     out, trials = [], {}
     for row in table:
         g, k = row["identities"], row["k"]
@@ -175,9 +192,11 @@ def figures_at(
         if trials[g, k] is None:
             continue
         t = row["threshold"]
+        found = trials[g, k]
         measured = {
-            "fpir": fpir_at(trials[g, k].non_mated, threshold=t),
-            "fnir": fnir_at(trials[g, k], threshold=t),
+            "fpir": fpir_at(found.non_mated, threshold=t, weights=found.non_mated_weights),
+            "fpir_micro": fpir_at(found.non_mated, threshold=t),
+            "fnir": fnir_at(found, threshold=t),
         }
         out.append({"identities": g, "k": k, "target_fpir": row["fpir"], "threshold": t, **measured})
     return out

@@ -25,3 +25,24 @@ def test_pairwise_l2_identical_float32_unit_vectors_give_zero_not_nan():
 def test_pairwise_l2_dimension_mismatch_raises_value_error():
     with pytest.raises(ValueError, match="arrays"):
         pairwise_l2(np.zeros((2, 3)), np.zeros((2, 4)))
+
+
+def test_nearest_of_wide_vectors_in_blocks_is_that_of_the_whole_matrix(monkeypatch):
+    import training.metrics.distances as distances
+
+    rng = np.random.default_rng(0)
+    queries, refs = rng.standard_normal((50, 300)).astype(np.float32), rng.standard_normal((7, 300))
+    whole = pairwise_l2(queries, refs)
+    monkeypatch.setattr(distances, "_CHUNK_ELEMENTS", 1000)  # 300-wide rows: 3 queries per block
+    idx, dist = distances.nearest(queries, refs)
+    np.testing.assert_array_equal(idx, whole.argmin(axis=1))
+    np.testing.assert_array_equal(dist, whole.min(axis=1))
+
+
+def test_float32_embeddings_are_taken_without_a_float64_copy_and_integers_become_float64():
+    from training.metrics.distances import as_embeddings_and_labels
+
+    emb = np.ones((4, 3), dtype=np.float32)
+    kept, _ = as_embeddings_and_labels(emb, [0, 0, 1, 1])
+    assert kept is emb
+    assert as_embeddings_and_labels(np.ones((2, 3), dtype=np.int64), [0, 1])[0].dtype == np.float64

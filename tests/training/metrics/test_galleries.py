@@ -54,6 +54,21 @@ def test_simulate_galleries_pools_mated_and_non_mated_probes():
     assert trials.mated_correct.all() and trials.mated.max() < trials.non_mated.min()
 
 
+def test_simulate_galleries_weighs_each_class_of_strangers_the_same():
+    # classes 0..3 of 2 images, class 4 of 20 that lies on class 0: its images are the false positives
+    emb, labels = clustered(5, 2, spread=0.01)
+    big = emb[labels == 0].mean(axis=0) + 0.01 * np.random.default_rng(1).standard_normal((20, emb.shape[1]))
+    emb, labels = np.concatenate([emb, big]), np.concatenate([labels, np.full(20, 4)])
+    trials = simulate_galleries(emb, labels, identities=1, k=1, rounds=40, seed=0)
+    assert trials.non_mated_weights.sum() == pytest.approx(1.0)
+    micro = fpir_at(trials.non_mated, threshold=0.1)
+    balanced = fpir_at(trials.non_mated, threshold=0.1, weights=trials.non_mated_weights)
+    # with class 0 enrolled, class 4's 20 images are strangers accepted: most of the images, one of 4 classes
+    assert balanced < 0.6 * micro
+    t = threshold_at_fpir(trials.non_mated, fpir=0.05, weights=trials.non_mated_weights)
+    assert fpir_at(trials.non_mated, threshold=t, weights=trials.non_mated_weights) <= 0.05
+
+
 def test_simulate_galleries_needs_a_stranger():
     emb, labels = clustered(3, 4, spread=0.01)
     with pytest.raises(ValueError, match="at least 4 classes"):
