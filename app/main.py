@@ -31,7 +31,10 @@ from app.settings import Settings
 from app.strictform import FormWatch, strict_form
 
 VERSION = "0.1.0"
-ERROR_RESPONSES = {code: {"model": ErrorBody} for code in (401, 404, 409, 413, 422, 429, 503)}
+# the error envelope's statuses (README "Errors"), declared on every route so that generated clients expect them
+ERROR_RESPONSES = {
+    code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 415, 422, 429, 500, 503, 507)
+}
 TELEMETRY_OFF = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 ROUTERS = (
     galleries.router,

@@ -60,3 +60,20 @@ def test_vectors_of_another_models_width_are_refused_as_model_mismatch(gallery, 
         gallery.search(other, top_k=1, model_sha256=NEW_SHA)
     with pytest.raises(ModelMismatch):
         gallery.add_many([Enrollment("bob", other, tuple(shas(1)))], model_sha256=NEW_SHA)
+
+
+def test_a_step_where_every_reference_failed_records_the_failures(gallery, unit_vectors, shas):
+    ids = gallery.add_many(
+        [
+            Enrollment(
+                "wall", unit_vectors(2, seed=0), tuple(shas(2)), images=tuple(_image() for _ in range(2))
+            )
+        ]
+    )[0]
+    migration.begin(gallery.store, model="faces-v2", model_sha256=NEW_SHA, dim=8, drop_failed=True)
+    failed = [(i, "no_face", "no face was found") for i in ids]
+
+    migration.stage(gallery.store, [], unit_vectors(0, dim=8), failed, model_sha256=NEW_SHA)
+
+    assert [f.reference_id for f in migration.failures(gallery.store)] == list(ids)
+    assert migration.state(gallery.store).failed == 2

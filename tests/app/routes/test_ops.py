@@ -60,3 +60,10 @@ async def test_openapi_lists_every_endpoint(helpers, client):
         "/galleries/{name}/references/{reference_id}",
         "/metrics",
     } <= paths
+
+
+async def test_openapi_declares_the_error_envelopes_statuses(client):
+    schema = (await client.get("/openapi.json")).json()
+    responses = schema["paths"]["/enroll"]["post"]["responses"]
+    assert {"400", "401", "413", "415", "422", "429", "500", "503", "507"} <= set(responses)
+    assert responses["415"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
