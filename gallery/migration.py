@@ -155,8 +155,9 @@ def stage(
 ) -> None:
     """Record one step's new embeddings and failures in one transaction (rows of references deleted
     meanwhile are skipped); nothing when the migration is no longer the running one to `model_sha256`."""
-    rows = np.asarray(embeddings)
-    rows = rows.reshape(len(ids), rows.size // len(ids)) if ids else ()  # a step where nothing re-embedded
+    rows = (
+        np.asarray(embeddings).reshape(len(ids), -1) if ids else ()
+    )  # () : a step where nothing re-embedded
     blobs = [row.astype(EMBEDDING_DTYPE).tobytes() for row in rows]
     # standard SQL that SQLite and PostgreSQL both parse (the WHERE also settles SQLite's SELECT/ON ambiguity)
     exists = 'WHERE EXISTS (SELECT 1 FROM "references" WHERE id = ?)'

@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
-from training.metrics.distances import class_members
-from training.metrics.galleries import identity_scores
+from training.metrics.galleries import simulate_galleries
 
 
 @dataclass(frozen=True)
@@ -40,34 +39,26 @@ def strangers_by_class(
     seed: int,
     statistic: str = "centroid",
 ) -> list[StrangerClass]:
-    """Per class of strangers, most accepted share of all first: `rounds` galleries of `identities` random
-    classes with more than k images (k random references each), every image of every other class a probe."""
-    emb, labels = np.asarray(emb), np.asarray(labels)
-    members = class_members(labels)
-    eligible = [c for c, m in members.items() if len(m) > k]
-    if len(eligible) < identities + 1:
-        raise ValueError(f"need at least {identities + 1} classes with more than {k} images")
-    rng = np.random.default_rng(seed)
-    trials, accepted, taken = Counter(), Counter(), {c: Counter() for c in members}
-    for _ in range(rounds):
-        chosen = [eligible[i] for i in sorted(rng.choice(len(eligible), identities, replace=False))]
-        refs = np.concatenate([rng.permutation(members[c])[:k] for c in chosen])
-        ids = np.repeat(np.arange(identities), k)
-        for c, m in members.items():
-            if c in chosen:
-                continue
-            scores = identity_scores(emb[m], emb[refs], ids, statistic=statistic)
-            hit = scores.min(axis=1) <= threshold
-            trials[c] += len(m)
-            accepted[c] += int(hit.sum())
-            taken[c].update(str(chosen[j]) for j in scores.argmin(axis=1)[hit])
-    total = sum(trials.values())
-    out = [
-        StrangerClass(
-            str(c), trials[c], accepted[c] / trials[c], accepted[c] / total, dict(taken[c].most_common())
+    """Per class of strangers, most accepted share of all first, over the galleries `simulate_galleries`
+    draws: `rounds` of `identities` random classes with more than k images (k random references each), every
+    image of every other class a probe."""
+    trials = simulate_galleries(
+        emb, labels, identities=identities, k=k, rounds=rounds, seed=seed, statistic=statistic
+    )
+    hit = trials.non_mated <= threshold
+    out = []
+    for c in np.unique(trials.non_mated_labels):
+        mine = trials.non_mated_labels == c
+        taken = Counter(str(n) for n in trials.non_mated_nearest[mine & hit])
+        out.append(
+            StrangerClass(
+                str(c),
+                int(mine.sum()),
+                float(hit[mine].mean()),
+                float(hit[mine].sum() / hit.size),
+                dict(taken.most_common()),
+            )
         )
-        for c in trials
-    ]
     return sorted(out, key=lambda s: (-s.share_of_all, s.label))
 
 

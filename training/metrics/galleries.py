@@ -26,12 +26,16 @@ from training.metrics.distances import as_embeddings_and_labels, class_members, 
 class GalleryTrials:
     """Nearest-reference distances of mated probes (and whether that reference was their identity) and of
     non-mated probes, pooled over every simulated gallery; `non_mated_weights` sum to 1, each gallery's share
-    split evenly between its classes of strangers and within a class between its probes (None: all equal)."""
+    split evenly between its classes of strangers and within a class between its probes (None: all equal);
+    `non_mated_labels` and `non_mated_nearest` give each non-mated probe's class and the enrolled class it
+    was nearest to."""
 
     mated: np.ndarray
     mated_correct: np.ndarray
     non_mated: np.ndarray
     non_mated_weights: np.ndarray | None = None
+    non_mated_labels: np.ndarray | None = None
+    non_mated_nearest: np.ndarray | None = None
 
 
 SCORINGS = (*STATISTICS, "mean")  # the service's statistics, and the mean distance, measured for comparison
@@ -81,7 +85,7 @@ def simulate_galleries(
             f"need at least {identities + 1} classes with more than {k} images, have {len(eligible)}"
         )
     rng = np.random.default_rng(seed)
-    mated, correct, non_mated, weights = [], [], [], []
+    mated, correct, non_mated, weights, nearest = [], [], [], [], []
     for _ in range(rounds):
         enrolled = set(rng.choice(len(eligible), identities, replace=False).tolist())
         chosen = [eligible[i] for i in sorted(enrolled)]
@@ -97,9 +101,16 @@ def simulate_galleries(
         scores = identity_scores(emb[probes], emb[refs], ref_ids, statistic=statistic)
         mated.append(scores.min(axis=1))
         correct.append(np.asarray(chosen)[scores.argmin(axis=1)] == labels[probes])
-        non_mated.append(identity_scores(emb[strangers], emb[refs], ref_ids, statistic=statistic).min(axis=1))
+        stranger_scores = identity_scores(emb[strangers], emb[refs], ref_ids, statistic=statistic)
+        non_mated.append(stranger_scores.min(axis=1))
+        nearest.append((strangers, np.asarray(chosen)[stranger_scores.argmin(axis=1)]))
     return GalleryTrials(
-        np.concatenate(mated), np.concatenate(correct), np.concatenate(non_mated), np.concatenate(weights)
+        np.concatenate(mated),
+        np.concatenate(correct),
+        np.concatenate(non_mated),
+        np.concatenate(weights),
+        labels[np.concatenate([s for s, _ in nearest])],
+        np.concatenate([n for _, n in nearest]),
     )
 
 
