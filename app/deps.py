@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request, UploadFile
+from fastapi import Depends, Path, Request, UploadFile
+from pydantic import BeforeValidator
 
 from app.imaging import Upload, upload_name
 from app.metrics import Metrics
@@ -31,6 +32,21 @@ async def get_registry(request: Request) -> GalleryRegistry:
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 RegistryDep = Annotated[GalleryRegistry, Depends(get_registry)]
+
+
+def decimal_digits(value: object) -> object:
+    """A path's text must be plain ASCII digits: int() would also take `1_0` (10), `+1`, ` 1` or `１`. Any
+    number so written is well-formed; one that names no reference (0, beyond 64 bits) is a 404."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("must be written with the digits 0-9 alone")
+    return value
+
+
+ReferenceId = Annotated[
+    int,
+    Path(description="A reference's id, as enroll returned it."),
+    BeforeValidator(decimal_digits),
+]
 
 
 async def read_upload(file: UploadFile) -> Upload:

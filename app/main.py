@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI
 
@@ -13,6 +14,7 @@ from app.errors import install_error_handlers
 from app.headmethod import HeadAsGet
 from app.hotpath import IdentifyHotPath
 from app.metrics import Metrics, RequestMetricsMiddleware
+from app.openapi import refine
 from app.routes import (
     enroll,
     galleries,
@@ -86,4 +88,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)  # outermost: counts every answer
     for router in ROUTERS:
         app.include_router(router, responses=ERROR_RESPONSES)
+    generated = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = refine(
+                generated(), api_keys=bool(settings.api_keys), max_images=settings.max_images_per_request
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

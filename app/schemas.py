@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from gallery.inputs import GALLERY_NAME
+
 GalleryStatus = Literal["ready", "model_mismatch", "model_missing"]
 ThresholdSource = Literal["card_identification", "card", "override", "calibrated"]
 
@@ -20,7 +22,13 @@ class ErrorBody(BaseModel):
 
 
 class GalleryCreate(BaseModel):
-    name: str = Field(description="Matches ^[a-z0-9][a-z0-9_-]{0,63}$.", examples=["staff"])
+    name: str = Field(
+        description=f"Matches {GALLERY_NAME.pattern}.",
+        examples=["staff"],
+        json_schema_extra={
+            "pattern": GALLERY_NAME.pattern
+        },  # declared; gallery.inputs checks it (its own 422)
+    )
     model: str = Field(description="A model name served from the models directory.", examples=["faces"])
     threshold: float | None = Field(
         default=None,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.deps import RegistryDep
+from app.deps import ReferenceId, RegistryDep
 from app.runtime import blocking
 from app.schemas import IdentityDeleted, IdentityOut, IdentityPage, ReferenceDeleted
 from gallery.registry import GalleryRegistry
@@ -44,7 +44,7 @@ async def delete_identity(registry: RegistryDep, name: str, identity: str) -> Id
 
 
 @router.delete("/references/{reference_id}", response_model=ReferenceDeleted)
-async def delete_reference(registry: RegistryDep, name: str, reference_id: int) -> ReferenceDeleted:
+async def delete_reference(registry: RegistryDep, name: str, reference_id: ReferenceId) -> ReferenceDeleted:
     """Delete one reference by id."""
     identity = await blocking(lambda: registry.get(name).delete_reference(reference_id))
     return ReferenceDeleted(gallery=name, reference_id=reference_id, identity=identity)

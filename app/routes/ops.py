@@ -275,7 +275,15 @@ async def read_ready(rt: RuntimeDep, response: Response) -> ReadyOut:
     return await blocking(_ready, rt)
 
 
-@router.get("/metrics", response_class=Response)
+METRICS_RESPONSES = {
+    200: {
+        "description": "The Prometheus text exposition format (version 0.0.4).",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.get("/metrics", response_class=Response, responses=METRICS_RESPONSES)
 async def read_metrics(rt: RuntimeDep, metrics: MetricsDep) -> Response:
     """Prometheus metrics: requests, latencies, batch sizes, queue depth, gallery sizes."""
     metrics.set_galleries(await blocking(rt.registry.list))

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 
-from app.deps import RegistryDep
+from app.deps import ReferenceId, RegistryDep
 from app.runtime import blocking
 from gallery.errors import ImageNotKept
 from gallery.registry import GalleryRegistry
@@ -53,7 +53,7 @@ async def _answer(
 async def read_reference_image(
     registry: RegistryDep,
     name: str,
-    reference_id: int,
+    reference_id: ReferenceId,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """A reference's kept image: the enrolled bytes, or a JPEG re-encoded under SG_KEPT_IMAGE_MAX_KB."""
@@ -64,7 +64,7 @@ async def read_reference_image(
 async def read_reference_thumbnail(
     registry: RegistryDep,
     name: str,
-    reference_id: int,
+    reference_id: ReferenceId,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """A reference's thumbnail: a JPEG at most SG_THUMBNAIL_SIDE pixels on its longest side."""

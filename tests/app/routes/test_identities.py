@@ -72,3 +72,18 @@ async def test_delete_reference_id_beyond_int64_returns_404(client):
 async def test_list_identities_offset_beyond_int64_returns_empty_page(client):
     response = await client.get("/galleries/faces/identities", params={"offset": 2**64})
     assert response.status_code == 200 and response.json()["identities"] == []
+
+
+async def test_reference_id_written_with_more_than_digits_returns_422(helpers, enrolled):
+    body = (await helpers.identify(enrolled, helpers.noisy("alice", seed=61))).json()
+    reference_id = body["candidates"][0]["reference_id"]
+    # int() reads each of these as a number; a path names a reference only by its digits
+    for text in (f"+{reference_id}", f"{reference_id}_0", f" {reference_id}", "１"):
+        response = await enrolled.delete(f"/galleries/faces/references/{text}")
+        assert response.status_code == 422 and response.json()["error"]["code"] == "validation_error", text
+    image = await enrolled.get(f"/galleries/faces/references/+{reference_id}/image")
+    assert image.status_code == 422
+    response = await enrolled.delete(
+        f"/galleries/faces/references/0{reference_id}"
+    )  # leading zeros are digits
+    assert response.status_code == 200 and response.json()["reference_id"] == reference_id
