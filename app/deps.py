@@ -14,6 +14,7 @@ from pydantic import BeforeValidator
 from app.imaging import Upload, upload_name
 from app.metrics import Metrics
 from app.runtime import Runtime
+from app.strictform import digits_only
 from gallery.registry import GalleryRegistry
 
 
@@ -34,18 +35,10 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 RegistryDep = Annotated[GalleryRegistry, Depends(get_registry)]
 
 
-def decimal_digits(value: object) -> object:
-    """A path's text must be plain ASCII digits: int() would also take `1_0` (10), `+1`, ` 1` or `１`. Any
-    number so written is well-formed; one that names no reference (0, beyond 64 bits) is a 404."""
-    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
-        raise ValueError("must be written with the digits 0-9 alone")
-    return value
-
-
 ReferenceId = Annotated[
     int,
     Path(description="A reference's id, as enroll returned it."),
-    BeforeValidator(decimal_digits),
+    BeforeValidator(digits_only),  # `+1`, `1_0`, ` 1` would read as numbers; 0 or > 64 bits is a 404
 ]
 
 

@@ -1,5 +1,6 @@
-"""Strict multipart forms: a part sent twice where the route reads it once, or a name or text field that is
-not valid in the form's charset (UTF-8 unless it says otherwise), is 422 with our error body.
+"""Strict multipart forms and queries: a part sent twice where the route reads it once, a name or text field that
+is not valid in the form's charset (UTF-8 unless it says otherwise), or a query parameter sent twice, is 422
+with our error body.
 
 Starlette's form parser keeps the last of repeated fields and reads undecodable text as Latin-1 without a
 word, so `FormWatch` (pure ASGI middleware) reads every multipart body a second time as it streams to the
@@ -153,15 +154,20 @@ def _list_fields(route: object) -> set[str]:
 
 
 def digits_only(value: object) -> object:
-    """A form's whole number must be written in plain ASCII digits: not `5.0`, `+5`, ` 5` or `٥` (a validator
-    run before the integer one, which reads all of those)."""
+    """A form's or a path's whole number must be written in plain ASCII digits: not `5.0`, `+5`, `1_0`, ` 5` or
+    `٥` (a validator run before the integer one, which reads all of those)."""
     if isinstance(value, str) and not (value.isascii() and value.isdigit()):
         raise ValueError("must be a whole number written in digits")
     return value
 
 
 async def strict_form(request: Request) -> None:
-    """Refuse a multipart form with undecodable text, or with a part sent twice that the route reads once."""
+    """Refuse a query parameter sent twice (Starlette keeps the last), and a multipart form with undecodable
+    text or with a part sent twice that the route reads once."""
+    queried = Counter(name for name, _ in request.query_params.multi_items())
+    twice = sorted(name for name, count in queried.items() if count > 1)
+    if twice:
+        raise DuplicateField(f"query parameter sent more than once: {', '.join(map(repr, twice))}")
     notes: FormNotes | None = request.scope.get(SCOPE_KEY)
     if notes is None:
         return

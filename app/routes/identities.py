@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BeforeValidator
 
 from app.deps import ReferenceId, RegistryDep
 from app.runtime import blocking
 from app.schemas import IdentityDeleted, IdentityOut, IdentityPage, ReferenceDeleted
+from app.strictform import digits_only
 from gallery.registry import GalleryRegistry
 
 router = APIRouter(prefix="/galleries/{name}", tags=["identities"])
@@ -29,8 +31,8 @@ def _page(registry: GalleryRegistry, name: str, *, offset: int, limit: int) -> I
 async def list_identities(
     registry: RegistryDep,
     name: str,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0), BeforeValidator(digits_only)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000), BeforeValidator(digits_only)] = 100,
 ) -> IdentityPage:
     """List identities with their reference counts, ordered by name, one page at a time."""
     return await blocking(_page, registry, name, offset=offset, limit=limit)

@@ -87,3 +87,14 @@ async def test_reference_id_written_with_more_than_digits_returns_422(helpers, e
         f"/galleries/faces/references/0{reference_id}"
     )  # leading zeros are digits
     assert response.status_code == 200 and response.json()["reference_id"] == reference_id
+
+
+async def test_list_identities_query_numbers_are_digits_and_sent_once(enrolled):
+    for params in ({"limit": "+2"}, {"offset": "1_0"}, {"limit": " 2"}):
+        response = await enrolled.get("/galleries/faces/identities", params=params)
+        assert response.status_code == 422 and response.json()["error"]["code"] == "validation_error", params
+    response = await enrolled.get("/galleries/faces/identities?limit=2&limit=1000")
+    assert response.status_code == 422 and response.json()["error"]["code"] == "duplicate_field"
+    assert "'limit'" in response.json()["error"]["message"]
+    page = await enrolled.get("/galleries/faces/identities?limit=02&offset=0")
+    assert page.status_code == 200 and len(page.json()["identities"]) == 2
