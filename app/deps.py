@@ -37,7 +37,7 @@ RegistryDep = Annotated[GalleryRegistry, Depends(get_registry)]
 
 ReferenceId = Annotated[
     int,
-    Path(description="A reference's id, as enroll returned it."),
+    Path(description="A reference's id, as enroll returned it.", ge=0),
     BeforeValidator(digits_only),  # `+1`, `1_0`, ` 1` would read as numbers; 0 or > 64 bits is a 404
 ]
 

@@ -34,8 +34,11 @@ from app.strictform import FormWatch, strict_form
 
 VERSION = "0.1.0"
 # the error envelope's statuses (README "Errors"), declared on every route so that generated clients expect them
-ERROR_RESPONSES = {
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 415, 422, 429, 500, 503, 507)
+}
+ERROR_RESPONSES[429]["headers"] = {
+    "Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}
 }
 TELEMETRY_OFF = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 ROUTERS = (

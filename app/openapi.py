@@ -5,7 +5,9 @@
 - **Multipart forms.** A form field is either sent or not; FastAPI writes an optional one as `anyOf [T, null]`,
   which generators turn into a text part carrying "null" (or refuse). Each optional field of a multipart body is
   written as its type alone, and file parts carry `format: binary` beside `contentMediaType`, the mark most
-  generators read to send a file.
+  generators read to send a file. A form route's body is required. Optional header and query parameters lose
+  their null branch likewise.
+- **401** is declared only where a key is asked for (nowhere without `SG_API_KEYS`).
 - **Limits.** Every `{name}` path parameter and `gallery` form field carries the pattern a gallery name must
   match; an `identity` form field its length (1-128); an `images` one its count (1 to SG_MAX_IMAGES_PER_REQUEST).
   They are declared, not enforced by FastAPI: the service's own checks answer with their stable error codes.
@@ -33,9 +35,12 @@ def refine(document: dict[str, Any], *, api_keys: bool, max_images: int) -> dict
         for method, operation in item.items():
             if method not in METHODS:
                 continue
-            _name_pattern(operation)
+            _plain_parameters(operation)
             for name in _multipart_bodies(operation):
                 schemas[name] = form_schema(schemas[name], max_images=max_images)
+                operation["requestBody"]["required"] = True  # every form route needs its form
+            if not api_keys or is_open(path):  # no key is ever asked for here
+                operation.get("responses", {}).pop("401", None)
             if api_keys and is_open(path):
                 operation["security"] = []
     if api_keys:
@@ -88,7 +93,11 @@ def _multipart_bodies(operation: dict[str, Any]) -> list[str]:
     return [ref.removeprefix(SCHEMA_PREFIX)] if ref.startswith(SCHEMA_PREFIX) else []
 
 
-def _name_pattern(operation: dict[str, Any]) -> None:
+def _plain_parameters(operation: dict[str, Any]) -> None:
+    """Optional parameters as their type alone (a header or query parameter is sent or not, never null), and the
+    gallery-name pattern on `{name}`."""
     for param in operation.get("parameters", []):
+        if "schema" in param and not param.get("required", False):
+            param["schema"] = _not_null(param["schema"])
         if param.get("in") == "path" and param.get("name") == "name":
             param.setdefault("schema", {})["pattern"] = GALLERY_NAME.pattern

@@ -4,24 +4,32 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from gallery.inputs import GALLERY_NAME
+
+
+class ApiModel(BaseModel):
+    """A body of the contract. Every field is always sent in a response (defaults included, None as null), so
+    the responses' schemas list them all as required: generated clients need not test for absent keys."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
 
 GalleryStatus = Literal["ready", "model_mismatch", "model_missing"]
 ThresholdSource = Literal["card_identification", "card", "override", "calibrated"]
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(ApiModel):
     code: str = Field(description="Stable snake_case error code.")
     message: str
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(ApiModel):
     error: ErrorDetail
 
 
-class GalleryCreate(BaseModel):
+class GalleryCreate(ApiModel):
     name: str = Field(
         description=f"Matches {GALLERY_NAME.pattern}.",
         examples=["staff"],
@@ -46,7 +54,7 @@ class GalleryCreate(BaseModel):
     )
 
 
-class GalleryIndexOut(BaseModel):
+class GalleryIndexOut(ApiModel):
     kind: Literal["flat", "hnsw"] = Field(
         description="`flat`: exact search over every reference; `hnsw`: a graph."
     )
@@ -56,7 +64,7 @@ class GalleryIndexOut(BaseModel):
     )
 
 
-class GalleryOut(BaseModel):
+class GalleryOut(ApiModel):
     name: str
     model: str
     model_sha256: str
@@ -89,7 +97,7 @@ class GalleryOut(BaseModel):
 MigrationState = Literal["running", "blocked", "completed", "cancelled", "rolled_back"]
 
 
-class MigrationSummary(BaseModel):
+class MigrationSummary(ApiModel):
     to: str = Field(description="The model being migrated to.")
     state: MigrationState = Field(
         description="`running`; `blocked`: done but for references that failed (see `failures`), not switched; "
@@ -102,7 +110,7 @@ class MigrationSummary(BaseModel):
     )
 
 
-class MigrateIn(BaseModel):
+class MigrateIn(ApiModel):
     model: str = Field(description="A served model: the gallery's own name after an upgrade, or another.")
     drop_failed: bool = Field(
         default=False,
@@ -112,7 +120,7 @@ class MigrateIn(BaseModel):
     )
 
 
-class MigrationFailureOut(BaseModel):
+class MigrationFailureOut(ApiModel):
     reference_id: int
     identity: str
     code: Literal["undecodable", "no_face", "no_image"]
@@ -134,16 +142,16 @@ class MigrationOut(MigrationSummary):
     )
 
 
-class GalleryList(BaseModel):
+class GalleryList(ApiModel):
     galleries: list[GalleryOut]
 
 
-class GalleryDeleted(BaseModel):
+class GalleryDeleted(ApiModel):
     gallery: str
     deleted: bool = True
 
 
-class CalibrateIn(BaseModel):
+class CalibrateIn(ApiModel):
     target_fpir: float | None = Field(
         default=None,
         gt=0.0,
@@ -155,7 +163,7 @@ class CalibrateIn(BaseModel):
     )
 
 
-class CalibrationOut(BaseModel):
+class CalibrationOut(ApiModel):
     gallery: str
     threshold: float = Field(
         description="The gallery's threshold now: the largest whose FPIR is at most the target."
@@ -183,9 +191,10 @@ class CalibrationOut(BaseModel):
     previous_threshold: float | None = Field(description="identify's threshold before calibrating.")
 
 
-class FaceOut(BaseModel):
+class FaceOut(ApiModel):
     box: list[int] = Field(
-        description="Left, top, right, bottom of the face in the image's pixels (EXIF applied)."
+        description="Left, top, right, bottom of the face in the image's pixels (EXIF applied).",
+        json_schema_extra={"minItems": 4, "maxItems": 4},
     )
     detected: bool = Field(
         description="True: the detector found the face; false: no face was detected and the image was taken "
@@ -194,7 +203,7 @@ class FaceOut(BaseModel):
     faces: int = Field(description="Faces the detector found; the largest is the one used.")
 
 
-class EnrollOut(BaseModel):
+class EnrollOut(ApiModel):
     gallery: str
     identity: str
     reference_ids: list[int]
@@ -202,13 +211,13 @@ class EnrollOut(BaseModel):
     faces: list[FaceOut] | None = Field(default=None, description="Per image, for a face model.")
 
 
-class CandidateOut(BaseModel):
+class CandidateOut(ApiModel):
     identity: str
     distance: float
     reference_id: int
 
 
-class IdentifyOut(BaseModel):
+class IdentifyOut(ApiModel):
     identity: str | None = Field(description="Nearest identity within the threshold, else null (unknown).")
     distance: float | None = Field(
         description="Distance to the nearest identity (null for an empty gallery)."
@@ -220,7 +229,7 @@ class IdentifyOut(BaseModel):
     face: FaceOut | None = Field(default=None, description="Where the face was, for a face model.")
 
 
-class VerifyOut(BaseModel):
+class VerifyOut(ApiModel):
     distance: float
     threshold: float
     match: bool
@@ -232,14 +241,14 @@ class VerifyOut(BaseModel):
     references: int | None = Field(default=None, description="Its references compared (the nearest decides).")
 
 
-class IdentityOut(BaseModel):
+class IdentityOut(ApiModel):
     identity: str
     references: int
     metadata: dict[str, Any] | None
     created_at: str
 
 
-class IdentityPage(BaseModel):
+class IdentityPage(ApiModel):
     gallery: str
     total: int
     offset: int
@@ -247,37 +256,37 @@ class IdentityPage(BaseModel):
     identities: list[IdentityOut]
 
 
-class IdentityDeleted(BaseModel):
+class IdentityDeleted(ApiModel):
     gallery: str
     identity: str
     deleted_references: int
 
 
-class ReferenceDeleted(BaseModel):
+class ReferenceDeleted(ApiModel):
     gallery: str
     reference_id: int
     identity: str
 
 
-class Health(BaseModel):
+class Health(ApiModel):
     status: Literal["ok"] = "ok"
 
 
-class ModelReady(BaseModel):
+class ModelReady(ApiModel):
     provider: str = Field(description="The onnxruntime execution provider in use, e.g. CPUExecutionProvider.")
     sha256: str
     dim: int
     threshold: float
 
 
-class GalleryReady(BaseModel):
+class GalleryReady(ApiModel):
     status: GalleryStatus
     model: str
     message: str | None = None
     index: GalleryIndexOut
 
 
-class Ready(BaseModel):
+class Ready(ApiModel):
     status: Literal["ready", "degraded", "starting"]
     models: dict[str, ModelReady]
     skipped_models: dict[str, str] = Field(description="Models that failed to load, with the reason.")

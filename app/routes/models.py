@@ -5,23 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from app.deps import RuntimeDep
 from app.encoder import Encoder
+from app.schemas import ApiModel
 from app.settings import BatchCap
 
 router = APIRouter(tags=["models"])
 
 
-class TrainedOn(BaseModel):
+class TrainedOn(ApiModel):
     recipe: str | None = Field(description="The training recipe (the kind of images), e.g. `faces`.")
     sources: list[str] = Field(description="The data sets its figures are broken down by, e.g. `lfw`.")
     classes: int | None = Field(description="Identities (or classes) in its training split.")
     images: int | None = Field(description="Images in its training split.")
 
 
-class TestFigures(BaseModel):
+class TestFigures(ApiModel):
     split: str | None = Field(description="The held-out split the figures come from (`test`).")
     roc_auc: float | None = Field(description="Verification ROC AUC on pairs of held-out identities.")
     tar_at_far_1e_2: float | None = Field(description="Verification true-accept rate at 1 % false accepts.")
@@ -29,7 +30,7 @@ class TestFigures(BaseModel):
     top1_references: int | None = Field(description="References per identity behind `top1` (5, else 1).")
 
 
-class ModelOut(BaseModel):
+class ModelOut(ApiModel):
     name: str
     face: bool = Field(description="A face model: images are detected and aligned, answers carry the box.")
     dim: int
@@ -47,7 +48,7 @@ class ModelOut(BaseModel):
     test: TestFigures
 
 
-class ModelList(BaseModel):
+class ModelList(ApiModel):
     models: list[ModelOut]
 
 

@@ -7,12 +7,12 @@ import contextlib
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from app.deps import MetricsDep, RuntimeDep
 from app.routes.galleries import index_out
 from app.runtime import Runtime, blocking
-from app.schemas import GalleryReady, Health, ModelReady, Ready
+from app.schemas import ApiModel, GalleryReady, Health, ModelReady, Ready
 from gallery.errors import GalleryError, GalleryNotFound
 from gallery.gallery import Gallery
 from gallery.rollback import Rollback
@@ -22,14 +22,14 @@ router = APIRouter(tags=["operations"])
 MAX_DAMAGED_LISTED = 100  # damaged references named per gallery in /ready; `damaged_count` has them all
 
 
-class UnavailableGalleryOut(BaseModel):
+class UnavailableGalleryOut(ApiModel):
     file: str = Field(description="The gallery's file in the galleries folder.")
     reason: str = Field(
         description="Why it could not be opened; its requests answer 503 gallery_unavailable."
     )
 
 
-class StorageProblemOut(BaseModel):
+class StorageProblemOut(ApiModel):
     code: str = Field(
         description="`storage_full`, `storage_error` or `store_corrupt`, as the write answered."
     )
@@ -37,12 +37,12 @@ class StorageProblemOut(BaseModel):
     since: str = Field(description="When the failed write happened (ISO 8601, UTC).")
 
 
-class DamagedReferenceOut(BaseModel):
+class DamagedReferenceOut(ApiModel):
     reference_id: int
     reason: str = Field(description="What is wrong with its stored embedding.")
 
 
-class RollbackOut(BaseModel):
+class RollbackOut(ApiModel):
     reason: str
     found_at: str = Field(description="When the gallery opened and found it (ISO 8601, UTC).")
     snapshot_max_id: int = Field(description="The largest reference id the index snapshot recorded.")
@@ -58,12 +58,12 @@ class RollbackOut(BaseModel):
     restored_ids: list[int] = Field(description="The first 1,000 of them: delete these again if need be.")
 
 
-class RollbackCleared(BaseModel):
+class RollbackCleared(ApiModel):
     gallery: str
     cleared: RollbackOut | None = Field(description="The record taken off, or null when there was none.")
 
 
-class DegradedGalleryOut(BaseModel):
+class DegradedGalleryOut(ApiModel):
     rollback: RollbackOut | None = Field(
         default=None,
         description="The store was found rolled back under its index snapshot (a stale `-wal` or an older "
@@ -83,13 +83,13 @@ class DegradedGalleryOut(BaseModel):
     )
 
 
-class GalleryLagOut(BaseModel):
+class GalleryLagOut(ApiModel):
     changes: int = Field(description="Changes other replicas committed that this one has not applied yet.")
     seconds: float = Field(description="How long the oldest of them has waited.")
     error: str | None = Field(default=None, description="Why the last catch-up failed, while it stands.")
 
 
-class ReplicationOut(BaseModel):
+class ReplicationOut(ApiModel):
     listening: bool = Field(
         description="Connected to PostgreSQL and woken by the other replicas' writes (LISTEN/NOTIFY)."
     )

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from app.deps import RegistryDep
 from app.runtime import blocking
+from app.schemas import ApiModel
 from gallery.registry import GalleryRegistry
 
 router = APIRouter(prefix="/galleries/{name}", tags=["identities"])
 
 
-class IdentityReferences(BaseModel):
+class IdentityReferences(ApiModel):
     gallery: str
     identity: str
     reference_ids: list[int] = Field(description="The identity's references, oldest first.")

@@ -16,9 +16,17 @@ from gallery.registry import GalleryRegistry
 
 router = APIRouter(prefix="/galleries/{name}/references", tags=["identities"])
 CACHE_CONTROL = "private, max-age=3600"  # behind an API key: never in a shared cache
+CACHE_HEADERS = {
+    "ETag": {"description": "The sha256 of the bytes sent, quoted.", "schema": {"type": "string"}},
+    "Cache-Control": {"description": CACHE_CONTROL, "schema": {"type": "string"}},
+}
 IMAGE_RESPONSES = {
-    200: {"content": {"image/*": {}}, "description": "The image bytes, with their content type."},
-    304: {"description": "Not modified: the `If-None-Match` ETag is the image's."},
+    200: {
+        "content": {"image/*": {"schema": {"type": "string", "format": "binary"}}},
+        "description": "The image bytes, with their content type.",
+        "headers": CACHE_HEADERS,
+    },
+    304: {"description": "Not modified: the `If-None-Match` ETag is the image's.", "headers": CACHE_HEADERS},
 }
 
 

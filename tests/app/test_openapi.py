@@ -42,7 +42,28 @@ def test_document_is_valid_openapi_3_1(keys):
 def test_without_keys_no_security_is_declared():
     doc = document()
     assert "security" not in doc and "securitySchemes" not in doc["components"]
-    assert all("security" not in op for _, op in operations(doc))
+    assert all("security" not in op and "401" not in op["responses"] for _, op in operations(doc))
+
+
+def test_form_bodies_are_required_and_optional_parameters_never_null():
+    doc = document()
+    for path, op in operations(doc):
+        body = op.get("requestBody", {})
+        if "multipart/form-data" in body.get("content", {}):
+            assert body["required"] is True, path
+        for param in op.get("parameters", []):
+            assert {"type": "null"} not in param["schema"].get("anyOf", []), (path, param["name"])
+    image = doc["paths"]["/galleries/{name}/references/{reference_id}/image"]["get"]
+    assert image["responses"]["200"]["content"]["image/*"]["schema"] == {"type": "string", "format": "binary"}
+    assert {"ETag", "Cache-Control"} <= set(image["responses"]["200"]["headers"])
+
+
+def test_every_response_field_is_required_as_every_one_is_sent():
+    schemas = document()["components"]["schemas"]
+    for name in ("VerifyOut", "IdentifyOut", "EnrollOut", "ReadyOut", "GalleryOut", "Health"):
+        assert set(schemas[name]["required"]) == set(schemas[name]["properties"]), name
+    # request bodies keep their optional fields optional
+    assert "threshold" not in schemas["GalleryCreate"].get("required", [])
 
 
 def test_with_keys_every_operation_but_health_and_ready_needs_the_header():
@@ -53,6 +74,8 @@ def test_with_keys_every_operation_but_health_and_ready_needs_the_header():
     assert doc["security"] == [{"ApiKey": []}]
     open_ops = {path for path, op in operations(doc) if op.get("security") == []}
     assert open_ops == {"/health", "/ready"}
+    asked = {path for path, op in operations(doc) if "401" in op["responses"]}
+    assert asked == {path for path, _ in operations(doc)} - open_ops
 
 
 def test_multipart_fields_have_no_null_branch_and_files_are_binary():

@@ -65,5 +65,7 @@ async def test_openapi_lists_every_endpoint(helpers, client):
 async def test_openapi_declares_the_error_envelopes_statuses(client):
     schema = (await client.get("/openapi.json")).json()
     responses = schema["paths"]["/enroll"]["post"]["responses"]
-    assert {"400", "401", "413", "415", "422", "429", "500", "503", "507"} <= set(responses)
+    assert {"400", "413", "415", "422", "429", "500", "503", "507"} <= set(responses)
+    assert "401" not in responses  # no key is configured here (tests/app/test_openapi.py has the keyed case)
     assert responses["415"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+    assert "Retry-After" in responses["429"]["headers"]
