@@ -1,4 +1,4 @@
-"""The OpenAPI document as generated clients need it: FastAPI's, with three things said that it leaves out.
+"""The OpenAPI document as generated clients need it: FastAPI's, with what it leaves out or says loosely.
 
 - **API keys.** With `SG_API_KEYS` set, an `X-API-Key` header scheme is declared and required on every operation
   but the open ones (/health, /ready), which declare no security.
@@ -27,8 +27,8 @@ SCHEMA_PREFIX = "#/components/schemas/"
 
 
 def refine(document: dict[str, Any], *, api_keys: bool, max_images: int) -> dict[str, Any]:
-    """A copy of FastAPI's OpenAPI `document` with the API-key scheme (when `api_keys`), plain optional
-    multipart fields and the limits on names, identities and image counts."""
+    """A copy of FastAPI's OpenAPI `document` with the API-key scheme (when `api_keys`), 401 only where a key is
+    asked for, plain optional form fields and parameters, required form bodies and the declared limits."""
     out = copy.deepcopy(document)
     schemas = out.get("components", {}).get("schemas", {})
     for path, item in out.get("paths", {}).items():

@@ -2,7 +2,8 @@
 the macro selection figure (kshot_macro) and macro / micro k-shot top-1 per source set, val images vs training refs;
 every encoder after the first also gets its difference from the first in kshot_macro, with a 95 % paired bootstrap
 interval over the same probes (`vs_first`). With `--flip-average`, each encoder is scored again under flip averaging
-(`training.flips`) after its plain entry; with `--with-frozen W`, again beside the frozen ImageNet trunk at its own
+(`training.flips`) after its plain entry; with `--scale-average S`, again averaged with itself at S px
+(`training.scales`); with `--with-frozen W`, again beside the frozen ImageNet trunk at its own
 input size, that trunk's embedding weighted W (`training.concat`).
 
 Run: `python -m training.compare --recipe bodyparts --onnx models/bodyparts.onnx --frozen 224 \
@@ -33,6 +34,7 @@ from training.metrics.macro import macro_micro, pooled_kshot_hits
 from training.metrics.paired import macro_difference, per_probe
 from training.pipeline import OnnxModule
 from training.recipes import load_records, make_split, recipe_config
+from training.scales import ScaleAverage
 from training.train import input_spec, model_from_checkpoint
 
 
@@ -120,6 +122,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="also score each encoder averaged over its image's flips (h: left-right; hv: every mirror)",
     )
     p.add_argument(
+        "--scale-average",
+        action="append",
+        type=lambda text: tuple(int(s) for s in text.split(",")),
+        default=[],
+        metavar="S[,S...]",
+        help="also score each encoder averaged with itself on its input resized to these sizes (px)",
+    )
+    p.add_argument(
         "--with-frozen",
         action="append",
         type=float,
@@ -140,13 +150,18 @@ def main(argv: Sequence[str] | None = None) -> None:
                 spec = dataclasses.replace(spec, resize=args.resize)
             variants = [(plain, {})]
             variants += [(FlipAverage(plain, f).eval(), {"flip_average": f}) for f in args.flip_average]
+            variants += [
+                (ScaleAverage(plain, sizes).eval(), {"scale_average": list(sizes)})
+                for sizes in args.scale_average
+            ]
             if args.with_frozen:
                 frozen = frozen_beside(spec, Path(workdir), threads=args.threads)
                 variants += [(Concatenated(plain, frozen, w), {"with_frozen": w}) for w in args.with_frozen]
             for model, variant in variants:
                 figures = validation_figures(model, spec, split, k=cfg.eval.kshot, seed=cfg.eval.seed)
                 scores = figures.pop("scores")
-                record = {"encoder": name, "resize": spec.resize, "flip_average": None, "with_frozen": None}
+                record = {"encoder": name, "resize": spec.resize, "flip_average": None, "scale_average": None}
+                record |= {"with_frozen": None}
                 record |= variant | {"rounds": ROUNDS}
                 record.update(figures)
                 if first is None:
