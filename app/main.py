@@ -91,14 +91,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)  # outermost: counts every answer
     for router in ROUTERS:
         app.include_router(router, responses=ERROR_RESPONSES)
-    generated = app.openapi
+    generated = app.openapi  # FastAPI's: cached, and rebuilt when the routes change
+    last: list[dict[str, Any]] = []  # [the document FastAPI gave, its refinement]
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = refine(
-                generated(), api_keys=bool(settings.api_keys), max_images=settings.max_images_per_request
-            )
-        return app.openapi_schema
+        raw = generated()
+        if not last or last[0] is not raw:
+            limits = {"api_keys": bool(settings.api_keys), "max_images": settings.max_images_per_request}
+            last[:] = [raw, refine(raw, **limits)]
+        return last[1]
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app

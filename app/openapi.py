@@ -8,7 +8,7 @@
   generators read to send a file. A form route's body is required. Optional header and query parameters lose
   their null branch likewise.
 - **401** is declared only where a key is asked for (nowhere without `SG_API_KEYS`).
-- **Limits.** Every `{name}` path parameter and `gallery` form field carries the pattern a gallery name must
+- **Limits.** Every `/galleries/{name}` path parameter and `gallery` form field carries the pattern a gallery name must
   match; an `identity` form field its length (1-128); an `images` one its count (1 to SG_MAX_IMAGES_PER_REQUEST).
   They are declared, not enforced by FastAPI: the service's own checks answer with their stable error codes.
 """
@@ -24,6 +24,7 @@ from gallery.inputs import GALLERY_NAME, MAX_IDENTITY_CHARS
 API_KEY_SCHEME = "ApiKey"
 METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})
 SCHEMA_PREFIX = "#/components/schemas/"
+GALLERY_PATH = "/galleries/{name}"
 
 
 def refine(document: dict[str, Any], *, api_keys: bool, max_images: int) -> dict[str, Any]:
@@ -35,7 +36,7 @@ def refine(document: dict[str, Any], *, api_keys: bool, max_images: int) -> dict
         for method, operation in item.items():
             if method not in METHODS:
                 continue
-            _plain_parameters(operation)
+            _plain_parameters(operation, gallery_path=path.startswith(GALLERY_PATH))
             for name in _multipart_bodies(operation):
                 schemas[name] = form_schema(schemas[name], max_images=max_images)
                 operation["requestBody"]["required"] = True  # every form route needs its form
@@ -93,11 +94,11 @@ def _multipart_bodies(operation: dict[str, Any]) -> list[str]:
     return [ref.removeprefix(SCHEMA_PREFIX)] if ref.startswith(SCHEMA_PREFIX) else []
 
 
-def _plain_parameters(operation: dict[str, Any]) -> None:
-    """Optional parameters as their type alone (a header or query parameter is sent or not, never null), and the
-    gallery-name pattern on `{name}`."""
+def _plain_parameters(operation: dict[str, Any], *, gallery_path: bool) -> None:
+    """Optional parameters as their type alone (a header or query parameter is sent or not, never null), and, on
+    a gallery's path, the gallery-name pattern on `{name}`."""
     for param in operation.get("parameters", []):
         if "schema" in param and not param.get("required", False):
             param["schema"] = _not_null(param["schema"])
-        if param.get("in") == "path" and param.get("name") == "name":
+        if param.get("in") == "path" and param.get("name") == "name" and gallery_path:
             param.setdefault("schema", {})["pattern"] = GALLERY_NAME.pattern

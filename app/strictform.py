@@ -1,6 +1,6 @@
 """Strict multipart forms and queries: a part sent twice where the route reads it once, a name or text field that
-is not valid in the form's charset (UTF-8 unless it says otherwise), or a query parameter sent twice, is 422
-with our error body.
+is not valid in the form's charset (UTF-8 unless it says otherwise), or a query parameter the route reads sent
+twice, is 422 with our error body.
 
 Starlette's form parser keeps the last of repeated fields and reads undecodable text as Latin-1 without a
 word, so `FormWatch` (pure ASGI middleware) reads every multipart body a second time as it streams to the
@@ -153,6 +153,13 @@ def _list_fields(route: object) -> set[str]:
     return {f.alias for f in body if get_origin(f.field_info.annotation) is list}
 
 
+def _query_fields(route: object) -> set[str]:
+    """The query parameters a route reads."""
+    if not isinstance(route, APIRoute):
+        return set()
+    return {f.alias for f in route.dependant.query_params}
+
+
 def digits_only(value: object) -> object:
     """A form's or a path's whole number must be written in plain ASCII digits: not `5.0`, `+5`, `1_0`, ` 5` or
     `٥` (a validator run before the integer one, which reads all of those)."""
@@ -162,9 +169,10 @@ def digits_only(value: object) -> object:
 
 
 async def strict_form(request: Request) -> None:
-    """Refuse a query parameter sent twice (Starlette keeps the last), and a multipart form with undecodable
-    text or with a part sent twice that the route reads once."""
-    queried = Counter(name for name, _ in request.query_params.multi_items())
+    """Refuse a query parameter the route reads sent twice (Starlette keeps the last), and a multipart form with
+    undecodable text or with a part sent twice that the route reads once."""
+    reads = _query_fields(request.scope.get("route"))
+    queried = Counter(name for name, _ in request.query_params.multi_items() if name in reads)
     twice = sorted(name for name, count in queried.items() if count > 1)
     if twice:
         raise DuplicateField(f"query parameter sent more than once: {', '.join(map(repr, twice))}")

@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         type=lambda text: tuple(int(s) for s in text.split(",")),
         default=[],
         metavar="S[,S...]",
-        help="also score each encoder averaged with itself on its input resized to these sizes (px)",
+        help="also score each checkpoint averaged with itself on its input resized to these sizes (px)",
     )
     p.add_argument(
         "--with-frozen",
@@ -139,6 +139,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
+    if args.scale_average and (args.onnx or args.frozen):
+        p.error(
+            "--scale-average resizes inside the encoder's input: an ONNX model takes one size (--checkpoint only)"
+        )
     torch.set_num_threads(args.threads)
     cfg = recipe_config(args.recipe)
     data = dataclasses.replace(cfg.data, data_root=args.data_root)

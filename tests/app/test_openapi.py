@@ -93,7 +93,7 @@ def test_multipart_fields_have_no_null_branch_and_files_are_binary():
     assert images["type"] == "array" and images["items"]["format"] == "binary"
 
 
-def test_declared_limits_are_the_service_checks():
+def test_declared_limits_are_the_service_constants():
     doc = document(max_images_per_request=7, queue_size=64)
     bodies = multipart_bodies(doc)
     enroll = bodies["Body_enroll_identity_enroll_post"]["properties"]

@@ -22,6 +22,12 @@ def cases(helpers) -> list[tuple[str, dict[str, Any], str]]:
     tall = {"image": ("tall.png", helpers.flat_png(1, 40_000_000), PNG)}
     return [
         ("plain", {"data": {"gallery": "faces"}, "files": image}, "hot_path"),
+        # identify reads no query: a repeated parameter is ignored on both readers, as any unknown one is
+        (
+            "query-repeated",
+            {"data": {"gallery": "faces"}, "files": image, "params": [("x", "1"), ("x", "2")]},
+            "hot_path",
+        ),
         ("top-k", {"data": {"gallery": "faces", "top_k": "2"}, "files": image}, "hot_path"),
         ("top-k-100", {"data": {"gallery": "faces", "top_k": "100"}, "files": image}, "hot_path"),
         ("unknown-field", {"data": {"gallery": "faces", "note": "x"}, "files": image}, "hot_path"),

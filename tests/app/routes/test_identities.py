@@ -98,3 +98,8 @@ async def test_list_identities_query_numbers_are_digits_and_sent_once(enrolled):
     assert "'limit'" in response.json()["error"]["message"]
     page = await enrolled.get("/galleries/faces/identities?limit=02&offset=0")
     assert page.status_code == 200 and len(page.json()["identities"]) == 2
+
+
+async def test_a_query_parameter_no_route_reads_may_repeat(client):
+    assert (await client.get("/health?probe=1&probe=2")).status_code == 200
+    assert (await client.get("/galleries?x=&x=")).status_code == 200
