@@ -14,7 +14,21 @@ from app.schemas import VerifyOut
 router = APIRouter(tags=["recognition"])
 
 
-@router.post("/verify", response_model=VerifyOut)
+# the three forms verify takes, each with what it needs (a form that fits none, or two, is 422)
+FORMS = {
+    "oneOf": [
+        {"title": "pair under a gallery", "required": ["image_a", "image_b", "gallery"]},
+        {"title": "pair under a model", "required": ["image_a", "image_b", "model"]},
+        {"title": "image against an identity", "required": ["gallery", "identity", "image"]},
+    ]
+}
+
+
+@router.post(
+    "/verify",
+    response_model=VerifyOut,
+    openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": FORMS}}}},
+)
 async def verify_pair(
     rt: RuntimeDep,
     image_a: Annotated[UploadFile | None, File(description="Pair form: the first image.")] = None,

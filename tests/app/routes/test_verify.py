@@ -107,3 +107,25 @@ async def test_verify_image_sent_twice_returns_422_duplicate_field(helpers, clie
     ]
     response = await client.post("/verify", data={"model": "toy"}, files=files)
     assert response.status_code == 422 and response.json()["error"]["code"] == "duplicate_field"
+
+
+async def test_the_forms_the_document_declares_are_the_ones_verify_takes(helpers, enrolled):
+    """Each `oneOf` branch of the declared body, sent with just its fields, is answered; two branches at once
+    (a form that matches both) or none is refused, as the schema says."""
+    schema = (await enrolled.get("/openapi.json")).json()
+    body = schema["paths"]["/verify"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    forms = [set(branch["required"]) for branch in body["oneOf"]]
+    image = helpers.image_file(helpers.noisy("alice", seed=70))
+    fields = {"gallery": "faces", "model": "faces", "identity": "alice"}
+
+    def request(names: set[str]) -> dict:
+        files = [(n, image) for n in sorted(names) if n.startswith("image")]
+        return {"data": {n: fields[n] for n in names if n in fields}, "files": files}
+
+    for form in forms:
+        response = await enrolled.post("/verify", **request(form))
+        assert response.status_code == 200, (form, response.text)
+    for first, second in [(0, 1), (0, 2), (1, 2)]:
+        response = await enrolled.post("/verify", **request(forms[first] | forms[second]))
+        assert response.status_code == 422 and response.json()["error"]["code"] == "validation_error"
+    assert (await enrolled.post("/verify", **request({"gallery", "image_a"}))).status_code == 422
