@@ -56,6 +56,9 @@ class DataConfig:
     val_groups: NonNegativeInt = 4
     test_groups: NonNegativeInt = 4
     novel_classes: tuple[str, ...] = ()  # classes held out entirely (val/test) on an image split
+    # A refit once epochs are chosen: the novel classes' validation images train too (their test images stay
+    # held out, and validation keeps the trained classes alone).
+    train_novel_val: bool = False
     # A warm start whose ancestor was split with other novel classes (and the same seed, fractions and data):
     # the images that split trained on are dropped from val and test, so nothing the weights have seen is
     # measured (None: no such ancestor).

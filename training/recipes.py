@@ -350,7 +350,7 @@ def make_split(records: list[Record], data: DataConfig) -> Split:
     if data.ancestor_novel_classes is None:
         return split
     ancestor = dataclasses.replace(
-        data, novel_classes=data.ancestor_novel_classes, ancestor_novel_classes=None
+        data, novel_classes=data.ancestor_novel_classes, ancestor_novel_classes=None, train_novel_val=False
     )
     seen = set(_split(records, ancestor).train)
     return Split(
@@ -371,4 +371,6 @@ def _split(records: list[Record], data: DataConfig) -> Split:
         raise ValueError(f"unknown split {data.split!r}; choose class, image or group")
     rest, novel = _split_novel(records, data.novel_classes, data.seed)
     base = split_by_image(rest, val=data.val, test=data.test, seed=data.seed, min_train=2)
+    if data.train_novel_val:
+        return Split(train=base.train + novel.val, val=base.val, test=base.test + novel.test)
     return Split(train=base.train, val=base.val + novel.val, test=base.test + novel.test)

@@ -106,3 +106,16 @@ def test_staged_recipe_continues_from_each_stage_and_writes_only_the_shipped_nam
     assert all(c.out_dir == "runs" for c in earlier)
     assert (shipped.name, shipped.out_dir) == (stages[-1], "models")
     assert (shipped.input.height, shipped.input.width) == (shipped_size, shipped_size)
+
+
+@pytest.mark.parametrize("ancestor", [None, ("n", "m"), ("m", "n")])
+def test_a_refit_trains_on_the_novel_classes_validation_images_and_keeps_the_test_split(ancestor):
+    # as defects: the warm start's ancestor held out another class (m) beside today's novel one (n)
+    records = _records({"a": 10, "b": 10, "m": 7, "n": 9})
+    data = dataclasses.replace(_image_data(("n",)), ancestor_novel_classes=ancestor)
+    chosen = make_split(records, data)
+    refit = make_split(records, dataclasses.replace(data, train_novel_val=True))
+    assert refit.test == chosen.test  # the ancestor's split is the one it trained on, without the refit
+    novel_val = [r for r in chosen.val if r.label == "n"]
+    assert novel_val and refit.train == chosen.train + novel_val
+    assert refit.val == [r for r in chosen.val if r.label != "n"]
