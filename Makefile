@@ -65,10 +65,12 @@ model-bodyparts: $(VENV)/.dev
 	$(PY) -m training train --recipe bodyparts --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
 	$(PY) -m bench tune-cap --model bodyparts --images $(SG_DATA_ROOT)/bodyparts/unifesp $(TUNE_ARGS)
 
-# defects: MobileNetV2 from ImageNet at 160 px (defects-imagenet), a second cycle (defects-160), then 224 px.
+# defects: MobileNetV2 from ImageNet at 160 px (defects-imagenet), a second cycle (defects-160), 224 px (defects-224),
+# then a refit with the held-out steel type's validation images (defects).
 model-defects: $(VENV)/.dev
 	$(PY) -m training train --recipe defects-imagenet --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
 	$(PY) -m training train --recipe defects-160 --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
+	$(PY) -m training train --recipe defects-224 --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
 	$(PY) -m training train --recipe defects --data-root $(SG_DATA_ROOT) --no-progress $(TRAIN_ARGS)
 	$(PY) -m bench tune-cap --model defects --images $(SG_DATA_ROOT)/defects/neu --identities 6 $(TUNE_ARGS)
 
