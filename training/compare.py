@@ -26,6 +26,7 @@ from torch import nn
 
 from modelcard import InputSpec, load_card
 from training.concat import Concatenated
+from training.config import apply_overrides
 from training.data.splits import Split
 from training.flips import FLIPS, FlipAverage
 from training.frozen import as_onnx, backbone_spec, embed_records, frozen_backbone
@@ -137,6 +138,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         metavar="W",
         help="also score each encoder beside the frozen MobileNetV2 trunk at its input size, that one weighted W",
     )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change the recipe's split or evaluation first, e.g. data.train_novel_val=true (a refit's validation)",
+    )
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     if args.scale_average and (args.onnx or args.frozen):
@@ -144,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "--scale-average resizes inside the encoder's input: an ONNX model takes one size (--checkpoint only)"
         )
     torch.set_num_threads(args.threads)
-    cfg = recipe_config(args.recipe)
+    cfg = apply_overrides(recipe_config(args.recipe), args.set)
     data = dataclasses.replace(cfg.data, data_root=args.data_root)
     split = make_split(load_records(data), data)
     first = None
