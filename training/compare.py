@@ -172,8 +172,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             for model, variant in variants:
                 figures = validation_figures(model, spec, split, k=cfg.eval.kshot, seed=cfg.eval.seed)
                 scores = figures.pop("scores")
-                record = {"encoder": name, "resize": spec.resize, "flip_average": None, "scale_average": None}
-                record |= {"with_frozen": None}
+                record = {
+                    "encoder": name,
+                    "resize": spec.resize,
+                    "flip_average": None,
+                    "scale_average": None,
+                    "with_frozen": None,
+                }
                 record |= variant | {"rounds": ROUNDS}
                 record.update(figures)
                 if first is None:
