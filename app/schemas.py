@@ -30,12 +30,11 @@ class ErrorBody(ApiModel):
 
 
 class GalleryCreate(ApiModel):
+    # the pattern is declared, not enforced here: gallery.inputs checks it, with its own 422
     name: str = Field(
         description=f"Matches {GALLERY_NAME.pattern}.",
         examples=["staff"],
-        json_schema_extra={
-            "pattern": GALLERY_NAME.pattern
-        },  # declared; gallery.inputs checks it (its own 422)
+        json_schema_extra={"pattern": GALLERY_NAME.pattern},
     )
     model: str = Field(description="A model name served from the models directory.", examples=["faces"])
     threshold: float | None = Field(
