@@ -139,11 +139,12 @@ def identification_thresholds(
     seed: int,
     statistic: str = "nearest",
 ) -> list[dict]:
-    """One row per (G, k) the classes allow and FPIR: the threshold at that FPIR, and the FNIR there."""
+    """One row per (G, k) the classes allow (`sizes_that_fit`) and FPIR: the threshold at that FPIR, and the
+    FNIR there."""
     rows = []
-    n_classes = len(np.unique(np.asarray(labels)))
+    fit = sizes_that_fit(sizes, n_classes=len(np.unique(np.asarray(labels))))
     for k in ks:
-        for g in (g for g in sizes if 2 * g <= n_classes):  # as many strangers as enrolled identities
+        for g in fit:
             try:
                 trials = simulate_galleries(
                     emb, labels, identities=g, k=k, rounds=rounds, seed=seed, statistic=statistic
@@ -162,6 +163,17 @@ def identification_thresholds(
                     }
                 )
     return rows
+
+
+def sizes_that_fit(sizes: tuple[int, ...], *, n_classes: int) -> tuple[int, ...]:
+    """The gallery sizes `n_classes` classes can measure, each gallery with as many classes of strangers beside
+    it as it enrolls (2G <= n_classes); when a size does not fit, the largest that does (n_classes // 2) takes
+    its place, so that the table reaches as far as the classes allow (a larger gallery's threshold is
+    extrapolated from the table's, and a longer reach extrapolates less)."""
+    fit = sorted({g for g in sizes if 2 * g <= n_classes})
+    if len(fit) < len(set(sizes)) and n_classes // 2 >= 1:
+        fit = sorted({*fit, n_classes // 2})
+    return tuple(fit)
 
 
 def balanced_fpir(rows: list[dict], *, k: int) -> float:

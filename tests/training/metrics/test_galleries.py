@@ -81,12 +81,35 @@ def test_identification_thresholds_grow_stricter_with_gallery_size():
         emb, labels, sizes=(5, 40, 100), ks=(1, 5), fpirs=(0.01, 0.05), rounds=10, seed=0
     )
     by = {(r["identities"], r["k"], r["fpir"]): r["threshold"] for r in rows}
-    # 100 needs 200 classes for its strangers
+    # 100 needs 200 classes for its strangers: the largest that fits, 40, is already there
     assert {(g, k) for g, k, _ in by} == {(5, 1), (40, 1), (5, 5), (40, 5)} and len(by) == 8
     assert by[(40, 1, 0.05)] < by[(5, 1, 0.05)] and by[(40, 5, 0.05)] < by[(5, 5, 0.05)]
     assert by[(40, 5, 0.01)] <= by[(40, 5, 0.05)]  # a lower rate is a stricter threshold
     test = figures_at(*clustered(80, 6, spread=0.35, seed=1), table=rows, rounds=10, seed=1)
     assert len(test) == 8 and all(abs(r["fpir"] - r["target_fpir"]) < 0.05 for r in test)
+
+
+@pytest.mark.parametrize(
+    ("sizes", "n_classes", "fit"),
+    [
+        ((10, 30, 100, 300), 115, (10, 30, 57)),  # 100 and 300 do not fit: 57, the largest that does
+        ((3, 6, 10), 26, (3, 6, 10)),  # all fit: nothing added
+        ((3, 6, 10), 20, (3, 6, 10)),  # 10 fits exactly, beside 10 strangers
+        ((3, 6, 10), 11, (3, 5)),
+        ((10,), 3, (1,)),
+        ((10,), 1, ()),  # one class: no gallery has a stranger
+    ],
+)
+def test_gallery_sizes_that_do_not_fit_give_way_to_the_largest_that_does(sizes, n_classes, fit):
+    from training.metrics.galleries import sizes_that_fit
+
+    assert sizes_that_fit(sizes, n_classes=n_classes) == fit
+
+
+def test_identification_thresholds_measure_the_largest_gallery_the_classes_allow():
+    emb, labels = clustered(30, 6, spread=0.35)
+    rows = identification_thresholds(emb, labels, sizes=(5, 40), ks=(1,), fpirs=(0.05,), rounds=5, seed=0)
+    assert sorted(r["identities"] for r in rows) == [5, 15]
 
 
 def test_identity_scores_by_statistic_at_known_angles():
