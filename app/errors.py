@@ -56,6 +56,13 @@ class UndecodableText(ServiceError):
     status = 422
 
 
+class TruncatedForm(ServiceError):
+    """A multipart body that ends before its closing boundary: malformed, like one with the wrong boundary."""
+
+    code = "bad_request"
+    status = 400
+
+
 class BadImage(ServiceError):
     code = "bad_image"
     status = 422

@@ -1,10 +1,12 @@
 """Strict multipart forms and queries: a part sent twice where the route reads it once, a name or text field that
 is not valid in the form's charset (UTF-8 unless it says otherwise), or a query parameter the route reads sent
-twice, is 422 with our error body.
+twice, is 422 with our error body; a multipart body that ends before its closing boundary (a client cut off
+mid-upload) is 400, where Starlette would hand the route whatever parts had arrived.
 
 Starlette's form parser keeps the last of repeated fields and reads undecodable text as Latin-1 without a
 word, so `FormWatch` (pure ASGI middleware) reads every multipart body a second time as it streams to the
-route, with python-multipart and without keeping it, and notes each part's name and whether its text decoded;
+route, with python-multipart and without keeping it, and notes each part's name, whether its text decoded and
+whether the closing boundary came;
 `strict_form`, a dependency of every route, then refuses what the route would otherwise misread. File names
 are left as sent: they only appear in messages. `digits_only` keeps a form's whole numbers to plain digits.
 """
@@ -24,18 +26,20 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import DuplicateField, UndecodableText
+from app.errors import DuplicateField, TruncatedForm, UndecodableText
 
 SCOPE_KEY = "sg.form_notes"
 
 
 @dataclass
 class FormNotes:
-    """What the watcher saw of one multipart body: how often each part name came, and the parts whose name or
-    text did not decode (by their name as Latin-1, for the message)."""
+    """What the watcher saw of one multipart body: how often each part name came, the parts whose name or
+    text did not decode (by their name as Latin-1, for the message), and whether the closing boundary came
+    (None: not known, the body did not parse or its charset is unknown)."""
 
     names: Counter[str] = field(default_factory=Counter)
     undecodable: list[str] = field(default_factory=list)
+    complete: bool | None = None
 
 
 class _Watcher:
@@ -44,6 +48,7 @@ class _Watcher:
 
     def __init__(self, boundary: bytes, charset: str, notes: FormNotes) -> None:
         self.notes = notes
+        notes.complete = False
         self.charset = charset
         self.parser: MultipartParser | None = MultipartParser(boundary, self._callbacks())
         self._header: list[bytes] = []
@@ -59,6 +64,7 @@ class _Watcher:
             self.parser.write(chunk)
         except FormParserError:
             self.parser = None
+            self.notes.complete = None
 
     def _callbacks(self) -> dict[str, Any]:
         return {
@@ -69,6 +75,7 @@ class _Watcher:
             "on_headers_finished": self._headers_finished,
             "on_part_data": self._part_data,
             "on_part_end": self._part_end,
+            "on_end": self._end,
         }
 
     def _part_begin(self) -> None:
@@ -96,6 +103,9 @@ class _Watcher:
     def _part_end(self) -> None:
         if self._text is not None:
             self._decode(lambda: self._text.decode(b"", final=True))
+
+    def _end(self) -> None:
+        self.notes.complete = True
 
     def _decode(self, decode: Callable[[], object]) -> None:
         """Run one decode; on failure note the part (once) and stop decoding its text. An exception must not
@@ -153,6 +163,11 @@ def _list_fields(route: object) -> set[str]:
     return {f.alias for f in body if get_origin(f.field_info.annotation) is list}
 
 
+def _reads_body(route: object) -> bool:
+    """Whether the route reads a body (it reads all of it before its dependencies run)."""
+    return isinstance(route, APIRoute) and bool(route.dependant.body_params)
+
+
 def _query_fields(route: object) -> set[str]:
     """The query parameters a route reads."""
     if not isinstance(route, APIRoute):
@@ -170,7 +185,7 @@ def digits_only(value: object) -> object:
 
 async def strict_form(request: Request) -> None:
     """Refuse a query parameter the route reads sent twice (Starlette keeps the last), and a multipart form with
-    undecodable text or with a part sent twice that the route reads once."""
+    undecodable text, cut off before its closing boundary, or with a part sent twice that the route reads once."""
     reads = _query_fields(request.scope.get("route"))
     queried = Counter(name for name, _ in request.query_params.multi_items() if name in reads)
     twice = sorted(name for name, count in queried.items() if count > 1)
@@ -182,6 +197,8 @@ async def strict_form(request: Request) -> None:
     if notes.undecodable:
         names = ", ".join(repr(name) for name in notes.undecodable)
         raise UndecodableText(f"form text is not valid in the form's charset (UTF-8 by default): {names}")
+    if notes.complete is False and _reads_body(request.scope.get("route")):
+        raise TruncatedForm("the multipart body ends before its closing boundary (was the upload cut off?)")
     repeatable = _list_fields(request.scope.get("route"))
     repeated = sorted(n for n, count in notes.names.items() if count > 1 and n not in repeatable)
     if repeated:

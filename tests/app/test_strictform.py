@@ -68,3 +68,20 @@ def test_digits_only_refuses_anything_but_plain_digits(value):
 
 def test_digits_only_passes_digits_and_non_strings_on():
     assert digits_only("0005") == "0005" and digits_only(5) == 5
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 10_000])
+def test_watch_notes_whether_the_closing_boundary_came(chunk):
+    raw = body((b"gallery", None, b"faces"), (b"image", b"a.png", b"\x89PNG"))
+    assert notes_of(raw, chunk=chunk).complete is True
+    assert notes_of(raw[: -len(b"--sg--\r\n")], chunk=chunk).complete is False
+    assert notes_of(raw[:-4], chunk=chunk).complete is False  # "--sg" with no closing "--"
+
+
+def test_watch_knows_nothing_of_completeness_when_the_body_does_not_parse():
+    raw = b"--sg X\r\n"  # something other than padding and a CRLF after the first boundary
+    assert notes_of(raw, chunk=100).complete is None
+    unknown = notes_of(
+        body((b"a", None, b"x")), chunk=100, content_type=b"multipart/form-data; boundary=sg; charset=klingon"
+    )
+    assert unknown.complete is None
