@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, get_origin
 
-from fastapi import Request
+from fastapi import Request, params
 from fastapi.routing import APIRoute
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -35,7 +35,7 @@ SCOPE_KEY = "sg.form_notes"
 class FormNotes:
     """What the watcher saw of one multipart body: how often each part name came, the parts whose name or
     text did not decode (by their name as Latin-1, for the message), and whether the closing boundary came
-    (None: not known, the body did not parse or its charset is unknown)."""
+    (None: not known, no body came, it did not parse or its charset is unknown)."""
 
     names: Counter[str] = field(default_factory=Counter)
     undecodable: list[str] = field(default_factory=list)
@@ -48,7 +48,6 @@ class _Watcher:
 
     def __init__(self, boundary: bytes, charset: str, notes: FormNotes) -> None:
         self.notes = notes
-        notes.complete = False
         self.charset = charset
         self.parser: MultipartParser | None = MultipartParser(boundary, self._callbacks())
         self._header: list[bytes] = []
@@ -60,6 +59,8 @@ class _Watcher:
     def feed(self, chunk: bytes) -> None:
         if self.parser is None or not chunk:
             return
+        if self.notes.complete is None:  # a body has begun (an empty one is the route's to answer)
+            self.notes.complete = False
         try:
             self.parser.write(chunk)
         except FormParserError:
@@ -163,9 +164,14 @@ def _list_fields(route: object) -> set[str]:
     return {f.alias for f in body if get_origin(f.field_info.annotation) is list}
 
 
-def _reads_body(route: object) -> bool:
-    """Whether the route reads a body (it reads all of it before its dependencies run)."""
-    return isinstance(route, APIRoute) and bool(route.dependant.body_params)
+def _reads_form(route: object) -> bool:
+    """Whether the route reads a form, its own fields or its dependencies' (FastAPI's own test; it reads the
+    whole body before any dependency runs)."""
+    return (
+        isinstance(route, APIRoute)
+        and route.body_field is not None
+        and isinstance(route.body_field.field_info, params.Form)
+    )
 
 
 def _query_fields(route: object) -> set[str]:
@@ -197,7 +203,7 @@ async def strict_form(request: Request) -> None:
     if notes.undecodable:
         names = ", ".join(repr(name) for name in notes.undecodable)
         raise UndecodableText(f"form text is not valid in the form's charset (UTF-8 by default): {names}")
-    if notes.complete is False and _reads_body(request.scope.get("route")):
+    if notes.complete is False and _reads_form(request.scope.get("route")):
         raise TruncatedForm("the multipart body ends before its closing boundary (was the upload cut off?)")
     repeatable = _list_fields(request.scope.get("route"))
     repeated = sorted(n for n, count in notes.names.items() if count > 1 and n not in repeatable)

@@ -5,18 +5,18 @@ from __future__ import annotations
 import pytest
 
 from app.plainform import MAX_PARTS, FilePart, PlainForm, read_plain_form
+from tests.support import multipart
 
 BOUNDARY = "sg-boundary"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}".encode()
 
 
 def part(name: str, data: bytes, *, filename: str | None = None, extra: str = "") -> bytes:
-    disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename is not None else "")
-    return f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n{extra}\r\n".encode() + data + b"\r\n"
+    return multipart.part(name, data, filename=filename, extra=extra, boundary=BOUNDARY)
 
 
 def body(*parts: bytes) -> bytes:
-    return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
+    return multipart.form(*parts, boundary=BOUNDARY)
 
 
 def test_plain_form_gives_its_fields_and_files():

@@ -3,20 +3,16 @@ chunking; `digits_only` for form whole numbers."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from app.strictform import SCOPE_KEY, FormNotes, _watch, digits_only
+from tests.support import multipart
 
 
 def body(*parts: tuple[bytes, bytes | None, bytes]) -> bytes:
     """(name, filename or None, data) per part, boundary `sg`."""
-    out = b""
-    for name, filename, data in parts:
-        disposition = b'form-data; name="' + name + b'"'
-        if filename is not None:
-            disposition += b'; filename="' + filename + b'"'
-        out += b"--sg\r\nContent-Disposition: " + disposition + b"\r\n\r\n" + data + b"\r\n"
-    return out + b"--sg--\r\n"
+    return multipart.form(*(multipart.part(name, data, filename=filename) for name, filename, data in parts))
 
 
 def notes_of(
@@ -78,10 +74,38 @@ def test_watch_notes_whether_the_closing_boundary_came(chunk):
     assert notes_of(raw[:-4], chunk=chunk).complete is False  # "--sg" with no closing "--"
 
 
-def test_watch_knows_nothing_of_completeness_when_the_body_does_not_parse():
-    raw = b"--sg X\r\n"  # something other than padding and a CRLF after the first boundary
-    assert notes_of(raw, chunk=100).complete is None
-    unknown = notes_of(
-        body((b"a", None, b"x")), chunk=100, content_type=b"multipart/form-data; boundary=sg; charset=klingon"
-    )
-    assert unknown.complete is None
+def test_watch_knows_nothing_of_completeness_when_no_body_came_or_it_does_not_parse():
+    assert notes_of(b"", chunk=100).complete is None  # the route answers an empty body as it would
+    assert notes_of(b"--sg X\r\n", chunk=100).complete is None  # not padding and a CRLF after the boundary
+
+
+@pytest.mark.parametrize("tail", [b"", b"\r\n", b"  \r\n", b"\r\nan epilogue\r\n"])
+def test_watch_counts_a_closing_boundary_with_or_without_what_follows_it(tail):
+    raw = body((b"gallery", None, b"faces"))[: -len(b"\r\n")] + tail
+    assert notes_of(raw, chunk=3).complete is True
+
+
+async def test_a_form_read_by_a_dependency_cut_off_is_400():
+    from fastapi import Depends, FastAPI, Form
+
+    from app.errors import install_error_handlers
+    from app.strictform import FormWatch, strict_form
+
+    def names(a: str = Form(), b: str | None = Form(None)) -> tuple[str, str | None]:
+        return a, b
+
+    app = FastAPI(dependencies=[Depends(strict_form)])
+    install_error_handlers(app)
+    app.add_middleware(FormWatch)
+
+    @app.post("/")
+    def read(form: tuple[str, str | None] = Depends(names)) -> list:
+        return list(form)
+
+    whole = body((b"a", None, b"1"), (b"b", None, b"2"))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sg.test") as client:
+        headers = {"content-type": "multipart/form-data; boundary=sg"}
+        assert (await client.post("/", content=whole, headers=headers)).json() == ["1", "2"]
+        cut = await client.post("/", content=whole[: whole.index(b"2") + 1], headers=headers)
+        assert cut.status_code == 400 and cut.json()["error"]["code"] == "bad_request"

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from app.settings import Settings
+from tests.support import multipart
 
 PNG = "image/png"
 
@@ -73,11 +74,8 @@ def cases(helpers) -> list[tuple[str, dict[str, Any], str]]:
 
 def raw_form(*parts: tuple[str, str | None, bytes]) -> dict[str, Any]:
     """A multipart body written out by hand: (name, filename or None for a plain field, data) per part."""
-    body = b""
-    for name, filename, data in parts:
-        disposition = f'form-data; name="{name}"' + ("" if filename is None else f'; filename="{filename}"')
-        body += f"--sg\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + data + b"\r\n"
-    return {"content": body + b"--sg--\r\n", "headers": {"content-type": "multipart/form-data; boundary=sg"}}
+    body = multipart.form(*(multipart.part(name, data, filename=filename) for name, filename, data in parts))
+    return {"content": body, "headers": {"content-type": "multipart/form-data; boundary=sg"}}
 
 
 def readers(metrics_text: str) -> dict[str, float]:

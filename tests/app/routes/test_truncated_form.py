@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support import multipart
+
 HEADERS = {"content-type": "multipart/form-data; boundary=sg"}
 
 
 def part(name: str, data: bytes, filename: str | None = None) -> bytes:
-    disposition = f'form-data; name="{name}"' + ("" if filename is None else f'; filename="{filename}"')
-    kind = "" if filename is None else "Content-Type: image/png\r\n"
-    return f"--sg\r\nContent-Disposition: {disposition}\r\n{kind}\r\n".encode() + data + b"\r\n"
+    return multipart.part(
+        name, data, filename=filename, extra="" if filename is None else "Content-Type: image/png\r\n"
+    )
 
 
 def enroll_body(helpers) -> bytes:
@@ -55,6 +57,7 @@ async def test_identify_cut_off_before_its_closing_boundary_is_400(helpers, sett
         for cut in CUTS.values():
             response = await client.post("/identify", content=cut(body), headers=HEADERS)
             assert response.status_code == 400 and response.json()["error"]["code"] == "bad_request"
+            assert "closing boundary" in response.json()["error"]["message"]
 
 
 async def test_a_route_that_reads_no_body_ignores_a_cut_off_form(client):
@@ -66,3 +69,14 @@ async def test_an_epilogue_after_the_closing_boundary_is_fine(helpers, client):
     body = enroll_body(helpers) + b"--sg--\r\nan epilogue, which RFC 2046 allows\r\n"
     response = await client.post("/enroll", content=body, headers=HEADERS)
     assert response.status_code == 201 and response.json()["enrolled"] == 3
+
+
+async def test_an_empty_multipart_body_is_the_routes_to_answer(client):
+    response = await client.post("/enroll", content=b"", headers=HEADERS)
+    assert response.status_code == 422 and response.json()["error"]["code"] == "validation_error"
+
+
+async def test_a_json_route_answers_a_cut_off_form_itself(client):
+    response = await client.post("/galleries", content=part("name", b"shelf"), headers=HEADERS)
+    assert response.status_code == 422 and response.json()["error"]["code"] == "validation_error"
+    assert (await client.get("/galleries/shelf")).status_code == 404
