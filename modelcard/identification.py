@@ -1,9 +1,10 @@
 """Identification thresholds by gallery size: the card's table of (G identities, k references) -> threshold
 at a target FPIR, and the rule that picks one for a gallery of any size (pure functions, no I/O).
 
-Within the measured sizes the threshold is interpolated linearly in log G; beyond the largest it follows the
-least-squares line of threshold against log G over the measured sizes (a nearest-of-G-references statistic
-falls roughly with log G), never looser than the largest measured size's threshold.
+Within the measured sizes the threshold is interpolated linearly in log G; beyond the largest it goes on from
+the largest measured size's threshold along the least-squares slope of threshold against log G over the measured
+sizes (a nearest-of-G-references statistic falls roughly with log G), so it is continuous there and never looser
+than that threshold.
 """
 
 from __future__ import annotations
@@ -104,18 +105,18 @@ def threshold_for(rows: Sequence[IdentificationRow], *, identities: int, k: int)
         if g <= g1:
             w = (math.log(g) - math.log(g0)) / (math.log(g1) - math.log(g0))
             return t0 + w * (t1 - t0)
-    return min(points[-1][1], _fit(points, g))
+    last_g, last_t = points[-1]
+    return min(last_t, last_t + _slope(points) * (math.log(g) - math.log(last_g)))
 
 
-def _fit(points: Sequence[tuple[int, float]], g: int) -> float:
-    """The least-squares line of threshold against log G, at g (the last point's value for one point)."""
+def _slope(points: Sequence[tuple[int, float]]) -> float:
+    """The least-squares slope of threshold against log G (0 for one point)."""
     if len(points) < 2:
-        return points[-1][1]
+        return 0.0
     xs = [math.log(p[0]) for p in points]
     ys = [p[1] for p in points]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
-    return my + slope * (math.log(g) - mx)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
 
 
 def gallery_threshold(

@@ -147,7 +147,9 @@ def _rewrite_card(card_path: Path, change, said: str) -> None:  # noqa: ANN001 (
 def write_identification(card_path: Path, identification) -> None:  # noqa: ANN001 (modelcard's Identification)
     """Replace the card's identification table (none measured: SystemExit, the card unchanged)."""
     if identification is None:
-        raise SystemExit("no identification table: the validation classes are too few for eval.gallery_sizes")
+        raise SystemExit(
+            "no identification table: too few validation classes (2 at least, with more images than eval.gallery_ks)"
+        )
     _rewrite_card(
         card_path,
         lambda card: dataclasses.replace(card, identification=identification),

@@ -203,7 +203,8 @@ def identification_table(
     val_emb: np.ndarray, val_labels: np.ndarray, emb: np.ndarray, labels: np.ndarray, e: EvalConfig
 ) -> Identification | None:
     """identify's thresholds by gallery size, tuned on validation galleries, with the test split's FPIR and
-    FNIR at each (None when the validation classes are too few for the smallest gallery)."""
+    FNIR at each (None when no gallery can be measured: fewer than 2 validation classes, or too few with more
+    images than any k)."""
     rows = identification_thresholds(
         val_emb,
         val_labels,

@@ -280,8 +280,12 @@ def _defects() -> TrainConfig:
     once the held-out steel type had chosen the recipe: `pitted_surface`'s validation half trains too
     (`data.train_novel_val`; its test half stays held out), a 5-epoch cosine at half the rate."""
     cfg = next_cycle(_defects_224(), name="defects", out_dir="models", epochs=5, patience=5, lr=1.5e-4)
-    # 11 validation classes are left: galleries of 3 and 5 fit beside as many strangers (`sizes_that_fit`)
-    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, train_novel_val=True))
+    return dataclasses.replace(
+        cfg,
+        data=dataclasses.replace(cfg.data, train_novel_val=True),
+        # 11 validation classes: a gallery of G needs G strangers beside it, so 6 and 10 no longer fit
+        eval=dataclasses.replace(cfg.eval, gallery_sizes=(3, 5)),
+    )
 
 
 def _defects_160() -> TrainConfig:

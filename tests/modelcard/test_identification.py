@@ -41,6 +41,23 @@ def test_threshold_beyond_the_largest_size_follows_the_line_in_log_g():
     assert threshold_for(ROWS, identities=1000, k=5) == pytest.approx(0.20)
 
 
+def test_threshold_beyond_three_sizes_goes_on_from_the_largest_along_the_fitted_slope():
+    rows = (
+        IdentificationRow(identities=10, k=5, threshold=0.40),
+        IdentificationRow(identities=100, k=5, threshold=0.32),
+        IdentificationRow(identities=1000, k=5, threshold=0.20),
+    )
+    # least-squares slope -0.10 per factor of 10 in G, from (1000, 0.20): no step just past the largest size
+    assert threshold_for(rows, identities=10_000, k=5) == pytest.approx(0.10)
+    assert threshold_for(rows, identities=1001, k=5) == pytest.approx(0.20, abs=1e-4)
+    # a table that loosens with G never loosens beyond its largest size
+    rising = (
+        IdentificationRow(identities=10, k=5, threshold=0.3),
+        IdentificationRow(identities=100, k=5, threshold=0.4),
+    )
+    assert threshold_for(rising, identities=1000, k=5) == 0.4
+
+
 def test_threshold_with_one_size_stays_at_it_beyond():
     assert threshold_for(ROWS, identities=500, k=1) == 0.45
 

@@ -169,10 +169,12 @@ def sizes_that_fit(sizes: tuple[int, ...], *, n_classes: int) -> tuple[int, ...]
     """The gallery sizes `n_classes` classes can measure, each gallery with as many classes of strangers beside
     it as it enrolls (2G <= n_classes); when a size does not fit, the largest that does (n_classes // 2) takes
     its place, so that the table reaches as far as the classes allow (a larger gallery's threshold is
-    extrapolated from the table's, and a longer reach extrapolates less)."""
+    extrapolated from the table's, and a longer reach extrapolates less), unless it is within a quarter of the
+    largest size kept (a second, noisier point beside it would add nothing)."""
     fit = sorted({g for g in sizes if 2 * g <= n_classes})
-    if len(fit) < len(set(sizes)) and n_classes // 2 >= 1:
-        fit = sorted({*fit, n_classes // 2})
+    largest = n_classes // 2
+    if len(fit) < len(set(sizes)) and largest >= 1 and (not fit or largest >= 1.25 * fit[-1]):
+        fit.append(largest)
     return tuple(fit)
 
 

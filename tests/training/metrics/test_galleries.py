@@ -96,6 +96,8 @@ def test_identification_thresholds_grow_stricter_with_gallery_size():
         ((3, 6, 10), 26, (3, 6, 10)),  # all fit: nothing added
         ((3, 6, 10), 20, (3, 6, 10)),  # 10 fits exactly, beside 10 strangers
         ((3, 6, 10), 11, (3, 5)),
+        ((10, 30, 100), 63, (10, 30)),  # 31 is too near 30 to add anything
+        ((10, 30, 100), 76, (10, 30, 38)),
         ((10,), 3, (1,)),
         ((10,), 1, ()),  # one class: no gallery has a stranger
     ],
