@@ -123,7 +123,14 @@ def gallery_threshold(
     table: Identification, *, identities: int, references: int, fpir: float | None = None
 ) -> float:
     """The threshold for a gallery holding `references` references of `identities` identities, at `fpir`
-    (None: the table's target; see `Identification.rows_at`)."""
-    rows = table.rows_at(fpir)
+    (None: the table's target; see `Identification.rows_at`): never stricter than the table gives the same
+    gallery at a lower FPIR, which a higher rate allows at least as much as (two rates' rows, each extrapolated
+    beyond the largest size along its own slope, can cross: a steep, noisy one falls under a stricter rate's,
+    and below 0), so never under 0 either."""
+    chosen = table.fpir_of(table.rows_at(fpir)[0])
     per_identity = references / identities if identities else 1.0
-    return threshold_for(rows, identities=identities, k=table_k(rows, per_identity))
+    thresholds = [0.0]
+    for rate in (f for f in table.fpirs if f <= chosen):
+        rows = table.rows_at(rate)
+        thresholds.append(threshold_for(rows, identities=identities, k=table_k(rows, per_identity)))
+    return max(thresholds)

@@ -102,3 +102,21 @@ def test_rows_at_picks_the_largest_rate_at_or_under_the_one_asked():
 def test_identification_refuses_a_target_without_rows():
     with pytest.raises(IdentificationError, match="target FPIR"):
         Identification(target_fpir=0.05, rows=(IdentificationRow(10, 5, 0.3, fpir=0.01),))
+
+
+def test_gallery_threshold_is_never_stricter_than_a_lower_rates_nor_under_zero():
+    # the 1 % rows fall steeply (3: 0.78, 5: 0.41), the 0.1 % rows hardly (0.37, 0.35): beyond 5 the 1 % line
+    # crosses under the 0.1 % one, and under 0 past about 9 identities
+    rows = (
+        IdentificationRow(identities=3, k=5, threshold=0.78, fpir=0.01),
+        IdentificationRow(identities=5, k=5, threshold=0.41, fpir=0.01),
+        IdentificationRow(identities=3, k=5, threshold=0.37, fpir=0.001),
+        IdentificationRow(identities=5, k=5, threshold=0.35, fpir=0.001),
+    )
+    table = Identification(target_fpir=0.01, rows=rows)
+    strict = [gallery_threshold(table, identities=g, references=5 * g, fpir=0.001) for g in (3, 8, 11, 50)]
+    loose = [gallery_threshold(table, identities=g, references=5 * g) for g in (3, 8, 11, 50)]
+    assert loose[0] == 0.78 and all(a >= b for a, b in zip(loose, strict, strict=True))
+    assert loose[2] == strict[2]  # the 1 % line alone gives a negative threshold at 11
+    steep = Identification(target_fpir=0.01, rows=rows[:2])
+    assert gallery_threshold(steep, identities=50, references=250) == 0.0
