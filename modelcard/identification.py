@@ -13,6 +13,7 @@ import math
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 # How identify scores an identity: the distance to its nearest reference, or to its centroid (the unit mean of
@@ -59,10 +60,18 @@ class Identification:
         if any(r.identities < 1 or r.k < 1 for r in self.rows):
             raise IdentificationError("identification rows need identities >= 1 and k >= 1")
 
+    @cached_property
+    def rows_by_fpir(self) -> dict[float, tuple[IdentificationRow, ...]]:
+        """The rows grouped by their FPIR, smallest FPIR first (worked out once: the table never changes)."""
+        groups: dict[float, list[IdentificationRow]] = {}
+        for row in self.rows:
+            groups.setdefault(self.fpir_of(row), []).append(row)
+        return {f: tuple(groups[f]) for f in sorted(groups)}
+
     @property
     def fpirs(self) -> tuple[float, ...]:
         """The FPIRs the table holds rows for, smallest first."""
-        return tuple(sorted({self.fpir_of(r) for r in self.rows}))
+        return tuple(self.rows_by_fpir)
 
     def fpir_of(self, row: IdentificationRow) -> float:
         return self.target_fpir if row.fpir is None else row.fpir
@@ -72,7 +81,7 @@ class Identification:
         else its smallest."""
         wanted = self.target_fpir if fpir is None else fpir
         chosen = max((f for f in self.fpirs if f <= wanted), default=self.fpirs[0])
-        return tuple(r for r in self.rows if self.fpir_of(r) == chosen)
+        return self.rows_by_fpir[chosen]
 
     @classmethod
     def from_dict(cls, data: dict) -> Identification:
@@ -130,7 +139,7 @@ def gallery_threshold(
     chosen = table.fpir_of(table.rows_at(fpir)[0])
     per_identity = references / identities if identities else 1.0
     thresholds = [0.0]
-    for rate in (f for f in table.fpirs if f <= chosen):
-        rows = table.rows_at(rate)
-        thresholds.append(threshold_for(rows, identities=identities, k=table_k(rows, per_identity)))
+    for rate, rows in table.rows_by_fpir.items():
+        if rate <= chosen:
+            thresholds.append(threshold_for(rows, identities=identities, k=table_k(rows, per_identity)))
     return max(thresholds)
