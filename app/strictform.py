@@ -192,7 +192,8 @@ def digits_only(value: object) -> object:
 async def strict_form(request: Request) -> None:
     """Refuse a query parameter the route reads sent twice (Starlette keeps the last), and a multipart form with
     undecodable text, cut off before its closing boundary, or with a part sent twice that the route reads once."""
-    reads = _query_fields(request.scope.get("route"))
+    route = request.scope.get("route")
+    reads = _query_fields(route)
     queried = Counter(name for name, _ in request.query_params.multi_items() if name in reads)
     twice = sorted(name for name, count in queried.items() if count > 1)
     if twice:
@@ -203,9 +204,9 @@ async def strict_form(request: Request) -> None:
     if notes.undecodable:
         names = ", ".join(repr(name) for name in notes.undecodable)
         raise UndecodableText(f"form text is not valid in the form's charset (UTF-8 by default): {names}")
-    if notes.complete is False and _reads_form(request.scope.get("route")):
+    if notes.complete is False and _reads_form(route):
         raise TruncatedForm("the multipart body ends before its closing boundary (was the upload cut off?)")
-    repeatable = _list_fields(request.scope.get("route"))
+    repeatable = _list_fields(route)
     repeated = sorted(n for n, count in notes.names.items() if count > 1 and n not in repeatable)
     if repeated:
         raise DuplicateField(f"form field sent more than once: {', '.join(map(repr, repeated))}")
